@@ -18,6 +18,8 @@ typedef struct
 } CsCliVerb;
 
 static const CsCliVerb verbs[] = {
+  { "train", "Train a model (mlp, cnn, lenet5, ... or a .spec file) and print each epoch", cs_cli_train },
+  { "shapes", "Print each layer's output shape for a model", cs_cli_shapes },
   { "dataset", "Inspect a data set: counts, shape, labels, pixel statistics", cs_cli_dataset },
 };
 

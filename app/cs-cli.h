@@ -29,6 +29,10 @@ gboolean cs_cli_parse            (GOptionContext *context,
                                   char       ***argv,
                                   int          *status);
 
+int      cs_cli_train            (int          argc,
+                                  char       **argv);
+int      cs_cli_shapes           (int          argc,
+                                  char       **argv);
 int      cs_cli_dataset          (int          argc,
                                   char       **argv);
 

@@ -1,0 +1,43 @@
+/* The one wrapper around cblas_sgemm that all matrix work goes through, and its reference. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Row-major C (M, N) = alpha * op(A) * op(B) + beta * C, op(A) is (M, K), op(B) is (K, N). */
+void cs_gemm             (gboolean      trans_a,
+                          gboolean      trans_b,
+                          int           m,
+                          int           n,
+                          int           k,
+                          float         alpha,
+                          const float  *a,
+                          int           lda,
+                          const float  *b,
+                          int           ldb,
+                          float         beta,
+                          float        *c,
+                          int           ldc);
+void cs_gemm_ref         (gboolean      trans_a,
+                          gboolean      trans_b,
+                          int           m,
+                          int           n,
+                          int           k,
+                          float         alpha,
+                          const float  *a,
+                          int           lda,
+                          const float  *b,
+                          int           ldb,
+                          float         beta,
+                          float        *c,
+                          int           ldc);
+
+void cs_blas_set_threads (int           n_threads);
+int  cs_blas_get_threads (void);
+
+/* 64-byte aligned float buffers, zeroed. */
+float *cs_alloc_floats   (gsize         n) G_GNUC_WARN_UNUSED_RESULT;
+void   cs_free_floats    (float        *p);
+
+G_END_DECLS

@@ -1,0 +1,176 @@
+/* Layer kernels, forward and backward, batched NCHW float32; each fast path has a reference twin. */
+#pragma once
+
+#include <glib.h>
+
+#include "cs-rng.h"
+
+G_BEGIN_DECLS
+
+/* Geometry of a convolution or a pooling window over a batch. */
+typedef struct
+{
+  int B;            /* batch */
+  int C;            /* input channels */
+  int H, W;         /* input size */
+  int K;            /* output channels (conv) */
+  int kh, kw;       /* kernel */
+  int sh, sw;       /* stride */
+  int ph, pw;       /* zero padding */
+  int dh, dw;       /* dilation */
+  int Ho, Wo;       /* output size */
+  gboolean count_include_pad;  /* avg pool */
+} CsWindow;
+
+/* ---- Linear: out (B, N) = x (B, I) * w (N, I)^T + b (N) ---- */
+void   cs_linear_forward        (float       *out,
+                                 const float *x,
+                                 const float *w,
+                                 const float *b,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+/* dx (B, I) is set (may be NULL); dw (N, I) and db (N, may be NULL) accumulate. */
+void   cs_linear_backward       (float       *dx,
+                                 float       *dw,
+                                 float       *db,
+                                 const float *dout,
+                                 const float *x,
+                                 const float *w,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+void   cs_linear_forward_ref    (float       *out,
+                                 const float *x,
+                                 const float *w,
+                                 const float *b,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+void   cs_linear_backward_ref   (float       *dx,
+                                 float       *dw,
+                                 float       *db,
+                                 const float *dout,
+                                 const float *x,
+                                 const float *w,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+
+/* ---- Conv2d by im2col + GEMM ----
+ * x is (B, C, H, W), w is (K, C, kh, kw), b is (K), out is (B, K, Ho, Wo);
+ * col is (C*kh*kw, B*Ho*Wo) and is kept for the backward pass;
+ * tmp is (K, B*Ho*Wo) scratch. */
+gsize  cs_conv2d_col_size       (const CsWindow *g);
+gsize  cs_conv2d_tmp_size       (const CsWindow *g);
+void   cs_im2col                (float          *col,
+                                 const float    *x,
+                                 const CsWindow *g);
+void   cs_col2im                (float          *dx,
+                                 const float    *col,
+                                 const CsWindow *g);
+void   cs_conv2d_forward        (float          *out,
+                                 float          *col,
+                                 float          *tmp,
+                                 const float    *x,
+                                 const float    *w,
+                                 const float    *b,
+                                 const CsWindow *g);
+/* dx (may be NULL) is set; dw and db (may be NULL) accumulate; dcol is
+ * (C*kh*kw, B*Ho*Wo) scratch, needed only with dx. */
+void   cs_conv2d_backward       (float          *dx,
+                                 float          *dw,
+                                 float          *db,
+                                 float          *dcol,
+                                 float          *tmp,
+                                 const float    *dout,
+                                 const float    *col,
+                                 const float    *w,
+                                 const CsWindow *g);
+void   cs_conv2d_forward_ref    (float          *out,
+                                 const float    *x,
+                                 const float    *w,
+                                 const float    *b,
+                                 const CsWindow *g);
+void   cs_conv2d_backward_ref   (float          *dx,
+                                 float          *dw,
+                                 float          *db,
+                                 const float    *dout,
+                                 const float    *x,
+                                 const float    *w,
+                                 const CsWindow *g);
+
+/* ---- Pooling: x is (B, C, H, W), out is (B, C, Ho, Wo) ---- */
+void   cs_maxpool_forward       (float          *out,
+                                 gint32         *argmax,
+                                 const float    *x,
+                                 const CsWindow *g);
+/* dx is set. */
+void   cs_maxpool_backward      (float          *dx,
+                                 const float    *dout,
+                                 const gint32   *argmax,
+                                 const CsWindow *g);
+void   cs_avgpool_forward       (float          *out,
+                                 const float    *x,
+                                 const CsWindow *g);
+void   cs_avgpool_backward      (float          *dx,
+                                 const float    *dout,
+                                 const CsWindow *g);
+
+/* ---- Element-wise: n values; backward uses the forward's output ---- */
+void   cs_relu_forward          (float       *out,
+                                 const float *x,
+                                 gsize        n);
+void   cs_relu_backward         (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 gsize        n);
+void   cs_tanh_forward          (float       *out,
+                                 const float *x,
+                                 gsize        n);
+void   cs_tanh_backward         (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 gsize        n);
+void   cs_sigmoid_forward       (float       *out,
+                                 const float *x,
+                                 gsize        n);
+void   cs_sigmoid_backward      (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 gsize        n);
+/* Inverted dropout as PyTorch: kept values scaled by 1 / (1 - p); mask holds the scale. */
+void   cs_dropout_forward       (float       *out,
+                                 float       *mask,
+                                 const float *x,
+                                 gsize        n,
+                                 float        p,
+                                 CsRng       *rng);
+void   cs_dropout_backward      (float       *dx,
+                                 const float *dout,
+                                 const float *mask,
+                                 gsize        n);
+
+/* ---- Classes: x and out are (B, N) ---- */
+void   cs_log_softmax_forward   (float       *out,
+                                 const float *x,
+                                 int          B,
+                                 int          N);
+void   cs_log_softmax_backward  (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 int          B,
+                                 int          N);
+/* Mean over the batch; dlogits (B, N) may be NULL. */
+double cs_cross_entropy_loss    (float        *dlogits,
+                                 const float  *logits,
+                                 const gint32 *labels,
+                                 int           B,
+                                 int           N);
+double cs_nll_loss              (float        *dlogp,
+                                 const float  *logp,
+                                 const gint32 *labels,
+                                 int           B,
+                                 int           N);
+
+G_END_DECLS

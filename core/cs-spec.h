@@ -1,0 +1,98 @@
+/* Model specs: PyTorch-like text, one layer per line, parsed and shape-checked before anything is allocated. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define CS_SPEC_ERROR (cs_spec_error_quark ())
+
+typedef enum
+{
+  CS_SPEC_ERROR_SYNTAX,
+  CS_SPEC_ERROR_UNKNOWN_LAYER,
+  CS_SPEC_ERROR_BAD_ARGUMENT,
+  CS_SPEC_ERROR_SHAPE,
+  CS_SPEC_ERROR_UNKNOWN_PRESET,
+} CsSpecError;
+
+typedef enum
+{
+  CS_LAYER_LINEAR,
+  CS_LAYER_CONV2D,
+  CS_LAYER_MAXPOOL2D,
+  CS_LAYER_AVGPOOL2D,
+  CS_LAYER_RELU,
+  CS_LAYER_TANH,
+  CS_LAYER_SIGMOID,
+  CS_LAYER_DROPOUT,
+  CS_LAYER_FLATTEN,
+  CS_LAYER_LOGSOFTMAX,
+  CS_N_LAYER_KINDS
+} CsLayerKind;
+
+/* A per-sample shape: c x h x w, or `c` features when flat (h = w = 1). */
+typedef struct
+{
+  int      c;
+  int      h;
+  int      w;
+  gboolean flat;
+} CsShape;
+
+typedef struct
+{
+  char        *name;        /* "conv1", or "0", "1", ... as nn.Sequential names them */
+  char        *call;        /* the call as written, e.g. "nn.Linear(120, 84)" */
+  CsLayerKind  kind;
+  gboolean     functional;  /* F.relu(...), x.view(...): an operation, not a module */
+  guint        line;
+
+  /* Linear */
+  int          in_features;
+  int          out_features;
+  /* Conv2d; kernel, stride, padding and dilation also serve the pools */
+  int          in_channels;
+  int          out_channels;
+  int          kh, kw;
+  int          sh, sw;
+  int          ph, pw;
+  int          dh, dw;
+  gboolean     bias;
+  /* Pools */
+  gboolean     ceil_mode;
+  gboolean     count_include_pad;
+  /* Dropout */
+  float        p;
+
+  CsShape      in;
+  CsShape      out;
+} CsLayerSpec;
+
+typedef struct
+{
+  char       *text;
+  CsShape     input;
+  GPtrArray  *layers;   /* of CsLayerSpec */
+} CsSpec;
+
+GQuark       cs_spec_error_quark    (void);
+
+CsSpec      *cs_spec_parse          (const char    *text,
+                                     GError       **error) G_GNUC_WARN_UNUSED_RESULT;
+CsSpec      *cs_spec_load_file      (const char    *path,
+                                     GError       **error) G_GNUC_WARN_UNUSED_RESULT;
+void         cs_spec_free           (CsSpec        *self);
+
+guint        cs_spec_n_layers       (const CsSpec  *self);
+const CsLayerSpec *cs_spec_layer    (const CsSpec  *self,
+                                     guint          i);
+CsShape      cs_spec_output_shape   (const CsSpec  *self);
+gsize        cs_shape_numel         (CsShape        shape);
+char        *cs_shape_to_string     (CsShape        shape) G_GNUC_WARN_UNUSED_RESULT;
+const char  *cs_layer_kind_name     (CsLayerKind    kind);
+gboolean     cs_layer_kind_has_params (CsLayerKind  kind);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsSpec, cs_spec_free)
+
+G_END_DECLS
