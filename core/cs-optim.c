@@ -97,7 +97,9 @@ cs_optim_step (CsOptim     *self,
        *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
        *   denom = sqrt(v) / sqrt(1 - b2^t) + eps
        *   p -= lr / (1 - b1^t) * m / denom */
+      /* The (1 - beta) factors are formed in double, as PyTorch forms them from Python floats. */
       float b1 = (float) c->beta1, b2 = (float) c->beta2, eps = (float) c->eps;
+      float one_b1 = (float) (1.0 - c->beta1), one_b2 = (float) (1.0 - c->beta2);
       double bc1 = 1.0 - pow (c->beta1, (double) self->step);
       double bc2 = 1.0 - pow (c->beta2, (double) self->step);
       float step_size = (float) (c->lr / bc1);
@@ -106,8 +108,8 @@ cs_optim_step (CsOptim     *self,
       for (gsize i = 0; i < self->n; i++)
         {
           float g = grads[i] + wd * params[i];
-          float m = self->m[i] * b1 + (1.0f - b1) * g;
-          float v = self->v[i] * b2 + (1.0f - b2) * g * g;
+          float m = self->m[i] * b1 + one_b1 * g;
+          float v = self->v[i] * b2 + one_b2 * g * g;
           float denom = sqrtf (v) / bc2_sqrt + eps;
 
           self->m[i] = m;

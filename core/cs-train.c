@@ -14,6 +14,8 @@
 
 G_DEFINE_QUARK (cs-train-error-quark, cs_train_error)
 
+#define CS_LOSS_EXPLODED 1e4
+
 struct _CsSession
 {
   CsHyperParams     hp;
@@ -276,14 +278,22 @@ cs_session_train_epoch (CsSession     *self,
       cs_data_split_to_float (train, self->order + (gsize) b * bs, B, self->x, self->y);
       out = cs_model_forward (self->model, self->x, B, TRUE, &self->rng);
       loss = cs_model_loss (self->model, self->y, B, TRUE);
-      if (!isfinite (loss))
+      /* A classifier's mean cross-entropy starts near log(10) = 2.3; a batch
+       * loss past CS_LOSS_EXPLODED means the weights have blown up, and NaN
+       * follows soon after. Either way the run cannot recover. */
+      if (!isfinite (loss) || loss > CS_LOSS_EXPLODED)
         {
           /* The step that produced this loss is undone: the last good weights stay. */
           if (cs_optim_get_step (self->optim) > 0)
             memcpy (params, self->backup, n_params * sizeof (float));
-          g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED,
-                       "loss became %s at epoch %d, batch %d (lr %g is likely too high)",
-                       isnan (loss) ? "NaN" : "infinite", self->epoch, b, self->hp.optim.lr);
+          if (isfinite (loss))
+            g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED,
+                         "loss exploded to %.3g at epoch %d, batch %d (lr %g is likely too high)",
+                         loss, self->epoch, b, self->hp.optim.lr);
+          else
+            g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED,
+                         "loss became %s at epoch %d, batch %d (lr %g is likely too high)",
+                         isnan (loss) ? "NaN" : "infinite", self->epoch, b, self->hp.optim.lr);
           return FALSE;
         }
       for (int s = 0; s < B; s++)

@@ -1,0 +1,590 @@
+/* Kernel tests: every fast path against its reference, and central-difference gradient checks for every layer. */
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cs-gemm.h"
+#include "cs-kernels.h"
+#include "cs-rng.h"
+
+static CsRng rng;
+
+static float *
+random_floats (gsize n,
+               float lo,
+               float hi)
+{
+  float *v = cs_alloc_floats (n);
+  for (gsize i = 0; i < n; i++)
+    v[i] = lo + (hi - lo) * cs_rng_uniform (&rng);
+  return v;
+}
+
+static void
+assert_close (const float *a,
+              const float *b,
+              gsize        n,
+              float        tol,
+              const char  *what)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      float scale = MAX (1.0f, MAX (fabsf (a[i]), fabsf (b[i])));
+      if (!(fabsf (a[i] - b[i]) <= tol * scale))
+        g_error ("%s: element %" G_GSIZE_FORMAT " differs: %.7g vs %.7g (tolerance %g)", what, i, a[i], b[i], tol);
+    }
+}
+
+/* ---- GEMM --------------------------------------------------------------- */
+
+static void
+test_gemm_reference (void)
+{
+  static const int shapes[][3] = { { 1, 1, 1 }, { 7, 5, 3 }, { 100, 10, 784 }, { 6, 250, 25 }, { 33, 17, 65 } };
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++)
+        {
+          int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+          float *a = random_floats ((gsize) m * k, -1, 1);
+          float *b = random_floats ((gsize) k * n, -1, 1);
+          float *c1 = random_floats ((gsize) m * n, -1, 1);
+          float *c2 = cs_alloc_floats ((gsize) m * n);
+
+          memcpy (c2, c1, sizeof (float) * m * n);
+          cs_gemm (ta, tb, m, n, k, 0.5f, a, ta ? m : k, b, tb ? k : n, 0.25f, c1, n);
+          cs_gemm_ref (ta, tb, m, n, k, 0.5f, a, ta ? m : k, b, tb ? k : n, 0.25f, c2, n);
+          assert_close (c1, c2, (gsize) m * n, 1e-5f, "gemm");
+          cs_free_floats (a);
+          cs_free_floats (b);
+          cs_free_floats (c1);
+          cs_free_floats (c2);
+        }
+}
+
+/* ---- gradient checking -------------------------------------------------- */
+
+/*
+ * Each check uses the scalar L = sum(out * R) for a fixed random R, so
+ * dL/dout = R; the analytic gradients from the backward kernel are compared
+ * with central differences (L(v + h) - L(v - h)) / 2h computed in double.
+ */
+typedef double (*LossFunc) (gpointer data);
+
+static void
+check_grad (const char *what,
+            float      *values,
+            gsize       n,
+            const float *analytic,
+            LossFunc    loss,
+            gpointer    data,
+            double      h,
+            double      tol)
+{
+  gsize step = MAX (1, n / 60);   /* at most ~60 probes per tensor */
+
+  for (gsize i = 0; i < n; i += step)
+    {
+      float saved = values[i];
+      double up, down, numeric;
+
+      values[i] = saved + (float) h;
+      up = loss (data);
+      values[i] = saved - (float) h;
+      down = loss (data);
+      values[i] = saved;
+      numeric = (up - down) / (2 * h);
+      if (fabs (numeric - analytic[i]) > tol * MAX (1.0, fabs (numeric)))
+        g_error ("%s: gradient %" G_GSIZE_FORMAT ": analytic %.6g, numeric %.6g", what, i, analytic[i], numeric);
+    }
+}
+
+static double
+dot_double (const float *a,
+            const float *b,
+            gsize        n)
+{
+  double s = 0;
+  for (gsize i = 0; i < n; i++)
+    s += (double) a[i] * b[i];
+  return s;
+}
+
+/* ---- Linear ---- */
+
+typedef struct
+{
+  int B, I, N;
+  float *x, *w, *b, *out, *R;
+} LinearCase;
+
+static double
+linear_loss (gpointer data)
+{
+  LinearCase *c = data;
+  cs_linear_forward (c->out, c->x, c->w, c->b, c->B, c->I, c->N);
+  return dot_double (c->out, c->R, (gsize) c->B * c->N);
+}
+
+static void
+test_linear (void)
+{
+  static const int shapes[][3] = { { 1, 1, 1 }, { 3, 7, 5 }, { 16, 33, 10 }, { 100, 784, 10 } };
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      LinearCase c = { shapes[s][0], shapes[s][1], shapes[s][2] };
+      gsize nx = (gsize) c.B * c.I, nw = (gsize) c.N * c.I, no = (gsize) c.B * c.N;
+      float *ref = cs_alloc_floats (no);
+      float *dx = cs_alloc_floats (nx), *dw = cs_alloc_floats (nw), *db = cs_alloc_floats (c.N);
+      float *dx2 = cs_alloc_floats (nx), *dw2 = cs_alloc_floats (nw), *db2 = cs_alloc_floats (c.N);
+
+      c.x = random_floats (nx, -1, 1);
+      c.w = random_floats (nw, -1, 1);
+      c.b = random_floats (c.N, -1, 1);
+      c.R = random_floats (no, -1, 1);
+      c.out = cs_alloc_floats (no);
+
+      /* BLAS path equals the reference. */
+      cs_linear_forward (c.out, c.x, c.w, c.b, c.B, c.I, c.N);
+      cs_linear_forward_ref (ref, c.x, c.w, c.b, c.B, c.I, c.N);
+      assert_close (c.out, ref, no, 1e-5f, "linear forward");
+      cs_linear_backward (dx, dw, db, c.R, c.x, c.w, c.B, c.I, c.N);
+      cs_linear_backward_ref (dx2, dw2, db2, c.R, c.x, c.w, c.B, c.I, c.N);
+      assert_close (dx, dx2, nx, 1e-5f, "linear dx");
+      assert_close (dw, dw2, nw, 1e-5f, "linear dw");
+      assert_close (db, db2, c.N, 1e-5f, "linear db");
+
+      /* Gradients equal central differences. */
+      check_grad ("linear dx", c.x, nx, dx, linear_loss, &c, 1e-2, 2e-3);
+      check_grad ("linear dw", c.w, nw, dw, linear_loss, &c, 1e-2, 2e-3);
+      check_grad ("linear db", c.b, c.N, db, linear_loss, &c, 1e-2, 2e-3);
+
+      cs_free_floats (c.x); cs_free_floats (c.w); cs_free_floats (c.b); cs_free_floats (c.R);
+      cs_free_floats (c.out); cs_free_floats (ref);
+      cs_free_floats (dx); cs_free_floats (dw); cs_free_floats (db);
+      cs_free_floats (dx2); cs_free_floats (dw2); cs_free_floats (db2);
+    }
+}
+
+/* ---- Conv2d ---- */
+
+typedef struct
+{
+  CsWindow g;
+  float *x, *w, *b, *out, *R, *col, *tmp;
+} ConvCase;
+
+static double
+conv_loss (gpointer data)
+{
+  ConvCase *c = data;
+  cs_conv2d_forward (c->out, c->col, c->tmp, c->x, c->w, c->b, &c->g);
+  return dot_double (c->out, c->R, (gsize) c->g.B * c->g.K * c->g.Ho * c->g.Wo);
+}
+
+static CsWindow
+window (int B, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+        gboolean ceil_mode)
+{
+  CsWindow g = { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw, 0, 0, TRUE };
+  int ekh = dh * (kh - 1) + 1, ekw = dw * (kw - 1) + 1;
+
+  if (ceil_mode)
+    {
+      g.Ho = (H + 2 * ph - ekh + sh - 1) / sh + 1;
+      g.Wo = (W + 2 * pw - ekw + sw - 1) / sw + 1;
+      if ((g.Ho - 1) * sh >= H + ph)
+        g.Ho--;
+      if ((g.Wo - 1) * sw >= W + pw)
+        g.Wo--;
+    }
+  else
+    {
+      g.Ho = (H + 2 * ph - ekh) / sh + 1;
+      g.Wo = (W + 2 * pw - ekw) / sw + 1;
+    }
+  return g;
+}
+
+static void
+test_conv2d (void)
+{
+  CsWindow cases[] = {
+    /*      B  C  H  W  K  kh kw sh sw ph pw dh dw */
+    window (2, 3, 7, 6, 4, 3, 2, 2, 1, 1, 0, 1, 2, FALSE),
+    window (1, 1, 5, 5, 2, 5, 5, 1, 1, 2, 2, 1, 1, FALSE),   /* LeNet's conv1 shape, small */
+    window (3, 2, 9, 8, 3, 3, 3, 3, 2, 2, 1, 2, 1, FALSE),   /* stride 3, dilation 2, padding */
+    window (2, 6, 10, 10, 5, 5, 5, 1, 1, 0, 0, 1, 1, FALSE), /* LeNet's conv2 shape */
+    window (2, 4, 5, 5, 6, 5, 5, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1 output, like conv3 */
+    window (1, 1, 3, 4, 1, 1, 1, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1 kernel */
+  };
+
+  for (guint s = 0; s < G_N_ELEMENTS (cases); s++)
+    {
+      ConvCase c = { cases[s] };
+      const CsWindow *g = &c.g;
+      gsize nx = (gsize) g->B * g->C * g->H * g->W;
+      gsize nw = (gsize) g->K * g->C * g->kh * g->kw;
+      gsize no = (gsize) g->B * g->K * g->Ho * g->Wo;
+      float *ref = cs_alloc_floats (no);
+      float *dx = cs_alloc_floats (nx), *dw = cs_alloc_floats (nw), *db = cs_alloc_floats (g->K);
+      float *dx2 = cs_alloc_floats (nx), *dw2 = cs_alloc_floats (nw), *db2 = cs_alloc_floats (g->K);
+      float *dcol = cs_alloc_floats (cs_conv2d_col_size (g));
+
+      c.x = random_floats (nx, -1, 1);
+      c.w = random_floats (nw, -1, 1);
+      c.b = random_floats (g->K, -1, 1);
+      c.R = random_floats (no, -1, 1);
+      c.out = cs_alloc_floats (no);
+      c.col = cs_alloc_floats (cs_conv2d_col_size (g));
+      c.tmp = cs_alloc_floats (cs_conv2d_tmp_size (g));
+
+      cs_conv2d_forward (c.out, c.col, c.tmp, c.x, c.w, c.b, g);
+      cs_conv2d_forward_ref (ref, c.x, c.w, c.b, g);
+      assert_close (c.out, ref, no, 1e-5f, "conv2d forward");
+      cs_conv2d_backward (dx, dw, db, dcol, c.tmp, c.R, c.col, c.w, g);
+      cs_conv2d_backward_ref (dx2, dw2, db2, c.R, c.x, c.w, g);
+      assert_close (dx, dx2, nx, 1e-5f, "conv2d dx");
+      assert_close (dw, dw2, nw, 1e-5f, "conv2d dw");
+      assert_close (db, db2, g->K, 1e-5f, "conv2d db");
+
+      check_grad ("conv2d dx", c.x, nx, dx, conv_loss, &c, 1e-2, 2e-3);
+      check_grad ("conv2d dw", c.w, nw, dw, conv_loss, &c, 1e-2, 2e-3);
+      check_grad ("conv2d db", c.b, g->K, db, conv_loss, &c, 1e-2, 2e-3);
+
+      cs_free_floats (c.x); cs_free_floats (c.w); cs_free_floats (c.b); cs_free_floats (c.R);
+      cs_free_floats (c.out); cs_free_floats (c.col); cs_free_floats (c.tmp); cs_free_floats (ref);
+      cs_free_floats (dx); cs_free_floats (dw); cs_free_floats (db);
+      cs_free_floats (dx2); cs_free_floats (dw2); cs_free_floats (db2); cs_free_floats (dcol);
+    }
+}
+
+/* The backward of the first layer skips dx: weights still right. */
+static void
+test_conv2d_no_dx (void)
+{
+  CsWindow g = window (2, 1, 6, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE);
+  gsize nx = 72, nw = 27, no = (gsize) 2 * 3 * g.Ho * g.Wo;
+  float *x = random_floats (nx, -1, 1), *w = random_floats (nw, -1, 1), *R = random_floats (no, -1, 1);
+  float *out = cs_alloc_floats (no), *col = cs_alloc_floats (cs_conv2d_col_size (&g));
+  float *tmp = cs_alloc_floats (cs_conv2d_tmp_size (&g));
+  float *dw = cs_alloc_floats (nw), *dw2 = cs_alloc_floats (nw), *dx2 = cs_alloc_floats (nx);
+
+  cs_conv2d_forward (out, col, tmp, x, w, NULL, &g);
+  cs_conv2d_backward (NULL, dw, NULL, NULL, tmp, R, col, w, &g);
+  cs_conv2d_backward_ref (dx2, dw2, NULL, R, x, w, &g);
+  assert_close (dw, dw2, nw, 1e-5f, "conv2d dw without dx");
+  cs_free_floats (x); cs_free_floats (w); cs_free_floats (R); cs_free_floats (out);
+  cs_free_floats (col); cs_free_floats (tmp); cs_free_floats (dw); cs_free_floats (dw2); cs_free_floats (dx2);
+}
+
+/* ---- Pooling ---- */
+
+typedef struct
+{
+  CsWindow g;
+  gboolean max;
+  float *x, *out, *R;
+  gint32 *argmax;
+} PoolCase;
+
+static double
+pool_loss (gpointer data)
+{
+  PoolCase *c = data;
+  if (c->max)
+    cs_maxpool_forward (c->out, c->argmax, c->x, &c->g);
+  else
+    cs_avgpool_forward (c->out, c->x, &c->g);
+  return dot_double (c->out, c->R, (gsize) c->g.B * c->g.C * c->g.Ho * c->g.Wo);
+}
+
+static void
+run_pool_case (CsWindow  g,
+               gboolean  max)
+{
+  PoolCase c = { g, max };
+  gsize nx = (gsize) g.B * g.C * g.H * g.W, no = (gsize) g.B * g.C * g.Ho * g.Wo;
+  float *dx = cs_alloc_floats (nx);
+
+  g_assert_cmpint (g.Ho, >, 0);
+  g_assert_cmpint (g.Wo, >, 0);
+  /* Distinct values spaced wider than 2h, so no maximum switches under the probe. */
+  c.x = cs_alloc_floats (nx);
+  for (gsize i = 0; i < nx; i++)
+    c.x[i] = (float) ((i * 7919) % nx) * 0.05f - 1.0f;
+  c.out = cs_alloc_floats (no);
+  c.R = random_floats (no, -1, 1);
+  c.argmax = g_new0 (gint32, no);
+
+  pool_loss (&c);
+  if (max)
+    cs_maxpool_backward (dx, c.R, c.argmax, &c.g);
+  else
+    cs_avgpool_backward (dx, c.R, &c.g);
+  check_grad (max ? "maxpool dx" : "avgpool dx", c.x, nx, dx, pool_loss, &c, 1e-3, 5e-3);
+
+  cs_free_floats (c.x); cs_free_floats (c.out); cs_free_floats (c.R); cs_free_floats (dx);
+  g_free (c.argmax);
+}
+
+static void
+test_maxpool (void)
+{
+  float x[16] = { 1, 2, 3, 4,
+                  5, 6, 7, 8,
+                  9, 10, 11, 12,
+                  13, 14, 15, 16 };
+  float out[4];
+  gint32 am[4];
+  CsWindow g = window (1, 1, 4, 4, 1, 2, 2, 2, 2, 0, 0, 1, 1, FALSE);
+
+  /* Known values: each 2x2 block's maximum. */
+  cs_maxpool_forward (out, am, x, &g);
+  g_assert_cmpfloat (out[0], ==, 6);
+  g_assert_cmpfloat (out[3], ==, 16);
+  g_assert_cmpint (am[1], ==, 7);
+
+  run_pool_case (window (2, 3, 6, 6, 3, 2, 2, 2, 2, 0, 0, 1, 1, FALSE), TRUE);   /* LeNet-like */
+  run_pool_case (window (1, 2, 28, 28, 2, 2, 2, 1, 1, 0, 0, 1, 1, FALSE), TRUE); /* the seed's CNN */
+  run_pool_case (window (2, 2, 7, 5, 2, 3, 2, 2, 2, 1, 1, 1, 1, FALSE), TRUE);   /* padding, odd sizes */
+  run_pool_case (window (1, 2, 7, 7, 2, 2, 2, 2, 2, 0, 0, 1, 1, TRUE), TRUE);    /* ceil mode */
+  run_pool_case (window (1, 1, 9, 9, 1, 3, 3, 2, 2, 1, 1, 2, 2, FALSE), TRUE);   /* dilation */
+}
+
+static void
+test_avgpool (void)
+{
+  float x[9] = { 1, 2, 3,
+                 4, 5, 6,
+                 7, 8, 9 };
+  float out[4];
+  CsWindow g = window (1, 1, 3, 3, 1, 2, 2, 2, 2, 1, 1, 1, 1, FALSE);
+
+  /* padding 1, count_include_pad: the corner window holds one pixel and three pads. */
+  cs_avgpool_forward (out, x, &g);
+  g_assert_cmpfloat_with_epsilon (out[0], 1.0f / 4, 1e-6);
+  g_assert_cmpfloat_with_epsilon (out[3], (5 + 6 + 8 + 9) / 4.0f, 1e-6);
+  g.count_include_pad = FALSE;
+  cs_avgpool_forward (out, x, &g);
+  g_assert_cmpfloat_with_epsilon (out[0], 1.0f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (out[1], (2 + 3) / 2.0f, 1e-6);
+
+  run_pool_case (window (2, 3, 6, 6, 3, 2, 2, 2, 2, 0, 0, 1, 1, FALSE), FALSE);
+  run_pool_case (window (2, 2, 7, 5, 2, 3, 2, 2, 2, 1, 1, 1, 1, FALSE), FALSE);
+  run_pool_case (window (1, 2, 7, 7, 2, 2, 2, 2, 2, 0, 0, 1, 1, TRUE), FALSE);
+  g = window (1, 2, 7, 6, 2, 3, 3, 2, 2, 1, 1, 1, 1, TRUE);
+  g.count_include_pad = FALSE;
+  run_pool_case (g, FALSE);
+}
+
+/* ---- Element-wise ---- */
+
+typedef struct
+{
+  int    which;
+  gsize  n;
+  float *x, *out, *R, *mask;
+  float  p;
+} EltCase;
+
+static double
+elt_loss (gpointer data)
+{
+  EltCase *c = data;
+  switch (c->which)
+    {
+    case 0: cs_relu_forward (c->out, c->x, c->n); break;
+    case 1: cs_tanh_forward (c->out, c->x, c->n); break;
+    case 2: cs_sigmoid_forward (c->out, c->x, c->n); break;
+    case 3:
+      for (gsize i = 0; i < c->n; i++)
+        c->out[i] = c->x[i] * c->mask[i];
+      break;
+    case 4: cs_log_softmax_forward (c->out, c->x, (int) c->n / 10, 10); break;
+    default: g_assert_not_reached ();
+    }
+  return dot_double (c->out, c->R, c->n);
+}
+
+static void
+test_elementwise (void)
+{
+  static const char * const names[] = { "relu", "tanh", "sigmoid", "dropout", "log_softmax" };
+
+  for (int which = 0; which < 5; which++)
+    {
+      EltCase c = { which, 60 };
+      float *dx = cs_alloc_floats (c.n);
+
+      c.x = random_floats (c.n, -3, 3);
+      /* Keep ReLU's inputs away from the kink at 0. */
+      for (gsize i = 0; i < c.n; i++)
+        if (fabsf (c.x[i]) < 0.05f)
+          c.x[i] = 0.5f;
+      c.out = cs_alloc_floats (c.n);
+      c.R = random_floats (c.n, -1, 1);
+      c.mask = cs_alloc_floats (c.n);
+      if (which == 3)
+        {
+          float *tmp = cs_alloc_floats (c.n);
+          cs_dropout_forward (tmp, c.mask, c.x, c.n, 0.3f, &rng);
+          cs_free_floats (tmp);
+        }
+      elt_loss (&c);
+      switch (which)
+        {
+        case 0: cs_relu_backward (dx, c.R, c.out, c.n); break;
+        case 1: cs_tanh_backward (dx, c.R, c.out, c.n); break;
+        case 2: cs_sigmoid_backward (dx, c.R, c.out, c.n); break;
+        case 3: cs_dropout_backward (dx, c.R, c.mask, c.n); break;
+        case 4: cs_log_softmax_backward (dx, c.R, c.out, (int) c.n / 10, 10); break;
+        default: g_assert_not_reached ();
+        }
+      check_grad (names[which], c.x, c.n, dx, elt_loss, &c, 1e-2, 3e-3);
+      cs_free_floats (c.x); cs_free_floats (c.out); cs_free_floats (c.R); cs_free_floats (c.mask);
+      cs_free_floats (dx);
+    }
+}
+
+/* ---- Losses ---- */
+
+typedef struct
+{
+  gboolean nll;
+  int B, N;
+  float *z;
+  gint32 *y;
+} LossCase;
+
+static double
+loss_value (gpointer data)
+{
+  LossCase *c = data;
+  return c->nll ? cs_nll_loss (NULL, c->z, c->y, c->B, c->N) : cs_cross_entropy_loss (NULL, c->z, c->y, c->B, c->N);
+}
+
+static void
+test_losses (void)
+{
+  /* Known value: uniform logits give log(N). */
+  {
+    float z[20] = { 0 };
+    gint32 y[2] = { 3, 7 };
+    g_assert_cmpfloat_with_epsilon (cs_cross_entropy_loss (NULL, z, y, 2, 10), log (10.0), 1e-6);
+  }
+
+  for (int nll = 0; nll < 2; nll++)
+    {
+      LossCase c = { nll, 5, 10 };
+      float *d = cs_alloc_floats (50);
+
+      c.z = random_floats (50, -4, 4);
+      c.y = g_new (gint32, 5);
+      for (int i = 0; i < 5; i++)
+        c.y[i] = (i * 3) % 10;
+      if (nll)
+        cs_nll_loss (d, c.z, c.y, c.B, c.N);
+      else
+        cs_cross_entropy_loss (d, c.z, c.y, c.B, c.N);
+      check_grad (nll ? "nll" : "cross_entropy", c.z, 50, d, loss_value, &c, 1e-2, 2e-3);
+      cs_free_floats (c.z);
+      cs_free_floats (d);
+      g_free (c.y);
+    }
+}
+
+/* ---- Dropout statistics ---- */
+
+static void
+test_dropout_statistics (void)
+{
+  gsize n = 1000000;
+  float *x = cs_alloc_floats (n), *out = cs_alloc_floats (n), *mask = cs_alloc_floats (n);
+  gsize zeros = 0;
+  double sum = 0;
+
+  for (gsize i = 0; i < n; i++)
+    x[i] = 1.0f;
+  cs_dropout_forward (out, mask, x, n, 0.2f, &rng);
+  for (gsize i = 0; i < n; i++)
+    {
+      if (out[i] == 0.0f)
+        zeros++;
+      else
+        g_assert_cmpfloat_with_epsilon (out[i], 1.25f, 1e-6);   /* inverted scaling 1 / (1 - p) */
+      sum += out[i];
+    }
+  /* 0.2 of the values dropped: the binomial's std is 0.0004, allow 5 of them. */
+  g_assert_cmpfloat_with_epsilon ((double) zeros / n, 0.2, 0.002);
+  g_assert_cmpfloat_with_epsilon (sum / n, 1.0, 0.005);
+
+  /* p = 0 keeps everything; p = 1 drops everything, as PyTorch does. */
+  cs_dropout_forward (out, mask, x, 1000, 0.0f, &rng);
+  for (gsize i = 0; i < 1000; i++)
+    g_assert_cmpfloat (out[i], ==, 1.0f);
+  cs_dropout_forward (out, mask, x, 1000, 1.0f, &rng);
+  for (gsize i = 0; i < 1000; i++)
+    g_assert_cmpfloat (out[i], ==, 0.0f);
+
+  cs_free_floats (x);
+  cs_free_floats (out);
+  cs_free_floats (mask);
+}
+
+static void
+test_rng (void)
+{
+  CsRng a, b;
+  guint32 items[100];
+  gboolean seen[100] = { 0 };
+
+  cs_rng_seed (&a, 42, 7);
+  cs_rng_seed (&b, 42, 7);
+  for (int i = 0; i < 1000; i++)
+    g_assert_cmpuint (cs_rng_next (&a), ==, cs_rng_next (&b));
+  cs_rng_seed (&b, 43, 7);
+  g_assert_cmpuint (cs_rng_next (&a), !=, cs_rng_next (&b));
+
+  for (guint i = 0; i < 100; i++)
+    items[i] = i;
+  cs_rng_shuffle (&a, items, 100);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_assert_false (seen[items[i]]);
+      seen[items[i]] = TRUE;
+    }
+  for (int i = 0; i < 10000; i++)
+    {
+      float u = cs_rng_uniform (&a);
+      g_assert_cmpfloat (u, >=, 0.0f);
+      g_assert_cmpfloat (u, <, 1.0f);
+      g_assert_cmpuint (cs_rng_below (&a, 7), <, 7);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  cs_rng_seed (&rng, 2024, 0);
+  cs_blas_set_threads (2);
+
+  g_test_add_func ("/core/gemm/vs-reference", test_gemm_reference);
+  g_test_add_func ("/core/linear/reference-and-gradcheck", test_linear);
+  g_test_add_func ("/core/conv2d/reference-and-gradcheck", test_conv2d);
+  g_test_add_func ("/core/conv2d/no-input-gradient", test_conv2d_no_dx);
+  g_test_add_func ("/core/maxpool2d/gradcheck", test_maxpool);
+  g_test_add_func ("/core/avgpool2d/gradcheck", test_avgpool);
+  g_test_add_func ("/core/activations/gradcheck", test_elementwise);
+  g_test_add_func ("/core/loss/gradcheck", test_losses);
+  g_test_add_func ("/core/dropout/statistics", test_dropout_statistics);
+  g_test_add_func ("/core/rng/deterministic", test_rng);
+
+  return g_test_run ();
+}

@@ -1,0 +1,292 @@
+/* Spec language tests: the presets' shapes, and every error message for specs that do not fit. */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cs-presets.h"
+#include "cs-spec.h"
+
+static CsSpec *
+parse_ok (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  CsSpec *spec = cs_spec_parse (text, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (spec);
+  return spec;
+}
+
+static void
+expect_error (const char *text,
+              int         code,
+              const char *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_parse (text, &error);
+
+  g_assert_null (spec);
+  g_assert_nonnull (error);
+  if (g_test_verbose ())
+    g_printerr ("  %s\n", error->message);
+  if (strstr (error->message, message) == NULL)
+    g_error ("expected \"%s\" in \"%s\"", message, error->message);
+  g_assert_error (error, CS_SPEC_ERROR, code);
+}
+
+static void
+assert_shape (const CsLayerSpec *layer,
+              const char        *name,
+              const char        *shape)
+{
+  g_autofree char *s = cs_shape_to_string (layer->out);
+
+  g_assert_cmpstr (layer->name, ==, name);
+  g_assert_cmpstr (s, ==, shape);
+}
+
+/* The seed's exercise: 1x28x28 -> 32x28x28 -> 32x14x14 -> 64x14x14 -> 64x7x7 -> 3136 -> 10. */
+static void
+test_shapes_preset (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_for_model ("shapes", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (cs_spec_n_layers (spec), ==, 6);
+  assert_shape (cs_spec_layer (spec, 0), "conv1", "32x28x28");
+  assert_shape (cs_spec_layer (spec, 1), "pool1", "32x14x14");
+  assert_shape (cs_spec_layer (spec, 2), "conv2", "64x14x14");
+  assert_shape (cs_spec_layer (spec, 3), "pool2", "64x7x7");
+  assert_shape (cs_spec_layer (spec, 4), "flat", "3136");
+  assert_shape (cs_spec_layer (spec, 5), "fc", "10");
+  /* MaxPool2d(2): stride defaults to the kernel size. */
+  g_assert_cmpint (cs_spec_layer (spec, 1)->sh, ==, 2);
+}
+
+static void
+test_seed_presets (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) lenet = cs_spec_for_model ("lenet5", &error);
+  g_autoptr(CsSpec) cnn = NULL;
+  g_autoptr(CsSpec) mlp = NULL;
+  g_autoptr(CsSpec) net = NULL;
+
+  g_assert_no_error (error);
+  assert_shape (cs_spec_layer (lenet, 0), "conv1", "6x28x28");
+  assert_shape (cs_spec_layer (lenet, 2), "pool1", "6x14x14");
+  assert_shape (cs_spec_layer (lenet, 3), "conv2", "16x10x10");
+  assert_shape (cs_spec_layer (lenet, 5), "pool2", "16x5x5");
+  assert_shape (cs_spec_layer (lenet, 6), "conv3", "120x1x1");
+  assert_shape (cs_spec_layer (lenet, 9), "fc1", "84");
+  assert_shape (cs_spec_layer (lenet, 11), "fc2", "10");
+  g_assert_cmpint (cs_spec_layer (lenet, 1)->kind, ==, CS_LAYER_TANH);
+  g_assert_cmpint (cs_spec_layer (lenet, 2)->kind, ==, CS_LAYER_AVGPOOL2D);
+
+  cnn = cs_spec_for_model ("cnn", &error);
+  g_assert_no_error (error);
+  assert_shape (cs_spec_layer (cnn, 2), "pool", "10x27x27");   /* MaxPool2d(2, stride=1) */
+  assert_shape (cs_spec_layer (cnn, 4), "flat", "7290");
+  g_assert_cmpfloat (cs_spec_layer (cnn, 3)->p, ==, 0.2f);
+  g_assert_cmpint (cs_spec_layer (cnn, 5)->in_features, ==, 27 * 27 * 10);
+
+  mlp = cs_spec_for_model ("mlp", &error);
+  g_assert_no_error (error);
+  g_assert_true (cs_spec_layer (mlp, 0)->functional);   /* x.view(-1, 784) is not a module */
+  assert_shape (cs_spec_layer (mlp, 1), "layer1", "784");
+  assert_shape (cs_spec_layer (mlp, 3), "layer2", "10");
+
+  net = cs_spec_for_model ("net-mnist(initial_filters=4, num_fc1=32)", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (cs_spec_layer (net, cs_spec_n_layers (net) - 1)->kind, ==, CS_LAYER_LOGSOFTMAX);
+  g_assert_cmpint (cs_spec_output_shape (net).c, ==, 10);
+}
+
+/* The seed's Net on 1x28x28 fails at conv4, as PyTorch's forward would. */
+static void
+test_net_fails (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_for_model ("net", &error);
+
+  g_assert_null (spec);
+  g_assert_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE);
+  g_assert_cmpstr (error->message, ==, "line 12, conv4: its input is 1x1, smaller than the 3x3 kernel");
+  g_clear_error (&error);
+
+  /* On a larger input the same Net fits. */
+  spec = cs_spec_for_model ("net(input_shape=(1, 64, 64))", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (spec);
+
+  g_clear_pointer (&spec, cs_spec_free);
+  spec = cs_spec_for_model ("net(initial_filters=zero)", &error);
+  g_assert_null (spec);
+  g_assert_nonnull (strstr (error->message, "initial_filters must be an integer"));
+  g_clear_error (&error);
+  spec = cs_spec_for_model ("net(filters=8)", &error);
+  g_assert_nonnull (strstr (error->message, "unknown parameter \"filters\""));
+  g_clear_error (&error);
+  spec = cs_spec_for_model ("resnet50", &error);
+  g_assert_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_UNKNOWN_PRESET);
+  g_assert_nonnull (strstr (error->message, "unknown model \"resnet50\""));
+}
+
+static void
+test_syntax (void)
+{
+  g_autoptr(CsSpec) spec = NULL;
+
+  /* Positional and keyword arguments, comments, tuples, arithmetic, nn./F. prefixes, self. names. */
+  spec = parse_ok ("# a comment\n"
+                   "input (1, 28, 28)   # trailing comment\n"
+                   "\n"
+                   "self.c = nn.Conv2d(1, 4, (3, 5), stride=(1, 2), padding=(1, 2), bias=False)\n"
+                   "nn.ReLU()\n"
+                   "x = F.max_pool2d(x, kernel_size=2)\n"
+                   "torch.nn.Flatten()\n"
+                   "head = Linear(4 * 14 * 7, 10)\n");
+  g_assert_cmpuint (cs_spec_n_layers (spec), ==, 5);
+  assert_shape (cs_spec_layer (spec, 0), "c", "4x28x14");
+  g_assert_false (cs_spec_layer (spec, 0)->bias);
+  g_assert_cmpint (cs_spec_layer (spec, 0)->kw, ==, 5);
+  /* Unnamed modules are numbered as nn.Sequential numbers them; functions are not modules. */
+  g_assert_cmpstr (cs_spec_layer (spec, 1)->name, ==, "1");
+  g_assert_true (cs_spec_layer (spec, 2)->functional);
+  g_assert_cmpstr (cs_spec_layer (spec, 3)->name, ==, "2");
+  assert_shape (cs_spec_layer (spec, 4), "head", "10");
+  g_clear_pointer (&spec, cs_spec_free);
+
+  /* padding='same', dilation, ceil_mode. */
+  spec = parse_ok ("input 1x9x9\n"
+                   "conv = nn.Conv2d(1, 2, kernel_size=3, padding='same', dilation=2)\n"
+                   "pool = nn.MaxPool2d(2, ceil_mode=True)\n"
+                   "pool2 = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)\n"
+                   "flat = nn.Flatten()\n"
+                   "fc = nn.Linear(2*3*3, 10)\n"
+                   "out = nn.LogSoftmax(dim=1)\n");
+  assert_shape (cs_spec_layer (spec, 0), "conv", "2x9x9");
+  assert_shape (cs_spec_layer (spec, 1), "pool", "2x5x5");
+  assert_shape (cs_spec_layer (spec, 2), "pool2", "2x3x3");
+  g_assert_false (cs_spec_layer (spec, 2)->count_include_pad);
+}
+
+static void
+test_errors (void)
+{
+  /* The fix is in the message: LeNet-5 with a wrong fc1. */
+  expect_error ("input 1x28x28\n"
+                "conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)\n"
+                "act1 = nn.Tanh()\n"
+                "pool1 = nn.AvgPool2d(2, 2)\n"
+                "conv2 = nn.Conv2d(6, 16, kernel_size=5)\n"
+                "act2 = nn.Tanh()\n"
+                "pool2 = nn.AvgPool2d(2, 2)\n"
+                "flat = nn.Flatten()\n"
+                "fc1 = nn.Linear(120, 84)\n",
+                CS_SPEC_ERROR_SHAPE,
+                "line 9, fc1: nn.Linear(120, 84) gets 16x5x5 = 400 features from flat; in_features should be 400");
+  expect_error ("input 1x28x28\nconv1 = nn.Conv2d(1, 6, 5)\npool2 = nn.AvgPool2d(2)\nfc1 = nn.Linear(120, 84)\n",
+                CS_SPEC_ERROR_SHAPE,
+                "line 4, fc1: nn.Linear(120, 84) gets 6x12x12 = 864 features from pool2; in_features should be 864");
+  expect_error ("input 1x28x28\nconv1 = nn.Conv2d(3, 6, 5)\n", CS_SPEC_ERROR_SHAPE,
+                "line 2, conv1: nn.Conv2d(3, 6, 5) gets 1x28x28 from the input, 1 channel; in_channels should be 1");
+  expect_error ("input 1x4x4\nconv = nn.Conv2d(1, 6, 5)\n", CS_SPEC_ERROR_SHAPE,
+                "line 2, conv: its input is 4x4, smaller than the 5x5 kernel");
+  expect_error ("input 1x28x28\nflat = nn.Flatten()\nconv = nn.Conv2d(1, 6, 5)\n", CS_SPEC_ERROR_SHAPE,
+                "needs a CxHxW map but gets 784 flat features from flat");
+  expect_error ("input 1x28x28\nx.view(-1, 700)\n", CS_SPEC_ERROR_SHAPE,
+                "cannot view 1x28x28 = 784 values per sample as 700; the size should be 784");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d(1, 6, 5)\n", CS_SPEC_ERROR_SHAPE,
+                "the model ends in a 6x24x24 map");
+
+  /* Unknown layers and bad arguments. */
+  expect_error ("input 1x28x28\nconv = nn.Conv3d(1, 6, 5)\n", CS_SPEC_ERROR_UNKNOWN_LAYER,
+                "line 2: unknown layer \"nn.Conv3d\" (did you mean Conv2d?)");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d(1, 6, kernal_size=5)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "line 2, conv: Conv2d() got an unexpected keyword argument 'kernal_size' (did you mean kernel_size?)");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d(1, 6)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "Conv2d() is missing its required argument 'kernel_size'");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d(1, 6, 5, stride=0)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "stride must be between 1 and");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d(1, 6, 5, 1, 2, stride=1)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "got multiple values for argument 'stride'");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d(1, 6, 5, padding='full')\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "padding must be an integer, a pair, 'same' or 'valid'");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d(1, 6, 5, groups=2)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "groups other than 1 are not supported");
+  expect_error ("input 1x28x28\nd = nn.Dropout(1.5)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "dropout probability has to be between 0 and 1, but got 1.5");
+  expect_error ("input 1x28x28\np = nn.MaxPool2d(2, padding=2)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "must be at most half of the kernel size");
+  expect_error ("input 1x28x28\nfc = nn.Linear(784.5, 10)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "in_features must be an integer, not a float");
+  expect_error ("input 1x28x28\nx = nn.ReLU(\n", CS_SPEC_ERROR_SYNTAX, "line 2:");
+  expect_error ("input 1x28x28\nconv = nn.Conv2d 1, 6, 5\n", CS_SPEC_ERROR_SYNTAX,
+                "line 2: expected '(' after \"nn.Conv2d\"");
+  expect_error ("conv = nn.Conv2d(1, 6, 5)\n", CS_SPEC_ERROR_SYNTAX,
+                "line 1: the spec must begin with its input shape");
+  expect_error ("input 1x28x28\na = nn.ReLU()\na = nn.ReLU()\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: the name \"a\" is already used by another layer");
+  expect_error ("input 1x0x28\n", CS_SPEC_ERROR_SYNTAX, "the input shape must be positive integers");
+  expect_error ("input 1x28x28\n", CS_SPEC_ERROR_SYNTAX, "the spec has no layers");
+  expect_error ("# nothing\n", CS_SPEC_ERROR_SYNTAX, "the spec has no \"input\" line");
+  expect_error ("input 1x28x28\nfc = nn.Linear(99999999999, 10)\n", CS_SPEC_ERROR_SYNTAX, "not an integer in range");
+  expect_error ("input 1x28x28\nnn.Flatten()\nfc = nn.Linear(784, 10) extra\n", CS_SPEC_ERROR_SYNTAX,
+                "unexpected text after the layer");
+}
+
+static void
+test_load_file (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = NULL;
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("cs-test-XXXXXX.spec", &path, &error);
+
+  g_assert_no_error (error);
+  close (fd);
+  g_assert_true (g_file_set_contents (path, "input 784\nfc = nn.Linear(784, 11)\n", -1, NULL));
+  spec = cs_spec_for_model (path, &error);
+  g_assert_no_error (error);
+  assert_shape (cs_spec_layer (spec, 0), "fc", "11");
+  g_clear_pointer (&spec, cs_spec_free);
+
+  /* Errors from a file name the file. */
+  g_assert_true (g_file_set_contents (path, "input 784\nfc = nn.Linear(700, 10)\n", -1, NULL));
+  spec = cs_spec_for_model (path, &error);
+  g_assert_null (spec);
+  g_assert_true (g_str_has_prefix (error->message, path));
+  g_assert_nonnull (strstr (error->message, "line 2, fc:"));
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (path, "input 784\n\0binary", 17, NULL));
+  spec = cs_spec_for_model (path, &error);
+  g_assert_nonnull (strstr (error->message, "not a text file"));
+  g_clear_error (&error);
+  g_unlink (path);
+
+  spec = cs_spec_for_model ("/nonexistent/model.spec", &error);
+  g_assert_null (spec);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/model.spec"));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/core/spec/shapes-preset", test_shapes_preset);
+  g_test_add_func ("/core/spec/seed-presets", test_seed_presets);
+  g_test_add_func ("/core/spec/net-fails-at-conv4", test_net_fails);
+  g_test_add_func ("/core/spec/syntax", test_syntax);
+  g_test_add_func ("/core/spec/errors", test_errors);
+  g_test_add_func ("/core/spec/load-file", test_load_file);
+
+  return g_test_run ();
+}
