@@ -7,11 +7,14 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <glib-unix.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cs-cli.h"
 #include "cs-dataset.h"
 #include "cs-presets.h"
+#include "cs-run-store.h"
 #include "cs-train.h"
 
 #define UNSET_DOUBLE (-G_MAXDOUBLE)
@@ -19,47 +22,76 @@
 
 typedef struct
 {
-  gboolean tty;
-  gint64   last_draw;
-  gint64   epoch_start;
-  int      epochs;
-  int      batch_size;
-  double   loss_ema;
-} Progress;
+  CsRun      *run;
+  GMainLoop  *loop;
+  gboolean    tty;
+  gint64      last_draw;
+  int         epochs;
+  gboolean    interrupted;
+} TrainCli;
+
+static void
+progress_cb (CsRun    *run,
+             TrainCli *t)
+{
+  int batch = cs_run_get_current_batch (run), n = cs_run_get_n_batches (run);
+  gint64 now = g_get_monotonic_time ();
+  int width = 30, filled;
+  char bar[64];
+
+  if (!t->tty || n == 0 || now - t->last_draw < 100000)
+    return;
+  t->last_draw = now;
+  filled = (int) ((double) batch / n * width);
+  for (int i = 0; i < width; i++)
+    bar[i] = i < filled ? '#' : '-';
+  bar[width] = '\0';
+  printf ("\r  epoch %d/%d [%s] %d/%d  loss %.4f  %.0f samples/s ",
+          cs_run_get_current_epoch (run) + 1, t->epochs, bar, batch, n,
+          cs_run_get_running_loss (run), cs_run_get_samples_per_sec (run));
+  fflush (stdout);
+}
+
+static void
+epoch_done_cb (CsRun    *run,
+               guint     index,
+               TrainCli *t)
+{
+  const CsEpochResult *r = cs_run_get_epoch (run, index);
+
+  if (t->tty)
+    printf ("\r\033[K");
+  printf ("Epoch %d: model accuracy %.2f%%  (train loss %.4f, train acc %.2f%%, test loss %.4f, %.1f s, %.0f samples/s)\n",
+          r->epoch, r->test_acc, r->train_loss, r->train_acc, r->test_loss, r->seconds, r->samples_per_sec);
+  fflush (stdout);
+}
+
+static void
+state_cb (CsRun      *run,
+          GParamSpec *pspec,
+          TrainCli   *t)
+{
+  if (!cs_run_state_is_live (cs_run_get_state (run)))
+    g_main_loop_quit (t->loop);
+}
 
 static gboolean
-progress_cb (int      epoch,
-             int      batch,
-             int      n_batches,
-             double   loss,
-             gpointer user_data)
+interrupt_cb (gpointer data)
 {
-  Progress *p = user_data;
-  gint64 now;
+  TrainCli *t = data;
 
-  p->loss_ema = batch == 0 ? loss : 0.98 * p->loss_ema + 0.02 * loss;
-  if (!p->tty)
-    return TRUE;
-  now = g_get_monotonic_time ();
-  if (batch == 0)
-    p->epoch_start = now;
-  if (now - p->last_draw < 100000 && batch + 1 < n_batches)
-    return TRUE;
-  p->last_draw = now;
-  {
-    int width = 30, filled = (int) ((double) (batch + 1) / n_batches * width);
-    double secs = (now - p->epoch_start) / 1e6;
-    double rate = secs > 0 ? (batch + 1) * (double) p->batch_size / secs : 0;
-    char bar[64];
-
-    for (int i = 0; i < width; i++)
-      bar[i] = i < filled ? '#' : '-';
-    bar[width] = '\0';
-    printf ("\r  epoch %d/%d [%s] %d/%d  loss %.4f  %.0f samples/s ",
-            epoch + 1, p->epochs, bar, batch + 1, n_batches, p->loss_ema, rate);
-    fflush (stdout);
-  }
-  return TRUE;
+  if (t->interrupted)
+    {
+      /* A second Ctrl-C: the person means it. */
+      fprintf (stderr, "\nconvscope: interrupted again; quitting without waiting\n");
+      exit (130);
+    }
+  t->interrupted = TRUE;
+  if (t->tty)
+    printf ("\n");
+  fprintf (stderr, "convscope: stopping at the end of this batch (Ctrl-C again to quit now)...\n");
+  cs_run_stop (t->run);
+  return G_SOURCE_CONTINUE;
 }
 
 int
@@ -70,17 +102,23 @@ cs_cli_train (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(CsSpec) spec = NULL;
   g_autoptr(CsDataset) ds = NULL;
-  g_autoptr(CsSession) session = NULL;
+  g_autoptr(CsRunStore) store = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
   g_autofree char *model = NULL;
   g_autofree char *optimizer = NULL;
   g_autofree char *data_dir = NULL;
   g_autofree char *dataset = NULL;
+  g_autofree char *runs_dir = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *ckpt = NULL;
   double lr = UNSET_DOUBLE, momentum = UNSET_DOUBLE, weight_decay = UNSET_DOUBLE;
   int epochs = UNSET_INT, batch_size = UNSET_INT, threads = UNSET_INT;
   gint64 seed = G_MININT64;
   int status = CS_EXIT_OK;
+  guint sigint, sigterm;
   CsHyperParams hp;
-  Progress progress = { 0 };
+  CsRun *run;
+  TrainCli t = { 0 };
   const GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "mlp, cnn, lenet5, net, net-mnist, shapes, or a .spec file", "MODEL" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "Epochs to train (5)", "N" },
@@ -93,6 +131,8 @@ cs_cli_train (int    argc,
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (the number of cores)", "N" },
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Directory with the IDX files", "DIR" },
     { "dataset", 0, 0, G_OPTION_ARG_STRING, &dataset, "mnist (default) or fashion-mnist", "NAME" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "A name for the run (the model's)", "NAME" },
+    { "runs-dir", 0, 0, G_OPTION_ARG_FILENAME, &runs_dir, "Where runs are kept (~/.local/share/convscope/runs)", "DIR" },
     { NULL }
   };
 
@@ -100,7 +140,8 @@ cs_cli_train (int    argc,
   g_option_context_set_summary (context,
                                 "Trains on the training set and prints the test accuracy after every epoch.\n"
                                 "Defaults are the seed's: mlp SGD lr 0.01, cnn Adam lr 0.01, lenet5 Adam lr 0.001,\n"
-                                "batch 100, 5 epochs.");
+                                "batch 100, 5 epochs. The run, its history and its checkpoint are kept in the\n"
+                                "runs directory; Ctrl-C stops cleanly and keeps what was learned.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!cs_cli_parse (context, "train", &argc, &argv, &status))
     return status;
@@ -157,40 +198,60 @@ cs_cli_train (int    argc,
   ds = cs_dataset_open (data_dir, dataset ? dataset : "mnist", &error);
   if (ds == NULL)
     return cs_cli_fail (error);
+  if (!cs_hyper_params_validate (&hp, ds->train.n, &error))
+    return cs_cli_usage_error ("train", "%s", error->message);
 
-  session = cs_session_new (spec, &hp, ds, &error);
-  if (session == NULL)
+  store = cs_run_store_new (runs_dir);
+  run = cs_run_store_create (store, name, model, spec, &hp, ds->name, ds->dir, &error);
+  if (run == NULL)
     return cs_cli_fail (error);
 
   printf ("Training %s on %s: %s lr %g%s, batch %d, %d epoch%s, seed %" G_GUINT64_FORMAT ", %d thread%s, %"
           G_GSIZE_FORMAT " parameters\n",
           model, ds->name, cs_optim_kind_name (hp.optim.kind), hp.optim.lr,
           hp.optim.momentum > 0 ? " with momentum" : "", hp.batch_size, hp.epochs, hp.epochs == 1 ? "" : "s",
-          hp.seed, hp.threads, hp.threads == 1 ? "" : "s",
-          cs_model_n_params (cs_session_get_model (session)));
+          hp.seed, hp.threads, hp.threads == 1 ? "" : "s", cs_run_get_n_params (run));
   fflush (stdout);
 
-  progress.tty = isatty (STDOUT_FILENO);
-  progress.epochs = hp.epochs;
-  progress.batch_size = hp.batch_size;
+  loop = g_main_loop_new (NULL, FALSE);
+  t.run = run;
+  t.loop = loop;
+  t.tty = isatty (STDOUT_FILENO);
+  t.epochs = hp.epochs;
+  g_signal_connect (run, "progress", G_CALLBACK (progress_cb), &t);
+  g_signal_connect (run, "epoch-done", G_CALLBACK (epoch_done_cb), &t);
+  g_signal_connect (run, "notify::state", G_CALLBACK (state_cb), &t);
+  sigint = g_unix_signal_add (SIGINT, interrupt_cb, &t);
+  sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &t);
 
-  for (int e = 0; e < hp.epochs; e++)
+  if (!cs_run_start (run, ds, &error))
+    return cs_cli_fail (error);
+  g_main_loop_run (loop);
+  cs_run_join (run);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+
+  ckpt = cs_run_get_checkpoint_path (run);
+  switch (cs_run_get_state (run))
     {
-      CsEpochResult r;
-
-      if (!cs_session_train_epoch (session, progress_cb, &progress, &r, &error))
-        {
-          if (progress.tty)
-            printf ("\n");
-          return cs_cli_fail (error);
-        }
-      if (progress.tty)
-        printf ("\r\033[K");
-      printf ("Epoch %d: model accuracy %.2f%%  (train loss %.4f, train acc %.2f%%, test loss %.4f, %.1f s, %.0f samples/s)\n",
-              r.epoch, r.test_acc, r.train_loss, r.train_acc, r.test_loss, r.seconds, r.samples_per_sec);
-      fflush (stdout);
+    case CS_RUN_FINISHED:
+      printf ("Run %s saved in %s\n", cs_run_get_id (run), cs_run_get_dir (run));
+      return CS_EXIT_OK;
+    case CS_RUN_STOPPED:
+      printf ("Run %s %s; what it learned is saved in %s\n", cs_run_get_id (run),
+              cs_run_get_message (run), g_file_test (ckpt, G_FILE_TEST_EXISTS) ? ckpt : cs_run_get_dir (run));
+      return 130;
+    case CS_RUN_FAILED:
+      fprintf (stderr, "convscope: %s\n", cs_run_get_message (run));
+      if (g_file_test (ckpt, G_FILE_TEST_EXISTS))
+        fprintf (stderr, "convscope: the last good weights are in %s\n", ckpt);
+      return CS_EXIT_FAILURE;
+    case CS_RUN_QUEUED:
+    case CS_RUN_RUNNING:
+    case CS_RUN_PAUSED:
+    default:
+      return CS_EXIT_FAILURE;
     }
-  return CS_EXIT_OK;
 }
 
 int

@@ -19,6 +19,7 @@ typedef struct
 
 static const CsCliVerb verbs[] = {
   { "train", "Train a model (mlp, cnn, lenet5, ... or a .spec file) and print each epoch", cs_cli_train },
+  { "runs", "List, show, export (CSV) and delete the runs kept on disk", cs_cli_runs },
   { "shapes", "Print each layer's output shape for a model", cs_cli_shapes },
   { "dataset", "Inspect a data set: counts, shape, labels, pixel statistics", cs_cli_dataset },
 };

@@ -31,6 +31,8 @@ gboolean cs_cli_parse            (GOptionContext *context,
 
 int      cs_cli_train            (int          argc,
                                   char       **argv);
+int      cs_cli_runs             (int          argc,
+                                  char       **argv);
 int      cs_cli_shapes           (int          argc,
                                   char       **argv);
 int      cs_cli_dataset          (int          argc,

@@ -482,6 +482,7 @@ cs_dataset_load (const char  *dir,
   g_return_val_if_fail (dir != NULL, NULL);
 
   self = g_new0 (CsDataset, 1);
+  g_atomic_ref_count_init (&self->ref_count);
   self->dir = g_strdup (dir);
 
   if (!data_split_load (&self->train, dir, idx_names[0], idx_names[1], error) ||
@@ -519,10 +520,50 @@ cs_dataset_open (const char  *explicit_dir,
   return cs_dataset_load (dir, error);
 }
 
-void
-cs_dataset_free (CsDataset *self)
+static void
+split_copy_first (CsDataSplit       *dst,
+                  const CsDataSplit *src,
+                  guint              n)
 {
-  if (self == NULL)
+  gsize image = (gsize) src->rows * src->cols;
+
+  n = MIN (n, src->n);
+  dst->images_path = g_strdup (src->images_path);
+  dst->labels_path = g_strdup (src->labels_path);
+  dst->n = n;
+  dst->rows = src->rows;
+  dst->cols = src->cols;
+  dst->pixels = g_memdup2 (src->pixels, MAX (1, n * image));
+  dst->labels = g_memdup2 (src->labels, MAX (1, n));
+}
+
+CsDataset *
+cs_dataset_new_subset (const CsDataset *self,
+                       guint            n_train,
+                       guint            n_test)
+{
+  CsDataset *sub = g_new0 (CsDataset, 1);
+
+  g_atomic_ref_count_init (&sub->ref_count);
+  sub->name = g_strdup (self->name);
+  sub->dir = g_strdup (self->dir);
+  split_copy_first (&sub->train, &self->train, n_train);
+  split_copy_first (&sub->test, &self->test, n_test);
+  return sub;
+}
+
+CsDataset *
+cs_dataset_ref (CsDataset *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+cs_dataset_unref (CsDataset *self)
+{
+  if (self == NULL || !g_atomic_ref_count_dec (&self->ref_count))
     return;
   data_split_clear (&self->train);
   data_split_clear (&self->test);

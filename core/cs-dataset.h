@@ -34,6 +34,7 @@ typedef struct
 
 typedef struct
 {
+  gatomicrefcount ref_count;
   char        *name;       /* "MNIST", "Fashion-MNIST" or the directory's name */
   char        *dir;
   CsDataSplit  train;
@@ -61,7 +62,13 @@ CsDataset   *cs_dataset_load          (const char   *dir,
 CsDataset   *cs_dataset_open          (const char   *explicit_dir,
                                        const char   *dataset,
                                        GError      **error) G_GNUC_WARN_UNUSED_RESULT;
-void         cs_dataset_free          (CsDataset    *self);
+/* The first @n_train training and @n_test test images of @self, as a new data set. */
+CsDataset   *cs_dataset_new_subset    (const CsDataset *self,
+                                       guint         n_train,
+                                       guint         n_test) G_GNUC_WARN_UNUSED_RESULT;
+CsDataset   *cs_dataset_ref           (CsDataset    *self);
+void         cs_dataset_unref         (CsDataset    *self);
+#define      cs_dataset_free          cs_dataset_unref
 const char  *cs_dataset_class_name    (const CsDataset *self,
                                        guint         klass);
 
@@ -81,6 +88,6 @@ void         cs_data_split_pixel_stats (const CsDataSplit *split,
 void         cs_data_split_label_counts (const CsDataSplit *split,
                                          guint              counts[CS_N_CLASSES]);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsDataset, cs_dataset_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsDataset, cs_dataset_unref)
 
 G_END_DECLS

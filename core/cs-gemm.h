@@ -33,9 +33,6 @@ void cs_gemm_ref         (gboolean      trans_a,
                           float        *c,
                           int           ldc);
 
-void cs_blas_set_threads (int           n_threads);
-int  cs_blas_get_threads (void);
-
 /* 64-byte aligned float buffers, zeroed. */
 float *cs_alloc_floats   (gsize         n) G_GNUC_WARN_UNUSED_RESULT;
 void   cs_free_floats    (float        *p);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs-gemm.h"
+#include "cs-parallel.h"
 #include "cs-presets.h"
 #include "cs-rng.h"
 #include "cs-train.h"
@@ -27,6 +28,7 @@ struct _CsSession
   float            *x;            /* (batch, input) */
   gint32           *y;
   float            *backup;       /* the weights before the last step, to undo a NaN */
+  CsPool           *pool;
   int               epoch;        /* epochs completed */
 };
 
@@ -152,6 +154,7 @@ cs_session_new (const CsSpec        *spec,
   self->x = cs_alloc_floats ((gsize) hp->batch_size * cs_model_input_size (self->model));
   self->y = g_new0 (gint32, hp->batch_size);
   self->backup = cs_alloc_floats (cs_model_n_params (self->model));
+  self->pool = cs_pool_new (hp->threads);
   return self;
 }
 
@@ -166,6 +169,7 @@ cs_session_free (CsSession *self)
   cs_free_floats (self->x);
   g_free (self->y);
   cs_free_floats (self->backup);
+  cs_pool_free (self->pool);
   g_free (self);
 }
 
@@ -173,6 +177,12 @@ CsModel *
 cs_session_get_model (CsSession *self)
 {
   return self->model;
+}
+
+CsPool *
+cs_session_get_pool (CsSession *self)
+{
+  return self->pool;
 }
 
 CsOptim *
@@ -262,10 +272,13 @@ cs_session_train_epoch (CsSession     *self,
   double loss_sum = 0;
   guint correct = 0, seen = 0;
   gint64 start;
+  CsPool *prev_pool = cs_pool_get_current ();
+  gboolean ok = TRUE;
 
   memset (result, 0, sizeof *result);
   result->epoch = self->epoch;
-  cs_blas_set_threads (self->hp.threads);
+  cs_pool_set_current (self->pool);
+  cs_pool_set_active (self->pool, TRUE);
   cs_rng_shuffle (&self->rng, self->order, train->n);
   start = g_get_monotonic_time ();
 
@@ -294,7 +307,8 @@ cs_session_train_epoch (CsSession     *self,
             g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED,
                          "loss became %s at epoch %d, batch %d (lr %g is likely too high)",
                          isnan (loss) ? "NaN" : "infinite", self->epoch, b, self->hp.optim.lr);
-          return FALSE;
+          ok = FALSE;
+          break;
         }
       for (int s = 0; s < B; s++)
         if (argmax_row (out + (gsize) s * n_out, n_out) == self->y[s])
@@ -309,8 +323,16 @@ cs_session_train_epoch (CsSession     *self,
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                        "stopped at epoch %d, batch %d", self->epoch, b);
-          return FALSE;
+          ok = FALSE;
+          break;
         }
+    }
+
+  if (!ok)
+    {
+      cs_pool_set_active (self->pool, FALSE);
+      cs_pool_set_current (prev_pool);
+      return FALSE;
     }
 
   result->seconds = (g_get_monotonic_time () - start) / 1e6;
@@ -321,5 +343,7 @@ cs_session_train_epoch (CsSession     *self,
   cs_evaluate (self->model, &self->data->test, bs, result);
   result->epoch = self->epoch;
   self->epoch++;
+  cs_pool_set_active (self->pool, FALSE);
+  cs_pool_set_current (prev_pool);
   return TRUE;
 }

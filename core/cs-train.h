@@ -6,6 +6,7 @@
 #include "cs-dataset.h"
 #include "cs-model.h"
 #include "cs-optim.h"
+#include "cs-parallel.h"
 
 G_BEGIN_DECLS
 
@@ -62,6 +63,7 @@ CsSession     *cs_session_new             (const CsSpec        *spec,
                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 void           cs_session_free            (CsSession           *self);
 CsModel       *cs_session_get_model       (CsSession           *self);
+CsPool        *cs_session_get_pool        (CsSession           *self);
 CsOptim       *cs_session_get_optim       (CsSession           *self);
 int            cs_session_get_epoch       (const CsSession     *self);
 int            cs_session_n_batches       (const CsSession     *self);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cs-gemm.h"
+#include "cs-parallel.h"
 #include "cs-kernels.h"
 #include "cs-rng.h"
 
@@ -63,6 +64,71 @@ test_gemm_reference (void)
           cs_free_floats (c1);
           cs_free_floats (c2);
         }
+}
+
+/* Split GEMMs (along N, M and K) equal the reference, and any number of
+ * threads gives the same bits. */
+static void
+test_gemm_split (void)
+{
+  static const int shapes[][3] = { { 100, 784, 784 }, { 512, 100, 64 }, { 10, 25, 78400 }, { 100, 128, 7290 } };
+  CsPool *saved = cs_pool_get_current ();
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    for (int tb = 0; tb < 2; tb++)
+      {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *a = random_floats ((gsize) m * k, -1, 1);
+        float *b = random_floats ((gsize) k * n, -1, 1);
+        float *c0 = random_floats ((gsize) m * n, -1, 1);
+        float *c1 = cs_alloc_floats ((gsize) m * n);
+        float *c3 = cs_alloc_floats ((gsize) m * n);
+        float *cr = cs_alloc_floats ((gsize) m * n);
+        g_autoptr(CsPool) p1 = cs_pool_new (1);
+        g_autoptr(CsPool) p3 = cs_pool_new (3);
+
+        memcpy (c1, c0, sizeof (float) * m * n);
+        memcpy (c3, c0, sizeof (float) * m * n);
+        memcpy (cr, c0, sizeof (float) * m * n);
+        cs_pool_set_current (p1);
+        cs_gemm (FALSE, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.5f, c1, n);
+        cs_pool_set_current (p3);
+        cs_gemm (FALSE, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.5f, c3, n);
+        g_assert_cmpmem (c1, sizeof (float) * m * n, c3, sizeof (float) * m * n);
+        cs_gemm_ref (FALSE, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.5f, cr, n);
+        assert_close (c1, cr, (gsize) m * n, 2e-4f, "split gemm");
+        cs_free_floats (a); cs_free_floats (b); cs_free_floats (c0);
+        cs_free_floats (c1); cs_free_floats (c3); cs_free_floats (cr);
+      }
+  cs_pool_set_current (saved);
+}
+
+static void
+count_task (gpointer data,
+            guint    task)
+{
+  gint *hits = data;
+  g_atomic_int_inc (&hits[task]);
+}
+
+/* Every task runs exactly once, job after job, with helpers coming and going. */
+static void
+test_pool (void)
+{
+  g_autoptr(CsPool) pool = cs_pool_new (4);
+  gint hits[257];
+
+  for (guint round = 0; round < 2000; round++)
+    {
+      guint n = 1 + round % 257;
+      memset (hits, 0, sizeof hits);
+      if (round % 500 == 0)
+        cs_pool_set_active (pool, round % 1000 == 0);
+      cs_pool_run (pool, n, count_task, hits);
+      for (guint t = 0; t < n; t++)
+        g_assert_cmpint (hits[t], ==, 1);
+    }
+  cs_pool_set_active (pool, FALSE);
 }
 
 /* ---- gradient checking -------------------------------------------------- */
@@ -571,11 +637,15 @@ int
 main (int   argc,
       char *argv[])
 {
+  g_autoptr(CsPool) pool = NULL;
   g_test_init (&argc, &argv, NULL);
   cs_rng_seed (&rng, 2024, 0);
-  cs_blas_set_threads (2);
+  pool = cs_pool_new (2);
+  cs_pool_set_current (pool);
 
   g_test_add_func ("/core/gemm/vs-reference", test_gemm_reference);
+  g_test_add_func ("/core/gemm/split-deterministic", test_gemm_split);
+  g_test_add_func ("/core/pool/every-task-once", test_pool);
   g_test_add_func ("/core/linear/reference-and-gradcheck", test_linear);
   g_test_add_func ("/core/conv2d/reference-and-gradcheck", test_conv2d);
   g_test_add_func ("/core/conv2d/no-input-gradient", test_conv2d_no_dx);

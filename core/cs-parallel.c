@@ -1,0 +1,231 @@
+/* The thread pool behind the kernels. Work is cut into tasks by its shape alone and the
+ * tasks are handed out dynamically, so one thread or eight compute exactly the same numbers. */
+
+#define G_LOG_DOMAIN "cs-parallel"
+
+#include "config.h"
+
+#include "cs-parallel.h"
+
+struct _CsPool
+{
+  int          n_threads;    /* including the caller */
+  GThread    **helpers;
+  GMutex       lock;
+  GCond        work_cond;
+  GCond        done_cond;
+  guint64      generation;
+  gboolean     quit;
+
+  /* The job in flight */
+  CsTaskFunc   fn;
+  gpointer     data;
+  guint        n_tasks;
+  gint         next_task;    /* atomic */
+  guint        remaining;    /* under lock */
+  int          busy;         /* helpers inside the job, under lock */
+  int          allowed;      /* helpers that may take part, under lock */
+};
+
+static GPrivate current_pool;
+static GMutex   registry_lock;
+static GList   *active_pools;
+
+static void
+run_tasks (CsPool *self)
+{
+  guint done = 0;
+
+  for (;;)
+    {
+      guint t = (guint) g_atomic_int_add (&self->next_task, 1);
+      if (t >= self->n_tasks)
+        break;
+      self->fn (self->data, t);
+      done++;
+    }
+  if (done > 0)
+    {
+      g_mutex_lock (&self->lock);
+      self->remaining -= done;
+      if (self->remaining == 0)
+        g_cond_broadcast (&self->done_cond);
+      g_mutex_unlock (&self->lock);
+    }
+}
+
+typedef struct
+{
+  CsPool *pool;
+  int     index;
+} HelperArgs;
+
+static gpointer
+helper_main (gpointer data)
+{
+  HelperArgs *args = data;
+  CsPool *self = args->pool;
+  int index = args->index;
+  guint64 seen = 0;
+
+  g_free (args);
+  g_mutex_lock (&self->lock);
+  for (;;)
+    {
+      while (!self->quit && (self->generation == seen || index >= self->allowed))
+        {
+          if (self->generation != seen && index >= self->allowed)
+            seen = self->generation;   /* not our turn this time */
+          else
+            g_cond_wait (&self->work_cond, &self->lock);
+        }
+      if (self->quit)
+        break;
+      seen = self->generation;
+      self->busy++;
+      g_mutex_unlock (&self->lock);
+      run_tasks (self);
+      g_mutex_lock (&self->lock);
+      /* The caller returns only when no helper is inside the job any more,
+       * so a late helper never touches the next job's counter. */
+      if (--self->busy == 0 && self->remaining == 0)
+        g_cond_broadcast (&self->done_cond);
+    }
+  g_mutex_unlock (&self->lock);
+  return NULL;
+}
+
+CsPool *
+cs_pool_new (int n_threads)
+{
+  CsPool *self = g_new0 (CsPool, 1);
+
+  self->n_threads = CLAMP (n_threads, 1, 256);
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->work_cond);
+  g_cond_init (&self->done_cond);
+  self->allowed = self->n_threads - 1;
+  self->helpers = g_new0 (GThread *, self->n_threads);
+  for (int i = 0; i < self->n_threads - 1; i++)
+    {
+      HelperArgs *args = g_new (HelperArgs, 1);
+      args->pool = self;
+      args->index = i;
+      self->helpers[i] = g_thread_new ("cs-pool", helper_main, args);
+    }
+  return self;
+}
+
+void
+cs_pool_free (CsPool *self)
+{
+  if (self == NULL)
+    return;
+  cs_pool_set_active (self, FALSE);
+  g_mutex_lock (&self->lock);
+  self->quit = TRUE;
+  g_cond_broadcast (&self->work_cond);
+  g_mutex_unlock (&self->lock);
+  for (int i = 0; i < self->n_threads - 1; i++)
+    g_thread_join (self->helpers[i]);
+  g_free (self->helpers);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->work_cond);
+  g_cond_clear (&self->done_cond);
+  g_free (self);
+}
+
+int
+cs_pool_get_threads (CsPool *self)
+{
+  return self ? self->n_threads : 1;
+}
+
+void
+cs_pool_run (CsPool     *self,
+             guint       n_tasks,
+             CsTaskFunc  fn,
+             gpointer    data)
+{
+  if (n_tasks == 0)
+    return;
+  if (self == NULL || self->n_threads == 1 || n_tasks == 1)
+    {
+      for (guint t = 0; t < n_tasks; t++)
+        fn (data, t);
+      return;
+    }
+
+  g_mutex_lock (&self->lock);
+  self->fn = fn;
+  self->data = data;
+  self->n_tasks = n_tasks;
+  self->remaining = n_tasks;
+  g_atomic_int_set (&self->next_task, 0);
+  self->generation++;
+  if (self->allowed > 0)
+    g_cond_broadcast (&self->work_cond);
+  g_mutex_unlock (&self->lock);
+
+  run_tasks (self);
+
+  g_mutex_lock (&self->lock);
+  while (self->remaining > 0 || self->busy > 0)
+    g_cond_wait (&self->done_cond, &self->lock);
+  self->fn = NULL;
+  self->data = NULL;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+cs_pool_set_current (CsPool *pool)
+{
+  g_private_set (&current_pool, pool);
+}
+
+CsPool *
+cs_pool_get_current (void)
+{
+  return g_private_get (&current_pool);
+}
+
+static void
+rebalance_locked (void)
+{
+  int cores = MAX (1, (int) g_get_num_processors ());
+  int n = (int) g_list_length (active_pools);
+
+  for (GList *l = active_pools; l; l = l->next)
+    {
+      CsPool *p = l->data;
+      int share = n > 0 ? MAX (1, cores / n) : cores;
+
+      g_mutex_lock (&p->lock);
+      p->allowed = MIN (p->n_threads, share) - 1;
+      g_mutex_unlock (&p->lock);
+    }
+}
+
+void
+cs_pool_set_active (CsPool   *self,
+                    gboolean  active)
+{
+  gboolean listed;
+
+  if (self == NULL)
+    return;
+  g_mutex_lock (&registry_lock);
+  listed = g_list_find (active_pools, self) != NULL;
+  if (active && !listed)
+    active_pools = g_list_prepend (active_pools, self);
+  else if (!active && listed)
+    active_pools = g_list_remove (active_pools, self);
+  if (!active)
+    {
+      g_mutex_lock (&self->lock);
+      self->allowed = self->n_threads - 1;
+      g_mutex_unlock (&self->lock);
+    }
+  rebalance_locked ();
+  g_mutex_unlock (&registry_lock);
+}

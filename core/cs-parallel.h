@@ -1,0 +1,36 @@
+/* A small per-run thread pool: fixed tasks, dynamic assignment, so results never depend on the thread count. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _CsPool CsPool;
+
+typedef void (*CsTaskFunc) (gpointer data,
+                            guint    task);
+
+/* A pool that runs tasks on the calling thread and up to @n_threads - 1 helpers. */
+CsPool  *cs_pool_new          (int         n_threads) G_GNUC_WARN_UNUSED_RESULT;
+void     cs_pool_free         (CsPool     *self);
+int      cs_pool_get_threads  (CsPool     *self);
+
+/* Runs fn(data, 0) ... fn(data, n_tasks - 1), each exactly once, and returns
+ * when all are done. Without a pool (NULL) they run in order on this thread. */
+void     cs_pool_run          (CsPool     *self,
+                               guint       n_tasks,
+                               CsTaskFunc  fn,
+                               gpointer    data);
+
+/* The pool the kernels on this thread use (NULL: none). */
+void     cs_pool_set_current  (CsPool     *pool);
+CsPool  *cs_pool_get_current  (void);
+
+/* How many threads of all pools in the process may compute at once: the
+ * cores are shared evenly between the pools that are busy training. */
+void     cs_pool_set_active   (CsPool     *self,
+                               gboolean    active);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsPool, cs_pool_free)
+
+G_END_DECLS

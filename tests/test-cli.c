@@ -1,0 +1,291 @@
+/* Command-line tests: the verbs end with a clear message and a status, never a signal; kill -9 loses nothing else. */
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+static const char *bin;
+static char *runs_dir;
+
+typedef struct
+{
+  int   status;     /* exit status, or -signal */
+  char *out;
+  char *err;
+} Result;
+
+static void
+result_clear (Result *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Result, result_clear)
+
+static void
+run_cli (Result *r,
+         ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  va_list args;
+  const char *a;
+
+  g_ptr_array_add (argv, (gpointer) bin);
+  va_start (args, r);
+  while ((a = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  proc = g_subprocess_newv ((const char * const *) argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &r->out, &r->err, &error);
+  g_assert_no_error (error);
+  if (g_subprocess_get_if_signaled (proc))
+    r->status = -g_subprocess_get_term_sig (proc);
+  else
+    r->status = g_subprocess_get_exit_status (proc);
+  if (g_test_verbose ())
+    g_printerr ("  status %d\n  out: %s\n  err: %s\n", r->status, r->out, r->err);
+}
+
+static void
+assert_contains (const char *haystack,
+                 const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("expected \"%s\" in \"%s\"", needle, haystack);
+}
+
+static void
+test_help_and_version (void)
+{
+  g_auto(Result) r = { 0 };
+  g_auto(Result) v = { 0 };
+  g_auto(Result) u = { 0 };
+
+  run_cli (&r, "--help", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.out, "train");
+  assert_contains (r.out, "runs");
+  run_cli (&v, "--version", NULL);
+  g_assert_cmpint (v.status, ==, 0);
+  assert_contains (v.out, "convscope " PACKAGE_VERSION);
+  run_cli (&u, "frobnicate", NULL);
+  g_assert_cmpint (u.status, ==, 2);
+  assert_contains (u.err, "unknown verb \"frobnicate\"");
+}
+
+static void
+test_shapes (void)
+{
+  g_auto(Result) r = { 0 };
+  g_auto(Result) net = { 0 };
+
+  run_cli (&r, "shapes", "--model", "shapes", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.out, "torch.Size([1, 64, 7, 7])");
+  assert_contains (r.out, "torch.Size([1, 3136])");
+  assert_contains (r.out, "torch.Size([1, 10])");
+
+  run_cli (&net, "train", "--model", "net", NULL);
+  g_assert_cmpint (net.status, ==, 1);
+  assert_contains (net.err, "line 12, conv4: its input is 1x1, smaller than the 3x3 kernel");
+}
+
+static void
+test_dataset_info (void)
+{
+  g_auto(Result) r = { 0 };
+  g_auto(Result) bad = { 0 };
+  g_auto(Result) trunc = { 0 };
+  g_autofree char *dir = g_dir_make_tmp ("cs-test-cli-XXXXXX", NULL);
+  static const char * const names[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+  const guint8 header[16] = { 0, 0, 8, 3, 0, 0, 0xea, 0x60, 0, 0, 0, 28, 0, 0, 0, 28 };
+
+  run_cli (&r, "dataset", "info", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.out, "Train: 60000 images of 28x28");
+  assert_contains (r.out, "mean 0.1307, std 0.3081");
+
+  run_cli (&bad, "dataset", "info", "--data", "/nonexistent/data", NULL);
+  g_assert_cmpint (bad.status, ==, 1);
+  assert_contains (bad.err, "/nonexistent/data holds no IDX data set");
+
+  /* A truncated training file: a clean error naming it. */
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, names[i], NULL);
+      g_file_set_contents (p, (const char *) header, sizeof header, NULL);
+    }
+  run_cli (&trunc, "dataset", "info", "--data", dir, NULL);
+  g_assert_cmpint (trunc.status, ==, 1);
+  assert_contains (trunc.err, "train-images-idx3-ubyte: header promises 60000 images of 28x28 (47040000 bytes) but the file holds 0");
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, names[i], NULL);
+      g_unlink (p);
+    }
+  g_rmdir (dir);
+}
+
+static void
+test_bad_values (void)
+{
+  static const char * const cases[][3] = {
+    { "--lr", "nan", "the learning rate must be a positive number" },
+    { "--lr", "-1", "the learning rate must be a positive number" },
+    { "--batch-size", "0", "the batch size must be from 1" },
+    { "--batch-size", "60001", "the batch size must be from 1 to the 60000 training images" },
+    { "--epochs", "0", "epochs must be from 1" },
+    { "--epochs", "-3", "epochs must be from 1" },
+    { "--threads", "0", "threads must be from 1" },
+    { "--optimizer", "rmsprop", "unknown optimizer \"rmsprop\"" },
+    { "--epochs", "many", "Cannot parse integer value" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto(Result) r = { 0 };
+      run_cli (&r, "train", "--model", "lenet5", "--runs-dir", runs_dir, cases[i][0], cases[i][1], NULL);
+      g_assert_cmpint (r.status, ==, 2);
+      assert_contains (r.err, cases[i][2]);
+    }
+  {
+    g_auto(Result) r = { 0 };
+    run_cli (&r, "train", "--model", "resnet", NULL);
+    g_assert_cmpint (r.status, ==, 1);
+    assert_contains (r.err, "unknown model \"resnet\"");
+  }
+}
+
+static char *
+run_id_from (const char *out)
+{
+  const char *p = strstr (out, "Run ");
+  g_assert_nonnull (p);
+  return g_strndup (p + 4, strcspn (p + 4, " "));
+}
+
+/* kill -9 in the middle of training: every other run intact, the killed one listed, none corrupt. */
+static void
+test_kill_9 (void)
+{
+  g_auto(Result) first = { 0 };
+  g_auto(Result) csv_before = { 0 };
+  g_auto(Result) csv_after = { 0 };
+  g_auto(Result) list = { 0 };
+  g_autoptr(GSubprocess) victim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  run_cli (&first, "train", "--model", "mlp", "--epochs", "1", "--runs-dir", runs_dir, NULL);
+  g_assert_cmpint (first.status, ==, 0);
+  id = run_id_from (first.out);
+  run_cli (&csv_before, "runs", "export", id, "--csv", "--runs-dir", runs_dir, NULL);
+  g_assert_cmpint (csv_before.status, ==, 0);
+
+  victim = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                             bin, "train", "--model", "mlp", "--epochs", "3", "--name", "victim",
+                             "--runs-dir", runs_dir, NULL);
+  g_assert_no_error (error);
+  /* Let it finish an epoch (about two seconds) and be in the middle of the next. */
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_subprocess_force_exit (victim);
+  g_subprocess_wait (victim, NULL, NULL);
+  g_assert_true (g_subprocess_get_if_signaled (victim));
+
+  run_cli (&list, "runs", "list", "--runs-dir", runs_dir, NULL);
+  g_assert_cmpint (list.status, ==, 0);
+  g_assert_cmpstr (list.err, ==, "");   /* nothing skipped: no file was left half-written */
+  assert_contains (list.out, id);
+  assert_contains (list.out, "victim");
+  assert_contains (list.out, "stopped");
+
+  run_cli (&csv_after, "runs", "export", id, "--csv", "--runs-dir", runs_dir, NULL);
+  g_assert_cmpstr (csv_after.out, ==, csv_before.out);
+
+  /* The victim is reported as interrupted, with what it had finished. */
+  {
+    g_auto(Result) show = { 0 };
+    g_autofree char *victim_id = NULL;
+    const char *line = strstr (list.out, "victim");
+
+    g_assert_nonnull (line);
+    while (line > list.out && line[-1] != '\n')
+      line--;
+    victim_id = g_strndup (line, strcspn (line, " "));
+    run_cli (&show, "runs", "show", victim_id, "--runs-dir", runs_dir, NULL);
+    g_assert_cmpint (show.status, ==, 0);
+    assert_contains (show.out, "stopped: interrupted: the program ended while it trained epoch");
+  }
+  {
+    g_auto(Result) all = { 0 };
+    run_cli (&all, "runs", "export", "--all", "--csv", "--runs-dir", runs_dir, NULL);
+    g_assert_cmpint (all.status, ==, 0);
+    assert_contains (all.out, ",victim,mlp,MNIST,");
+  }
+}
+
+static void
+test_runs_errors (void)
+{
+  g_auto(Result) r = { 0 };
+  g_auto(Result) e = { 0 };
+
+  run_cli (&r, "runs", "show", "no-such-run", "--runs-dir", runs_dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  assert_contains (r.err, "no run \"no-such-run\"");
+  run_cli (&e, "runs", "export", "--all", "--runs-dir", runs_dir, NULL);
+  g_assert_cmpint (e.status, ==, 2);
+  assert_contains (e.err, "add --csv");
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        rm_rf (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  bin = g_getenv ("CONVSCOPE_BIN");
+  g_assert_nonnull (bin);
+  runs_dir = g_dir_make_tmp ("cs-test-cli-runs-XXXXXX", NULL);
+
+  g_test_add_func ("/cli/help-and-version", test_help_and_version);
+  g_test_add_func ("/cli/shapes", test_shapes);
+  g_test_add_func ("/cli/dataset-info", test_dataset_info);
+  g_test_add_func ("/cli/bad-values", test_bad_values);
+  g_test_add_func ("/cli/kill-9", test_kill_9);
+  g_test_add_func ("/cli/runs-errors", test_runs_errors);
+
+  ret = g_test_run ();
+  rm_rf (runs_dir);
+  g_free (runs_dir);
+  return ret;
+}

@@ -1,0 +1,497 @@
+/* Trainer tests: events on the main context, pause/resume/stop, concurrent runs, dropped runs, divergence, the runs directory. */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "cs-run-store.h"
+
+static CsDataset *mnist;
+static CsDataset *small;     /* 3000 training and 1000 test images: quick runs */
+
+typedef struct
+{
+  GPtrArray *log;          /* event names, in order */
+  guint      n_progress;
+  guint      n_snapshots;
+  gint64     last_progress_time;
+  gint64     min_progress_gap;
+  int        last_batch;
+  int        last_epoch;
+  gboolean   batches_in_order;
+} Events;
+
+static void
+events_init (Events *ev)
+{
+  memset (ev, 0, sizeof *ev);
+  ev->log = g_ptr_array_new_with_free_func (g_free);
+  ev->min_progress_gap = G_MAXINT64;
+  ev->batches_in_order = TRUE;
+}
+
+static void
+events_clear (Events *ev)
+{
+  g_clear_pointer (&ev->log, g_ptr_array_unref);
+}
+
+static void
+on_progress (CsRun  *run,
+             Events *ev)
+{
+  gint64 now = g_get_monotonic_time ();
+  int epoch = cs_run_get_current_epoch (run), batch = cs_run_get_current_batch (run);
+
+  g_assert_true (g_main_context_is_owner (g_main_context_default ()));
+  if (ev->n_progress > 0)
+    ev->min_progress_gap = MIN (ev->min_progress_gap, now - ev->last_progress_time);
+  if (epoch < ev->last_epoch || (epoch == ev->last_epoch && batch < ev->last_batch))
+    ev->batches_in_order = FALSE;
+  ev->last_epoch = epoch;
+  ev->last_batch = batch;
+  ev->last_progress_time = now;
+  ev->n_progress++;
+}
+
+static void
+on_epoch (CsRun  *run,
+          guint   index,
+          Events *ev)
+{
+  g_ptr_array_add (ev->log, g_strdup_printf ("epoch %u", index));
+}
+
+static void
+on_state (CsRun      *run,
+          GParamSpec *pspec,
+          Events     *ev)
+{
+  g_ptr_array_add (ev->log, g_strdup (cs_run_state_to_string (cs_run_get_state (run))));
+}
+
+static void
+on_snapshot (CsRun  *run,
+             Events *ev)
+{
+  CsSnapshot *snap = cs_run_get_snapshot (run);
+
+  g_assert_nonnull (snap);
+  g_assert_cmpuint (snap->n_params, ==, cs_run_get_n_params (run));
+  ev->n_snapshots++;
+}
+
+static void
+connect_events (CsRun  *run,
+                Events *ev)
+{
+  g_signal_connect (run, "progress", G_CALLBACK (on_progress), ev);
+  g_signal_connect (run, "epoch-done", G_CALLBACK (on_epoch), ev);
+  g_signal_connect (run, "notify::state", G_CALLBACK (on_state), ev);
+  g_signal_connect (run, "snapshot", G_CALLBACK (on_snapshot), ev);
+}
+
+static gboolean
+timeout_cb (gpointer data)
+{
+  g_error ("timed out waiting for %s", (const char *) data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until @cond holds (or fails the test after 120 s). */
+static gboolean
+tick_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+#define WAIT_FOR(cond)                                                              \
+  G_STMT_START {                                                                    \
+    guint _t = g_timeout_add_seconds (120, timeout_cb, (gpointer) #cond);           \
+    guint _tick = g_timeout_add (10, tick_cb, NULL);                                \
+    while (!(cond))                                                                 \
+      g_main_context_iteration (NULL, TRUE);                                        \
+    g_source_remove (_t);                                                           \
+    g_source_remove (_tick);                                                        \
+  } G_STMT_END
+
+static char *
+make_tmpdir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("cs-test-runs-XXXXXX", &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        rm_rf (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static CsRun *
+new_run (CsRunStore *store,
+         const char *model,
+         int         epochs,
+         guint64     seed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_for_model (model, &error);
+  CsHyperParams hp;
+  CsRun *run;
+
+  g_assert_no_error (error);
+  cs_hyper_params_for_preset (&hp, model);
+  hp.epochs = epochs;
+  hp.seed = seed;
+  hp.threads = 2;
+  run = cs_run_store_create (store, NULL, model, spec, &hp, small->name, small->dir, &error);
+  g_assert_no_error (error);
+  return run;
+}
+
+static void
+test_events_in_order (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsRunStore) reloaded = NULL;
+  CsRun *run = new_run (store, "lenet5", 2, 1);
+  Events ev;
+  guint n_points;
+  g_autofree char *ckpt = NULL;
+  gint64 start;
+
+  events_init (&ev);
+  connect_events (run, &ev);
+  cs_run_set_snapshot_interval (run, 10);
+  start = g_get_monotonic_time ();
+  g_assert_true (cs_run_start (run, small, &error));
+  g_assert_no_error (error);
+  /* The caller never blocks: the run has not finished when start returns. */
+  g_assert_true (cs_run_state_is_live (cs_run_get_state (run)));
+
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
+  cs_run_join (run);
+
+  /* running, epoch 0, epoch 1, finished: in that order. */
+  g_assert_cmpuint (ev.log->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (ev.log, 0), ==, "running");
+  g_assert_cmpstr (g_ptr_array_index (ev.log, 1), ==, "epoch 0");
+  g_assert_cmpstr (g_ptr_array_index (ev.log, 2), ==, "epoch 1");
+  g_assert_cmpstr (g_ptr_array_index (ev.log, 3), ==, "finished");
+  g_assert_true (ev.batches_in_order);
+  g_assert_cmpuint (ev.n_progress, >, 0);
+  /* Coalesced to ~30 a second however fast the batches go (60 batches here). */
+  {
+    double secs = (g_get_monotonic_time () - start) / 1e6;
+    g_assert_cmpfloat (ev.n_progress, <=, 30 * secs + 3);
+  }
+  g_assert_cmpuint (ev.n_snapshots, >, 0);
+  g_assert_nonnull (cs_run_get_snapshot (run));
+
+  /* The history: both epochs and every batch's loss. */
+  g_assert_cmpuint (cs_run_get_n_epochs (run), ==, 2);
+  cs_run_get_loss_points (run, &n_points);
+  g_assert_cmpuint (n_points, ==, 2 * 30);
+  g_assert_cmpfloat (cs_run_get_epoch (run, 1)->test_acc, >, 80.0);
+  ckpt = cs_run_get_checkpoint_path (run);
+  g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+
+  /* Kept on disk: a new store reads the same history. */
+  reloaded = cs_run_store_new (dir);
+  g_assert_true (cs_run_store_load (reloaded, NULL, &error));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (reloaded)), ==, 1);
+  {
+    g_autoptr(CsRun) again = g_list_model_get_item (G_LIST_MODEL (reloaded), 0);
+    guint n2;
+
+    g_assert_cmpstr (cs_run_get_id (again), ==, cs_run_get_id (run));
+    g_assert_cmpint (cs_run_get_state (again), ==, CS_RUN_FINISHED);
+    g_assert_cmpuint (cs_run_get_n_epochs (again), ==, 2);
+    g_assert_cmpfloat (cs_run_get_epoch (again, 1)->test_acc, ==, cs_run_get_epoch (run, 1)->test_acc);
+    g_assert_cmpuint (cs_run_get_epoch (again, 1)->confusion[3][3], ==, cs_run_get_epoch (run, 1)->confusion[3][3]);
+    cs_run_get_loss_points (again, &n2);
+    g_assert_cmpuint (n2, ==, n_points);
+  }
+
+  events_clear (&ev);
+  rm_rf (dir);
+}
+
+static void
+test_pause_resume_stop (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  CsRun *run = new_run (store, "mlp", 50, 1);
+  Events ev;
+  guint progress_when_paused;
+  g_autofree char *ckpt = NULL;
+
+  events_init (&ev);
+  connect_events (run, &ev);
+  g_assert_true (cs_run_start (run, small, &error));
+
+  for (int round = 0; round < 3; round++)
+    {
+      gint64 until = g_get_monotonic_time () + g_rand_int_range (rand, 50, 400) * 1000;
+
+      /* Train a random while, then pause. */
+      WAIT_FOR (g_get_monotonic_time () > until && cs_run_get_state (run) == CS_RUN_RUNNING);
+      cs_run_pause (run);
+      WAIT_FOR (cs_run_get_state (run) == CS_RUN_PAUSED);
+      /* Paused: no progress while we wait. */
+      progress_when_paused = ev.n_progress;
+      {
+        gint64 t = g_get_monotonic_time () + 200 * 1000;
+        WAIT_FOR (g_get_monotonic_time () > t);
+      }
+      g_assert_cmpuint (ev.n_progress, <=, progress_when_paused + 1);
+      cs_run_resume (run);
+      WAIT_FOR (cs_run_get_state (run) == CS_RUN_RUNNING);
+    }
+
+  /* Stop while paused, too. */
+  cs_run_pause (run);
+  WAIT_FOR (cs_run_get_state (run) == CS_RUN_PAUSED);
+  cs_run_stop (run);
+  WAIT_FOR (cs_run_get_state (run) == CS_RUN_STOPPED);
+  cs_run_join (run);
+  g_assert_nonnull (strstr (cs_run_get_message (run), "stopped at epoch"));
+  /* What was learned is kept. */
+  ckpt = cs_run_get_checkpoint_path (run);
+  g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (cs_run_n_active_threads (), ==, 0);
+
+  events_clear (&ev);
+  rm_rf (dir);
+}
+
+/* Two runs at once give the numbers each gives alone. */
+static void
+test_concurrent_equals_solo (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  CsRun *solo_a = new_run (store, "cnn", 1, 11);
+  CsRun *solo_b = new_run (store, "lenet5", 1, 12);
+  CsRun *a, *b;
+
+  g_assert_true (cs_run_start (solo_a, small, &error));
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (solo_a)));
+  g_assert_true (cs_run_start (solo_b, small, &error));
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (solo_b)));
+
+  a = new_run (store, "cnn", 1, 11);
+  b = new_run (store, "lenet5", 1, 12);
+  g_assert_true (cs_run_start (a, small, &error));
+  g_assert_true (cs_run_start (b, small, &error));
+  WAIT_FOR (cs_run_n_active_threads () == 2 || !cs_run_state_is_live (cs_run_get_state (a)));
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (a)) && !cs_run_state_is_live (cs_run_get_state (b)));
+  cs_run_join (a);
+  cs_run_join (b);
+
+  g_assert_cmpint (cs_run_get_state (a), ==, CS_RUN_FINISHED);
+  g_assert_cmpint (cs_run_get_state (b), ==, CS_RUN_FINISHED);
+  /* Bit for bit: the losses and accuracies equal the solo runs'. */
+  g_assert_cmpfloat (cs_run_get_epoch (a, 0)->train_loss, ==, cs_run_get_epoch (solo_a, 0)->train_loss);
+  g_assert_cmpfloat (cs_run_get_epoch (a, 0)->test_loss, ==, cs_run_get_epoch (solo_a, 0)->test_loss);
+  g_assert_cmpfloat (cs_run_get_epoch (b, 0)->train_loss, ==, cs_run_get_epoch (solo_b, 0)->train_loss);
+  g_assert_cmpfloat (cs_run_get_epoch (b, 0)->test_acc, ==, cs_run_get_epoch (solo_b, 0)->test_acc);
+  g_assert_cmpuint (cs_run_n_active_threads (), ==, 0);
+  rm_rf (dir);
+}
+
+/* A run dropped while it trains: no crash, its thread ends, nothing delivered to it. */
+static void
+test_drop_mid_training (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  CsRunStore *store = cs_run_store_new (dir);
+  CsRun *run = new_run (store, "cnn", 20, 3);
+  GWeakRef weak;
+
+  g_weak_ref_init (&weak, run);
+  g_assert_true (cs_run_start (run, small, &error));
+  WAIT_FOR (cs_run_get_current_batch (run) > 3);
+
+  g_object_unref (store);   /* the only reference to the run */
+  {
+    g_autoptr(GObject) gone = g_weak_ref_get (&weak);
+    g_assert_null (gone);
+  }
+  g_weak_ref_clear (&weak);
+  /* The thread notices and ends; events posted meanwhile are discarded. */
+  WAIT_FOR (cs_run_n_active_threads () == 0);
+  {
+    gint64 t = g_get_monotonic_time () + 100 * 1000;
+    WAIT_FOR (g_get_monotonic_time () > t);
+  }
+  rm_rf (dir);
+}
+
+static void
+test_divergent_run_fails (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_for_model ("mlp", NULL);
+  g_autoptr(CsRunStore) reloaded = cs_run_store_new (dir);
+  CsHyperParams hp;
+  CsRun *run;
+  Events ev;
+
+  cs_hyper_params_for_preset (&hp, "mlp");
+  hp.optim.lr = 1e3;
+  hp.threads = 2;
+  run = cs_run_store_create (store, "diverges", "mlp", spec, &hp, small->name, small->dir, &error);
+  g_assert_no_error (error);
+  events_init (&ev);
+  connect_events (run, &ev);
+  g_assert_true (cs_run_start (run, small, &error));
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
+  cs_run_join (run);
+
+  g_assert_cmpint (cs_run_get_state (run), ==, CS_RUN_FAILED);
+  g_assert_cmpstr (g_ptr_array_index (ev.log, ev.log->len - 1), ==, "failed");
+  g_assert_nonnull (strstr (cs_run_get_message (run), "(lr 1000 is likely too high)"));
+  g_assert_true (g_str_has_prefix (cs_run_get_message (run), "loss "));
+
+  /* The failure and its message survive a restart. */
+  g_assert_true (cs_run_store_load (reloaded, NULL, &error));
+  {
+    g_autoptr(CsRun) again = g_list_model_get_item (G_LIST_MODEL (reloaded), 0);
+    g_assert_cmpint (cs_run_get_state (again), ==, CS_RUN_FAILED);
+    g_assert_cmpstr (cs_run_get_message (again), ==, cs_run_get_message (run));
+  }
+  events_clear (&ev);
+  rm_rf (dir);
+}
+
+static void
+test_corrupt_runs_skipped (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GPtrArray) warnings = NULL;
+  g_autoptr(GError) error = NULL;
+  static const char * const bad[] = {
+    "{not json",
+    "[1, 2, 3]",
+    "{\"format\": \"something-else\"}",
+    "{\"format\": \"convscope-run\", \"id\": \"x\"}",
+    "{\"format\": \"convscope-run\", \"id\": 3, \"name\": \"n\"}",
+  };
+  CsRun *good = new_run (store, "lenet5", 1, 1);
+
+  g_assert_nonnull (good);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *sub = g_strdup_printf ("%s/bad-%u", dir, i);
+      g_autofree char *path = g_build_filename (sub, "run.json", NULL);
+      g_mkdir (sub, 0755);
+      g_assert_true (g_file_set_contents (path, bad[i], -1, NULL));
+    }
+  /* A directory without run.json and a stray file are foreign too. */
+  {
+    g_autofree char *sub = g_strdup_printf ("%s/empty", dir);
+    g_autofree char *file = g_strdup_printf ("%s/notes.txt", dir);
+    g_mkdir (sub, 0755);
+    g_file_set_contents (file, "hello", -1, NULL);
+  }
+
+  g_assert_true (cs_run_store_load (store, &warnings, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, 1);
+  g_assert_cmpuint (warnings->len, ==, G_N_ELEMENTS (bad) + 1);
+  for (guint i = 0; i < warnings->len; i++)
+    {
+      const char *w = g_ptr_array_index (warnings, i);
+      if (g_test_verbose ())
+        g_printerr ("  %s\n", w);
+      g_assert_true (g_str_has_prefix (w, "skipped "));
+    }
+  rm_rf (dir);
+}
+
+static void
+test_csv_export (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) csv = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
+  CsRun *a = new_run (store, "mlp", 2, 1);
+  CsRun *b = new_run (store, "mlp", 1, 2);
+
+  g_assert_true (cs_run_start (a, small, &error));
+  g_assert_true (cs_run_start (b, small, &error));
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (a)) && !cs_run_state_is_live (cs_run_get_state (b)));
+  cs_run_join (a);
+  cs_run_join (b);
+
+  g_string_append_printf (csv, "%s\n", cs_run_csv_header ());
+  cs_run_append_csv (a, csv);
+  cs_run_append_csv (b, csv);
+  lines = g_strsplit (csv->str, "\n", -1);
+  /* A header, then one row per run and epoch (2 + 1), every row with every column. */
+  g_assert_cmpuint (g_strv_length (lines), ==, 5);
+  g_assert_cmpstr (lines[4], ==, "");
+  for (guint i = 0; i < 4; i++)
+    {
+      g_auto(GStrv) cols = g_strsplit (lines[i], ",", -1);
+      g_assert_cmpuint (g_strv_length (cols), ==, 28);
+    }
+  g_assert_true (g_str_has_prefix (lines[1], cs_run_get_id (a)));
+  g_assert_true (g_str_has_prefix (lines[3], cs_run_get_id (b)));
+  rm_rf (dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  mnist = cs_dataset_open (NULL, "mnist", &error);
+  g_assert_no_error (error);
+  small = cs_dataset_new_subset (mnist, 3000, 1000);
+
+  g_test_add_func ("/core/run/events-in-order", test_events_in_order);
+  g_test_add_func ("/core/run/pause-resume-stop", test_pause_resume_stop);
+  g_test_add_func ("/core/run/concurrent-equals-solo", test_concurrent_equals_solo);
+  g_test_add_func ("/core/run/drop-mid-training", test_drop_mid_training);
+  g_test_add_func ("/core/run/divergent-run-fails", test_divergent_run_fails);
+  g_test_add_func ("/core/run/corrupt-runs-skipped", test_corrupt_runs_skipped);
+  g_test_add_func ("/core/run/csv-export", test_csv_export);
+
+  ret = g_test_run ();
+  cs_dataset_unref (small);
+  cs_dataset_unref (mnist);
+  return ret;
+}
