@@ -19,6 +19,9 @@ typedef struct
 
 static const CsCliVerb verbs[] = {
   { "train", "Train a model (mlp, cnn, lenet5, ... or a .spec file) and print each epoch", cs_cli_train },
+  { "predict", "Test accuracy of a checkpoint, or its prediction for a picture of a digit", cs_cli_predict },
+  { "inspect", "What a .safetensors or PyTorch .pth file holds", cs_cli_inspect },
+  { "convert", "A PyTorch .pth (or safetensors) to a self-describing safetensors", cs_cli_convert },
   { "runs", "List, show, export (CSV) and delete the runs kept on disk", cs_cli_runs },
   { "shapes", "Print each layer's output shape for a model", cs_cli_shapes },
   { "dataset", "Inspect a data set: counts, shape, labels, pixel statistics", cs_cli_dataset },

@@ -31,6 +31,12 @@ gboolean cs_cli_parse            (GOptionContext *context,
 
 int      cs_cli_train            (int          argc,
                                   char       **argv);
+int      cs_cli_predict          (int          argc,
+                                  char       **argv);
+int      cs_cli_convert          (int          argc,
+                                  char       **argv);
+int      cs_cli_inspect          (int          argc,
+                                  char       **argv);
 int      cs_cli_runs             (int          argc,
                                   char       **argv);
 int      cs_cli_shapes           (int          argc,

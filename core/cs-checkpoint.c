@@ -11,9 +11,23 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cs-checkpoint.h"
+#include "cs-checkpoint-private.h"
+#include "cs-presets.h"
 
 G_DEFINE_QUARK (cs-checkpoint-error-quark, cs_checkpoint_error)
+
+static gsize fault_after;
+static int   fault_errno;
+static gsize fault_written;
+
+void
+cs_checkpoint_inject_write_failure (gsize bytes,
+                                    int   errnum)
+{
+  fault_after = bytes;
+  fault_errno = errnum;
+  fault_written = 0;
+}
 
 static gboolean
 write_all (int          fd,
@@ -25,7 +39,18 @@ write_all (int          fd,
 
   while (len > 0)
     {
-      gssize n = write (fd, p, MIN (len, (gsize) 1 << 30));
+      gssize n;
+
+      if (fault_after > 0 && fault_written + len > fault_after)
+        {
+          /* Injected by a test: part of the data, then the failure. */
+          gsize part = fault_after > fault_written ? fault_after - fault_written : 0;
+          if (part > 0 && write (fd, p, part) > 0)
+            fault_written += part;
+          *err = fault_errno;
+          return FALSE;
+        }
+      n = write (fd, p, MIN (len, (gsize) 1 << 30));
       if (n < 0)
         {
           if (errno == EINTR)
@@ -35,6 +60,7 @@ write_all (int          fd,
         }
       p += n;
       len -= n;
+      fault_written += n;
     }
   return TRUE;
 }
@@ -235,4 +261,381 @@ cs_checkpoint_save (const char *path,
     }
 
   return cs_safetensors_write (path, refs, n, metadata, error);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+CsCheckpoint *
+cs_checkpoint_new_empty (const char *path,
+                         const char *format)
+{
+  CsCheckpoint *self = g_new0 (CsCheckpoint, 1);
+
+  self->path = g_strdup (path);
+  self->format = g_strdup (format);
+  self->tensors = g_ptr_array_new_with_free_func ((GDestroyNotify) cs_tensor_free);
+  self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return self;
+}
+
+void
+cs_tensor_free (CsTensor *t)
+{
+  g_free (t->name);
+  g_free (t->dtype);
+  g_free (t->data);
+  g_free (t);
+}
+
+void
+cs_checkpoint_free (CsCheckpoint *self)
+{
+  if (self == NULL)
+    return;
+  g_free (self->path);
+  g_free (self->format);
+  g_clear_pointer (&self->tensors, g_ptr_array_unref);
+  g_clear_pointer (&self->metadata, g_hash_table_unref);
+  g_free (self);
+}
+
+gsize
+cs_dtype_size (const char *dtype)
+{
+  static const struct { const char *name; gsize size; } sizes[] = {
+    { "BOOL", 1 }, { "U8", 1 }, { "I8", 1 }, { "F8_E5M2", 1 }, { "F8_E4M3", 1 },
+    { "I16", 2 }, { "U16", 2 }, { "F16", 2 }, { "BF16", 2 },
+    { "I32", 4 }, { "U32", 4 }, { "F32", 4 },
+    { "F64", 8 }, { "I64", 8 }, { "U64", 8 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    if (g_str_equal (sizes[i].name, dtype))
+      return sizes[i].size;
+  return 0;
+}
+
+static float
+half_to_float (guint16 h)
+{
+  guint32 sign = (guint32) (h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  float f;
+
+  if (exp == 0)
+    {
+      /* zero or subnormal: mant * 2^-24 */
+      f = (float) mant / 16777216.0f;
+      return sign ? -f : f;
+    }
+  if (exp == 31)
+    bits = sign | 0x7f800000 | (mant << 13);
+  else
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  memcpy (&f, &bits, 4);
+  return f;
+}
+
+float *
+cs_tensor_convert (const guint8 *src,
+                   const char   *dtype,
+                   gsize         numel)
+{
+  float *out;
+
+  if (!g_str_equal (dtype, "F32") && !g_str_equal (dtype, "F64") && !g_str_equal (dtype, "F16") &&
+      !g_str_equal (dtype, "BF16"))
+    return NULL;
+  out = g_new (float, MAX (numel, 1));
+  for (gsize i = 0; i < numel; i++)
+    {
+      if (g_str_equal (dtype, "F32"))
+        {
+          guint32 v;
+          memcpy (&v, src + 4 * i, 4);
+          v = GUINT32_FROM_LE (v);
+          memcpy (&out[i], &v, 4);
+        }
+      else if (g_str_equal (dtype, "F64"))
+        {
+          guint64 v;
+          double d;
+          memcpy (&v, src + 8 * i, 8);
+          v = GUINT64_FROM_LE (v);
+          memcpy (&d, &v, 8);
+          out[i] = (float) d;
+        }
+      else if (g_str_equal (dtype, "F16"))
+        out[i] = half_to_float ((guint16) (src[2 * i] | (src[2 * i + 1] << 8)));
+      else
+        {
+          guint32 v = (guint32) (src[2 * i] | (src[2 * i + 1] << 8)) << 16;
+          memcpy (&out[i], &v, 4);
+        }
+    }
+  return out;
+}
+
+static CsCheckpoint *
+parse_bytes (const guint8 *data,
+             gsize         len,
+             const char   *path,
+             GError      **error)
+{
+  if (len >= 4 && memcmp (data, "PK\003\004", 4) == 0)
+    return cs_pth_parse (data, len, path, error);
+  if (len >= 2 && data[0] == 0x80 && data[1] <= 5)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_UNSUPPORTED,
+                   "%s: a legacy PyTorch file (before torch 1.6); load it in PyTorch and save it again "
+                   "with torch.save(state_dict, path)", path);
+      return NULL;
+    }
+  if (len >= 9 && data[8] == '{')
+    return cs_safetensors_parse (data, len, path, error);
+  if (len == 0)
+    g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT, "%s: the file is empty", path);
+  else
+    g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                 "%s: neither a safetensors file nor a PyTorch .pth", path);
+  return NULL;
+}
+
+CsCheckpoint *
+cs_checkpoint_load (const char  *path,
+                    GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GMappedFile) mapped = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "%s is a directory, not a checkpoint", path);
+      return NULL;
+    }
+  if (g_file_test (path, G_FILE_TEST_EXISTS) && !g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "%s is not a regular file", path);
+      return NULL;
+    }
+  mapped = g_mapped_file_new (path, FALSE, &local_error);
+  if (mapped == NULL)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "%s", local_error->message);
+      return NULL;
+    }
+  return parse_bytes ((const guint8 *) g_mapped_file_get_contents (mapped), g_mapped_file_get_length (mapped),
+                      path, error);
+}
+
+CsCheckpoint *
+cs_checkpoint_load_bytes (GBytes      *bytes,
+                          const char  *name,
+                          GError     **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  return parse_bytes (data, len, name, error);
+}
+
+CsCheckpoint *
+cs_checkpoint_load_bundled (GError **error)
+{
+  g_autoptr(GBytes) bytes = g_resources_lookup_data (CS_BUNDLED_MODEL_RESOURCE, 0, NULL);
+
+  if (bytes == NULL)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO,
+                   "the bundled LeNet-5 is not in this program; give a checkpoint with --checkpoint FILE");
+      return NULL;
+    }
+  return cs_checkpoint_load_bytes (bytes, "bundled LeNet-5", error);
+}
+
+const CsTensor *
+cs_checkpoint_find (const CsCheckpoint *self,
+                    const char         *name)
+{
+  for (guint i = 0; i < self->tensors->len; i++)
+    {
+      const CsTensor *t = g_ptr_array_index (self->tensors, i);
+      if (g_str_equal (t->name, name))
+        return t;
+    }
+  return NULL;
+}
+
+char *
+cs_tensor_shape_string (const int *shape,
+                        int        ndim)
+{
+  GString *s = g_string_new ("[");
+
+  for (int d = 0; d < ndim; d++)
+    g_string_append_printf (s, "%s%d", d ? ", " : "", shape[d]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+tensors_match (const CsCheckpoint *self,
+               const CsModel      *model)
+{
+  guint n_float = 0;
+
+  for (guint i = 0; i < self->tensors->len; i++)
+    if (((CsTensor *) g_ptr_array_index (self->tensors, i))->data != NULL)
+      n_float++;
+  if (n_float != cs_model_n_tensors (model))
+    return FALSE;
+  for (guint i = 0; i < cs_model_n_tensors (model); i++)
+    {
+      const CsParam *p = cs_model_tensor (model, i);
+      const CsTensor *t = cs_checkpoint_find (self, p->name);
+
+      if (t == NULL || t->data == NULL || t->ndim != p->ndim)
+        return FALSE;
+      for (int d = 0; d < p->ndim; d++)
+        if (t->shape[d] != p->shape[d])
+          return FALSE;
+    }
+  return TRUE;
+}
+
+CsSpec *
+cs_checkpoint_infer_spec (const CsCheckpoint *self,
+                          const char         *model_hint,
+                          char              **model_name,
+                          GError            **error)
+{
+  const char *meta_spec = g_hash_table_lookup (self->metadata, "spec");
+  guint n_presets;
+  const CsPreset *presets;
+  g_autoptr(GString) found = NULL;
+
+  if (model_hint != NULL)
+    {
+      if (model_name)
+        *model_name = g_strdup (model_hint);
+      return cs_spec_for_model (model_hint, error);
+    }
+  if (meta_spec != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      CsSpec *spec = cs_spec_parse (meta_spec, &local_error);
+      const char *m = g_hash_table_lookup (self->metadata, "model");
+
+      if (spec == NULL)
+        {
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                       "%s: the spec in its metadata does not parse: %s", self->path, local_error->message);
+          return NULL;
+        }
+      if (model_name)
+        *model_name = g_strdup (m ? m : "spec from the checkpoint");
+      return spec;
+    }
+
+  /* No spec: the preset whose tensor names and shapes are exactly these. */
+  presets = cs_presets (&n_presets);
+  for (guint i = 0; i < n_presets; i++)
+    {
+      g_autoptr(CsSpec) spec = cs_spec_for_model (presets[i].name, NULL);
+      g_autoptr(CsModel) model = NULL;
+
+      if (spec == NULL)
+        continue;
+      model = cs_model_new (spec);
+      if (tensors_match (self, model))
+        {
+          if (model_name)
+            *model_name = g_strdup (presets[i].name);
+          return g_steal_pointer (&spec);
+        }
+    }
+
+  found = g_string_new (NULL);
+  for (guint i = 0; i < self->tensors->len; i++)
+    {
+      const CsTensor *t = g_ptr_array_index (self->tensors, i);
+      g_autofree char *shape = cs_tensor_shape_string (t->shape, t->ndim);
+      g_string_append_printf (found, "%s%s %s", i ? ", " : "", t->name, shape);
+    }
+  g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
+               "%s: no preset has these tensors (%s); name the model with --model FILE.spec",
+               self->path, self->tensors->len ? found->str : "none");
+  return NULL;
+}
+
+gboolean
+cs_checkpoint_apply (const CsCheckpoint *self,
+                     CsModel            *model,
+                     GError            **error)
+{
+  float *params = cs_model_params (model);
+
+  for (guint i = 0; i < cs_model_n_tensors (model); i++)
+    {
+      const CsParam *p = cs_model_tensor (model, i);
+      const CsTensor *t = cs_checkpoint_find (self, p->name);
+      g_autofree char *want = cs_tensor_shape_string (p->shape, p->ndim);
+      gboolean same = t != NULL && t->ndim == p->ndim;
+
+      if (t == NULL)
+        {
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
+                       "%s: the model needs %s %s, which the file does not have", self->path, p->name, want);
+          return FALSE;
+        }
+      for (int d = 0; same && d < p->ndim; d++)
+        same = t->shape[d] == p->shape[d];
+      if (!same)
+        {
+          g_autofree char *have = cs_tensor_shape_string (t->shape, t->ndim);
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
+                       "%s: %s: the file has %s, the model expects %s", self->path, p->name, have, want);
+          return FALSE;
+        }
+      if (t->data == NULL)
+        {
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
+                       "%s: %s is stored as %s, not as floating point", self->path, p->name, t->dtype);
+          return FALSE;
+        }
+    }
+  for (guint i = 0; i < self->tensors->len; i++)
+    {
+      const CsTensor *t = g_ptr_array_index (self->tensors, i);
+      if (cs_model_find_tensor (model, t->name) == NULL)
+        {
+          g_autofree char *have = cs_tensor_shape_string (t->shape, t->ndim);
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
+                       "%s: %s %s is in the file but not in the model", self->path, t->name, have);
+          return FALSE;
+        }
+    }
+  for (guint i = 0; i < cs_model_n_tensors (model); i++)
+    {
+      const CsParam *p = cs_model_tensor (model, i);
+      const CsTensor *t = cs_checkpoint_find (self, p->name);
+      memcpy (params + p->offset, t->data, p->numel * sizeof (float));
+    }
+  return TRUE;
+}
+
+CsModel *
+cs_checkpoint_to_model (const CsCheckpoint *self,
+                        const char         *model_hint,
+                        GError            **error)
+{
+  g_autoptr(CsSpec) spec = cs_checkpoint_infer_spec (self, model_hint, NULL, error);
+  g_autoptr(CsModel) model = NULL;
+
+  if (spec == NULL)
+    return NULL;
+  model = cs_model_new (spec);
+  if (!cs_checkpoint_apply (self, model, error))
+    return NULL;
+  return g_steal_pointer (&model);
 }

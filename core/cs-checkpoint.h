@@ -5,6 +5,7 @@
 
 #include "cs-model.h"
 #include "cs-optim.h"
+#include "cs-spec.h"
 
 G_BEGIN_DECLS
 
@@ -27,7 +28,62 @@ typedef struct
   const float *data;
 } CsTensorRef;
 
+/* A tensor read from a file, converted to float32 and made contiguous. */
+typedef struct
+{
+  char   *name;
+  char   *dtype;       /* as the file stores it: "F32", "torch.FloatStorage", ... */
+  int     ndim;
+  int     shape[8];
+  gsize   numel;
+  float  *data;        /* NULL for a non-floating dtype (kept for inspection) */
+} CsTensor;
+
+typedef struct
+{
+  char        *path;
+  char        *format;      /* "safetensors" or "pytorch" */
+  GPtrArray   *tensors;     /* of CsTensor, in file order */
+  GHashTable  *metadata;    /* string -> string */
+} CsCheckpoint;
+
 GQuark    cs_checkpoint_error_quark   (void);
+
+/* Opens a .safetensors or a PyTorch .pth (torch.save's zip format); the
+ * format is told by the bytes, not the name. Everything is validated; the
+ * pickle in a .pth is interpreted, never executed. */
+CsCheckpoint *cs_checkpoint_load        (const char        *path,
+                                         GError           **error) G_GNUC_WARN_UNUSED_RESULT;
+CsCheckpoint *cs_checkpoint_load_bytes  (GBytes            *bytes,
+                                         const char        *name,
+                                         GError           **error) G_GNUC_WARN_UNUSED_RESULT;
+/* The LeNet-5 compiled into the program's GResource (not available to core's own tests). */
+#define CS_BUNDLED_MODEL_RESOURCE "/io/github/convscope/Convscope/models/lenet5.safetensors"
+CsCheckpoint *cs_checkpoint_load_bundled (GError           **error) G_GNUC_WARN_UNUSED_RESULT;
+void          cs_checkpoint_free        (CsCheckpoint      *self);
+const CsTensor *cs_checkpoint_find      (const CsCheckpoint *self,
+                                         const char        *name);
+char         *cs_tensor_shape_string    (const int         *shape,
+                                         int                ndim) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The model the checkpoint holds: the spec in its metadata, else @model_hint
+ * (a preset or a .spec file), else the preset whose tensors match. */
+CsSpec       *cs_checkpoint_infer_spec  (const CsCheckpoint *self,
+                                         const char        *model_hint,
+                                         char             **model_name,
+                                         GError           **error) G_GNUC_WARN_UNUSED_RESULT;
+/* Copies the tensors into @model; a missing, extra or mis-shaped tensor is an error naming it. */
+gboolean      cs_checkpoint_apply       (const CsCheckpoint *self,
+                                         CsModel           *model,
+                                         GError           **error);
+/* Both steps: a ready model (eval mode is the caller's). */
+CsModel      *cs_checkpoint_to_model    (const CsCheckpoint *self,
+                                         const char        *model_hint,
+                                         GError           **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* For tests: make the next writes fail with @errnum after @bytes bytes (0 disables). */
+void          cs_checkpoint_inject_write_failure (gsize   bytes,
+                                                  int     errnum);
 
 /* Atomic: a temporary file in the same directory, fsync, rename. On any
  * failure the file that was at @path is untouched. */
@@ -50,5 +106,7 @@ gboolean  cs_checkpoint_save          (const char        *path,
                                        CsOptim           *optim,
                                        GHashTable        *metadata,
                                        GError           **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsCheckpoint, cs_checkpoint_free)
 
 G_END_DECLS

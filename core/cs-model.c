@@ -511,3 +511,34 @@ cs_model_loss (CsModel      *self,
     }
   return loss;
 }
+
+void
+cs_model_predict (CsModel     *self,
+                  const float *x,
+                  int          B,
+                  float       *proba)
+{
+  const float *out = cs_model_forward (self, x, B, FALSE, NULL);
+  int N = cs_model_n_outputs (self);
+
+  for (int s = 0; s < B; s++)
+    {
+      const float *z = out + (gsize) s * N;
+      float *p = proba + (gsize) s * N;
+      double sum = 0;
+      float m = z[0];
+
+      if (self->loss == CS_LOSS_NLL)
+        {
+          for (int j = 0; j < N; j++)
+            p[j] = expf (z[j]);
+          continue;
+        }
+      for (int j = 1; j < N; j++)
+        m = MAX (m, z[j]);
+      for (int j = 0; j < N; j++)
+        sum += (p[j] = expf (z[j] - m));
+      for (int j = 0; j < N; j++)
+        p[j] = (float) (p[j] / sum);
+    }
+}

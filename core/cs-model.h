@@ -59,6 +59,12 @@ const float  *cs_model_forward           (CsModel       *self,
                                           int            B,
                                           gboolean       training,
                                           CsRng         *rng);
+/* Class probabilities (B, n_outputs) of @x in evaluation mode: softmax of the
+ * logits, or exp of a LogSoftmax output. */
+void          cs_model_predict           (CsModel       *self,
+                                          const float   *x,
+                                          int            B,
+                                          float         *proba);
 /* The output of layer @i from the last forward pass, (B, numel(out shape)). */
 const float  *cs_model_layer_output      (const CsModel *self,
                                           guint          i);

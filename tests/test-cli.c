@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <cairo.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -249,6 +250,139 @@ test_runs_errors (void)
   assert_contains (e.err, "add --csv");
 }
 
+static char *
+fixture (const char *name)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", name, NULL);
+}
+
+/* A PyTorch-trained .pth: Convscope's test accuracy is exactly PyTorch's. */
+static void
+test_predict_pytorch (void)
+{
+  g_autofree char *pth = fixture ("lenet5-trained.pth");
+  g_autofree char *acc_path = fixture ("lenet5-trained-accuracy.txt");
+  g_autofree char *acc = NULL;
+  g_autofree char *expect = NULL;
+  g_auto(Result) r = { 0 };
+  g_auto(Result) conv = { 0 };
+  g_auto(Result) again = { 0 };
+  g_auto(Result) inspect = { 0 };
+  g_autofree char *out = g_build_filename (runs_dir, "converted.safetensors", NULL);
+
+  g_assert_true (g_file_get_contents (acc_path, &acc, NULL, NULL));
+  g_strstrip (acc);
+  expect = g_strdup_printf ("(%s of 10000)", acc);
+  run_cli (&r, "predict", "--checkpoint", pth, "--test", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.out, "Model: lenet5");
+  assert_contains (r.out, expect);
+
+  /* .pth -> safetensors, which predicts the same. */
+  run_cli (&conv, "convert", pth, out, NULL);
+  g_assert_cmpint (conv.status, ==, 0);
+  run_cli (&again, "predict", "-c", out, "--test", NULL);
+  assert_contains (again.out, expect);
+  run_cli (&inspect, "inspect", out, NULL);
+  g_assert_cmpint (inspect.status, ==, 0);
+  assert_contains (inspect.out, "Format:  safetensors");
+  assert_contains (inspect.out, "conv2.weight");
+  assert_contains (inspect.out, "[16, 6, 5, 5]");
+  assert_contains (inspect.out, "converted_from: lenet5-trained.pth");
+}
+
+static void
+test_predict_bundled (void)
+{
+  g_auto(Result) r = { 0 };
+  const char *p;
+
+  run_cli (&r, "predict", "--test", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains (r.out, "bundled LeNet-5");
+  p = strstr (r.out, "Test accuracy on MNIST: ");
+  g_assert_nonnull (p);
+  g_assert_cmpfloat (g_ascii_strtod (p + strlen ("Test accuracy on MNIST: "), NULL), >=, 98.0);
+}
+
+/* An MNIST test digit drawn large, dark on light, as a PNG. */
+static char *
+write_digit_png (const char *name,
+                 guint       index,
+                 int         scale,
+                 gboolean    blank)
+{
+  g_autofree char *path = g_build_filename (runs_dir, name, NULL);
+  g_autofree char *images = g_build_filename (CS_SOURCE_DATA_DIR, "mnist", "t10k-images-idx3-ubyte", NULL);
+  g_autofree char *bytes = NULL;
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 28 * scale + 40, 28 * scale + 60);
+  cairo_t *cr = cairo_create (s);
+
+  g_assert_true (g_file_get_contents (images, &bytes, NULL, NULL));
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_paint (cr);
+  if (!blank)
+    for (int y = 0; y < 28; y++)
+      for (int x = 0; x < 28; x++)
+        {
+          double v = (guint8) bytes[16 + index * 784 + y * 28 + x] / 255.0;
+          cairo_set_source_rgb (cr, 1 - v, 1 - v, 1 - v);
+          cairo_rectangle (cr, 20 + x * scale, 30 + y * scale, scale, scale);
+          cairo_fill (cr);
+        }
+  cairo_destroy (cr);
+  g_assert_cmpint (cairo_surface_write_to_png (s, path), ==, CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy (s);
+  return g_steal_pointer (&path);
+}
+
+static void
+test_predict_image (void)
+{
+  g_autofree char *seven = write_digit_png ("seven.png", 0, 9, FALSE);   /* test image 0 is a 7 */
+  g_autofree char *two = write_digit_png ("two.png", 1, 5, FALSE);       /* test image 1 is a 2 */
+  g_autofree char *blank = write_digit_png ("blank.png", 0, 3, TRUE);
+  g_autofree char *notpng = g_build_filename (runs_dir, "fake.png", NULL);
+  g_auto(Result) a = { 0 };
+  g_auto(Result) b = { 0 };
+  g_auto(Result) c = { 0 };
+  g_auto(Result) d = { 0 };
+
+  run_cli (&a, "predict", "--image", seven, "--ascii", NULL);
+  g_assert_cmpint (a.status, ==, 0);
+  assert_contains (a.out, "Prediction: 7");
+  run_cli (&b, "predict", "--image", two, NULL);
+  assert_contains (b.out, "Prediction: 2");
+  run_cli (&c, "predict", "--image", blank, NULL);
+  g_assert_cmpint (c.status, ==, 1);
+  assert_contains (c.err, "the image is blank");
+  g_file_set_contents (notpng, "GIF89a not a png", -1, NULL);
+  run_cli (&d, "predict", "--image", notpng, NULL);
+  g_assert_cmpint (d.status, ==, 1);
+  assert_contains (d.err, "not a readable PNG image");
+}
+
+static void
+test_hostile_checkpoints (void)
+{
+  g_autofree char *evil = fixture ("evil-os-system.pth");
+  g_auto(Result) a = { 0 };
+  g_auto(Result) b = { 0 };
+  g_auto(Result) c = { 0 };
+
+  g_unlink ("/tmp/convscope-pickle-was-executed!!");
+  run_cli (&a, "predict", "-c", evil, "--test", NULL);
+  g_assert_cmpint (a.status, ==, 1);
+  assert_contains (a.err, "os.system");
+  g_assert_false (g_file_test ("/tmp/convscope-pickle-was-executed!!", G_FILE_TEST_EXISTS));
+  run_cli (&b, "inspect", "/dev/null", NULL);
+  g_assert_cmpint (b.status, ==, 1);
+  assert_contains (b.err, "/dev/null is not a regular file");
+  run_cli (&c, "convert", evil, "out.pth", NULL);
+  g_assert_cmpint (c.status, ==, 2);
+  assert_contains (c.err, "name the output OUT.safetensors");
+}
+
 static void
 rm_rf (const char *path)
 {
@@ -283,6 +417,10 @@ main (int   argc,
   g_test_add_func ("/cli/bad-values", test_bad_values);
   g_test_add_func ("/cli/kill-9", test_kill_9);
   g_test_add_func ("/cli/runs-errors", test_runs_errors);
+  g_test_add_func ("/cli/predict-pytorch", test_predict_pytorch);
+  g_test_add_func ("/cli/predict-bundled", test_predict_bundled);
+  g_test_add_func ("/cli/predict-image", test_predict_image);
+  g_test_add_func ("/cli/hostile-checkpoints", test_hostile_checkpoints);
 
   ret = g_test_run ();
   rm_rf (runs_dir);

@@ -1,0 +1,1144 @@
+/* PyTorch's .pth (torch.save, zip format): a careful zip reader and a pickle interpreter that builds data and never runs code. */
+
+#define G_LOG_DOMAIN "cs-pth"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "cs-checkpoint-private.h"
+
+/* ---- zip ----------------------------------------------------------------- */
+
+typedef struct
+{
+  char         *name;
+  const guint8 *data;
+  guint64       size;
+  guint32       crc;
+} ZipEntry;
+
+static void
+zip_entry_free (ZipEntry *e)
+{
+  g_free (e->name);
+  g_free (e);
+}
+
+static guint16
+rd16 (const guint8 *p)
+{
+  return (guint16) (p[0] | (p[1] << 8));
+}
+
+static guint32
+rd32 (const guint8 *p)
+{
+  return (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) | ((guint32) p[3] << 24);
+}
+
+static guint64
+rd64 (const guint8 *p)
+{
+  return (guint64) rd32 (p) | ((guint64) rd32 (p + 4) << 32);
+}
+
+static guint32
+crc32_of (const guint8 *p,
+          gsize         n)
+{
+  static guint32 table[256];
+  static gsize init = 0;
+  guint32 c = 0xffffffffu;
+
+  if (g_once_init_enter (&init))
+    {
+      for (guint32 i = 0; i < 256; i++)
+        {
+          guint32 v = i;
+          for (int k = 0; k < 8; k++)
+            v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
+          table[i] = v;
+        }
+      g_once_init_leave (&init, 1);
+    }
+  for (gsize i = 0; i < n; i++)
+    c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+#define ZFAIL(...) G_STMT_START { g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT, __VA_ARGS__); return NULL; } G_STMT_END
+
+/* The entries, with sizes and offsets from the central directory (local headers may hold zeros). */
+static GPtrArray *
+zip_read (const guint8 *data,
+          gsize         len,
+          const char   *path,
+          GError      **error)
+{
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) zip_entry_free);
+  gssize eocd = -1;
+  guint64 n_entries, cd_size, cd_offset, pos;
+
+  if (len < 22)
+    ZFAIL ("%s: too short to be a zip file", path);
+  for (gssize i = (gssize) len - 22; i >= 0 && i >= (gssize) len - 22 - 65535; i--)
+    if (rd32 (data + i) == 0x06054b50)
+      {
+        eocd = i;
+        break;
+      }
+  if (eocd < 0)
+    ZFAIL ("%s: not a valid zip file (no end of central directory; is it truncated?)", path);
+
+  n_entries = rd16 (data + eocd + 10);
+  cd_size = rd32 (data + eocd + 12);
+  cd_offset = rd32 (data + eocd + 16);
+
+  /* ZIP64: the real figures are in the ZIP64 end record, found through its locator. */
+  if (n_entries == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff)
+    {
+      guint64 rec;
+
+      if (eocd < 20 || rd32 (data + eocd - 20) != 0x07064b50)
+        ZFAIL ("%s: a ZIP64 file without its ZIP64 locator", path);
+      rec = rd64 (data + eocd - 20 + 8);
+      if (rec > len - 56 || rd32 (data + rec) != 0x06064b50)
+        ZFAIL ("%s: the ZIP64 end record is missing or out of range", path);
+      n_entries = rd64 (data + rec + 32);
+      cd_size = rd64 (data + rec + 40);
+      cd_offset = rd64 (data + rec + 48);
+    }
+  if (cd_offset > len || cd_size > len - cd_offset)
+    ZFAIL ("%s: the zip central directory lies outside the file", path);
+  if (n_entries > cd_size / 46)
+    ZFAIL ("%s: the zip central directory claims %" G_GUINT64_FORMAT " entries, more than fit", path, n_entries);
+
+  pos = cd_offset;
+  for (guint64 i = 0; i < n_entries; i++)
+    {
+      const guint8 *h;
+      guint16 method, name_len, extra_len, comment_len;
+      guint64 csize, usize, local;
+      guint64 data_start;
+      ZipEntry *e;
+
+      if (pos + 46 > cd_offset + cd_size || rd32 (data + pos) != 0x02014b50)
+        ZFAIL ("%s: zip central directory entry %" G_GUINT64_FORMAT " is damaged", path, i);
+      h = data + pos;
+      method = rd16 (h + 10);
+      csize = rd32 (h + 20);
+      usize = rd32 (h + 24);
+      name_len = rd16 (h + 28);
+      extra_len = rd16 (h + 30);
+      comment_len = rd16 (h + 32);
+      local = rd32 (h + 42);
+      if (pos + 46 + name_len + extra_len + comment_len > cd_offset + cd_size)
+        ZFAIL ("%s: zip central directory entry %" G_GUINT64_FORMAT " runs past the directory", path, i);
+
+      /* ZIP64 extra field: 8-byte values for the fields saturated above, in order. */
+      {
+        const guint8 *x = h + 46 + name_len, *xend = x + extra_len;
+        while (x + 4 <= xend)
+          {
+            guint16 id = rd16 (x), sz = rd16 (x + 2);
+            const guint8 *v = x + 4;
+
+            if (v + sz > xend)
+              break;
+            if (id == 0x0001)
+              {
+                const guint8 *vend = v + sz;
+                if (usize == 0xffffffff && v + 8 <= vend)
+                  usize = rd64 (v), v += 8;
+                if (csize == 0xffffffff && v + 8 <= vend)
+                  csize = rd64 (v), v += 8;
+                if (local == 0xffffffff && v + 8 <= vend)
+                  local = rd64 (v), v += 8;
+              }
+            x += 4 + sz;
+          }
+      }
+
+      e = g_new0 (ZipEntry, 1);
+      g_ptr_array_add (entries, e);
+      e->name = g_strndup ((const char *) h + 46, name_len);
+      e->crc = rd32 (h + 16);
+      if (method != 0)
+        ZFAIL ("%s: zip entry %s is compressed (method %u); torch.save writes stored entries only",
+               path, e->name, method);
+      if (csize != usize)
+        ZFAIL ("%s: zip entry %s: stored sizes disagree", path, e->name);
+      if (local > len - 30 || rd32 (data + local) != 0x04034b50)
+        ZFAIL ("%s: zip entry %s: its local header is missing or out of range", path, e->name);
+      data_start = local + 30 + rd16 (data + local + 26) + rd16 (data + local + 28);
+      if (data_start > len || usize > len - data_start)
+        ZFAIL ("%s: zip entry %s runs past the end of the file (truncated?)", path, e->name);
+      e->data = data + data_start;
+      e->size = usize;
+      pos += 46 + name_len + extra_len + comment_len;
+    }
+  return g_steal_pointer (&entries);
+}
+
+static ZipEntry *
+zip_find (GPtrArray  *entries,
+          const char *name)
+{
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ZipEntry *e = g_ptr_array_index (entries, i);
+      if (g_str_equal (e->name, name))
+        return e;
+    }
+  return NULL;
+}
+
+/* ---- pickle -------------------------------------------------------------- */
+
+typedef enum
+{
+  OBJ_NONE,
+  OBJ_BOOL,
+  OBJ_INT,
+  OBJ_FLOAT,
+  OBJ_STR,
+  OBJ_TUPLE,
+  OBJ_LIST,
+  OBJ_DICT,
+  OBJ_GLOBAL,
+  OBJ_STORAGE,
+  OBJ_TENSOR,
+  OBJ_MARK,
+} ObjKind;
+
+typedef struct _Obj Obj;
+struct _Obj
+{
+  gint        ref;
+  ObjKind     kind;
+  gint64      i;
+  double      f;
+  char       *s;          /* STR; GLOBAL "module.name"; STORAGE key */
+  char       *s2;         /* STORAGE dtype ("Float") */
+  GPtrArray  *items;      /* TUPLE, LIST; DICT as key, value, key, value ... */
+  /* TENSOR */
+  Obj        *storage;
+  gint64      offset;
+  GArray     *size;       /* gint64 */
+  GArray     *stride;
+};
+
+static Obj *
+obj_ref (Obj *o)
+{
+  o->ref++;
+  return o;
+}
+
+static void
+obj_unref (Obj *o)
+{
+  if (o == NULL || --o->ref > 0)
+    return;
+  g_free (o->s);
+  g_free (o->s2);
+  g_clear_pointer (&o->items, g_ptr_array_unref);
+  g_clear_pointer (&o->storage, obj_unref);
+  g_clear_pointer (&o->size, g_array_unref);
+  g_clear_pointer (&o->stride, g_array_unref);
+  g_free (o);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Obj, obj_unref)
+
+static Obj *
+obj_new (ObjKind kind)
+{
+  Obj *o = g_new0 (Obj, 1);
+  o->ref = 1;
+  o->kind = kind;
+  if (kind == OBJ_TUPLE || kind == OBJ_LIST || kind == OBJ_DICT)
+    o->items = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_unref);
+  return o;
+}
+
+/* The only globals a state_dict needs. Anything else is refused, never looked up. */
+static const char * const allowed_globals[] = {
+  "collections.OrderedDict",
+  "torch._utils._rebuild_tensor_v2",
+  "torch._utils._rebuild_parameter",
+  "torch.FloatStorage",
+  "torch.DoubleStorage",
+  "torch.HalfStorage",
+  "torch.BFloat16Storage",
+  "torch.LongStorage",
+  "torch.IntStorage",
+  "torch.ShortStorage",
+  "torch.CharStorage",
+  "torch.ByteStorage",
+  "torch.BoolStorage",
+};
+
+typedef struct
+{
+  const guint8 *p;
+  const guint8 *end;
+  const guint8 *start;
+  const char   *path;
+  GPtrArray    *stack;     /* of Obj */
+  GArray       *marks;     /* stack depths */
+  GHashTable   *memo;      /* gint64 -> Obj */
+  GError      **error;
+  gboolean      failed;
+  guint         n_objects;
+} Vm;
+
+static void vm_fail (Vm *vm, int code, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+vm_fail (Vm         *vm,
+         int         code,
+         const char *format,
+         ...)
+{
+  g_autofree char *msg = NULL;
+  va_list args;
+
+  if (vm->failed)
+    return;
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (vm->error, CS_CHECKPOINT_ERROR, code, "%s: data.pkl: %s (at byte %" G_GSSIZE_FORMAT ")",
+               vm->path, msg, (gssize) (vm->p - vm->start));
+  vm->failed = TRUE;
+}
+
+static gboolean
+need (Vm   *vm,
+      gsize n)
+{
+  if ((gsize) (vm->end - vm->p) < n)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "the pickle ends early");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+push (Vm  *vm,
+      Obj *o)
+{
+  if (++vm->n_objects > 10000000)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "the pickle builds too many objects");
+      obj_unref (o);
+      return;
+    }
+  g_ptr_array_add (vm->stack, o);
+}
+
+static Obj *
+pop (Vm *vm)
+{
+  guint floor = vm->marks->len ? g_array_index (vm->marks, guint, vm->marks->len - 1) : 0;
+
+  if (vm->stack->len <= floor)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "the pickle pops an empty stack");
+      return NULL;
+    }
+  return g_ptr_array_steal_index (vm->stack, vm->stack->len - 1);
+}
+
+static Obj *
+top (Vm *vm)
+{
+  if (vm->stack->len == 0)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "the pickle's stack is empty");
+      return NULL;
+    }
+  return g_ptr_array_index (vm->stack, vm->stack->len - 1);
+}
+
+/* Pops everything above the last MARK into a new array. */
+static GPtrArray *
+pop_mark (Vm *vm)
+{
+  GPtrArray *items;
+  guint mark;
+
+  if (vm->marks->len == 0)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "the pickle has no MARK to pop to");
+      return NULL;
+    }
+  mark = g_array_index (vm->marks, guint, vm->marks->len - 1);
+  g_array_set_size (vm->marks, vm->marks->len - 1);
+  items = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_unref);
+  for (guint i = mark; i < vm->stack->len; i++)
+    g_ptr_array_add (items, g_ptr_array_index (vm->stack, i));
+  g_ptr_array_set_free_func (vm->stack, NULL);
+  g_ptr_array_set_size (vm->stack, mark);
+  g_ptr_array_set_free_func (vm->stack, (GDestroyNotify) obj_unref);
+  return items;
+}
+
+static void
+memo_put (Vm     *vm,
+          gint64  key)
+{
+  Obj *o = top (vm);
+  if (o != NULL)
+    g_hash_table_insert (vm->memo, g_memdup2 (&key, sizeof key), obj_ref (o));
+}
+
+static void
+memo_get (Vm     *vm,
+          gint64  key)
+{
+  Obj *o = g_hash_table_lookup (vm->memo, &key);
+
+  if (o == NULL)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "the pickle reads memo %" G_GINT64_FORMAT " before writing it", key);
+      return;
+    }
+  push (vm, obj_ref (o));
+}
+
+static Obj *
+make_global (Vm         *vm,
+             const char *module,
+             const char *name)
+{
+  g_autofree char *full = g_strconcat (module, ".", name, NULL);
+  Obj *o;
+
+  for (guint i = 0; i < G_N_ELEMENTS (allowed_globals); i++)
+    if (g_str_equal (full, allowed_globals[i]))
+      {
+        o = obj_new (OBJ_GLOBAL);
+        o->s = g_steal_pointer (&full);
+        return o;
+      }
+  if (g_str_has_prefix (full, "__main__.") || strstr (full, ".nn.modules.") != NULL)
+    vm_fail (vm, CS_CHECKPOINT_ERROR_FORBIDDEN,
+             "the file holds a whole pickled model (it names %s); Convscope reads state_dicts only: "
+             "save with torch.save(model.state_dict(), path)", full);
+  else
+    vm_fail (vm, CS_CHECKPOINT_ERROR_FORBIDDEN,
+             "the pickle asks for %s, which is not part of a state_dict; Convscope never runs code from a file, "
+             "so it refuses it", full);
+  return NULL;
+}
+
+static char *
+read_line (Vm *vm)
+{
+  const guint8 *nl = memchr (vm->p, '\n', vm->end - vm->p);
+  char *s;
+
+  if (nl == NULL)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "a GLOBAL without its newline");
+      return NULL;
+    }
+  s = g_strndup ((const char *) vm->p, nl - vm->p);
+  vm->p = nl + 1;
+  return s;
+}
+
+static void
+push_str (Vm    *vm,
+          gsize  n)
+{
+  Obj *o;
+
+  if (!need (vm, n))
+    return;
+  if (!g_utf8_validate ((const char *) vm->p, (gssize) n, NULL))
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "a string is not valid UTF-8");
+      return;
+    }
+  o = obj_new (OBJ_STR);
+  o->s = g_strndup ((const char *) vm->p, n);
+  vm->p += n;
+  push (vm, o);
+}
+
+static gboolean
+obj_int (const Obj *o,
+         gint64    *out)
+{
+  if (o == NULL || (o->kind != OBJ_INT && o->kind != OBJ_BOOL))
+    return FALSE;
+  *out = o->i;
+  return TRUE;
+}
+
+static GArray *
+int_tuple (const Obj *o)
+{
+  GArray *a;
+
+  if (o == NULL || o->kind != OBJ_TUPLE)
+    return NULL;
+  a = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < o->items->len; i++)
+    {
+      gint64 v;
+      if (!obj_int (g_ptr_array_index (o->items, i), &v))
+        {
+          g_array_unref (a);
+          return NULL;
+        }
+      g_array_append_val (a, v);
+    }
+  return a;
+}
+
+/* callable(*args) for the allowed callables. */
+static Obj *
+reduce (Vm  *vm,
+        Obj *callable,
+        Obj *args)
+{
+  if (callable->kind != OBJ_GLOBAL || args->kind != OBJ_TUPLE)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "REDUCE on something that is not a known callable");
+      return NULL;
+    }
+  if (g_str_equal (callable->s, "collections.OrderedDict"))
+    return obj_new (OBJ_DICT);
+  if (g_str_equal (callable->s, "torch._utils._rebuild_tensor_v2"))
+    {
+      Obj *t, *storage;
+      gint64 offset;
+
+      if (args->items->len < 4)
+        {
+          vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "_rebuild_tensor_v2 with %u arguments", args->items->len);
+          return NULL;
+        }
+      storage = g_ptr_array_index (args->items, 0);
+      if (storage->kind != OBJ_STORAGE || !obj_int (g_ptr_array_index (args->items, 1), &offset) || offset < 0)
+        {
+          vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "_rebuild_tensor_v2 without a storage and offset");
+          return NULL;
+        }
+      t = obj_new (OBJ_TENSOR);
+      t->storage = obj_ref (storage);
+      t->offset = offset;
+      t->size = int_tuple (g_ptr_array_index (args->items, 2));
+      t->stride = int_tuple (g_ptr_array_index (args->items, 3));
+      if (t->size == NULL || t->stride == NULL || t->size->len != t->stride->len || t->size->len > 8)
+        {
+          vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "a tensor with a malformed size or stride");
+          obj_unref (t);
+          return NULL;
+        }
+      return t;
+    }
+  if (g_str_equal (callable->s, "torch._utils._rebuild_parameter"))
+    {
+      Obj *t = args->items->len ? g_ptr_array_index (args->items, 0) : NULL;
+      if (t == NULL || t->kind != OBJ_TENSOR)
+        {
+          vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "_rebuild_parameter without a tensor");
+          return NULL;
+        }
+      return obj_ref (t);
+    }
+  vm_fail (vm, CS_CHECKPOINT_ERROR_FORBIDDEN, "the pickle calls %s, which Convscope does not run", callable->s);
+  return NULL;
+}
+
+static void
+persistent_load (Vm *vm)
+{
+  g_autoptr(Obj) pid = pop (vm);
+  Obj *kind, *type, *key, *o;
+  gint64 numel;
+
+  if (pid == NULL)
+    return;
+  if (pid->kind != OBJ_TUPLE || pid->items->len < 5 ||
+      (kind = g_ptr_array_index (pid->items, 0))->kind != OBJ_STR || !g_str_equal (kind->s, "storage") ||
+      (type = g_ptr_array_index (pid->items, 1))->kind != OBJ_GLOBAL ||
+      (key = g_ptr_array_index (pid->items, 2))->kind != OBJ_STR ||
+      !obj_int (g_ptr_array_index (pid->items, 4), &numel) || numel < 0)
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "a persistent id that is not a (\"storage\", type, key, location, numel) tuple");
+      return;
+    }
+  if (!g_str_has_suffix (type->s, "Storage"))
+    {
+      vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "a storage of type %s", type->s);
+      return;
+    }
+  o = obj_new (OBJ_STORAGE);
+  o->s = g_strdup (key->s);
+  o->s2 = g_strndup (type->s + strlen ("torch."), strlen (type->s) - strlen ("torch.") - strlen ("Storage"));
+  o->i = numel;
+  push (vm, o);
+}
+
+static Obj *
+vm_run (Vm *vm)
+{
+  while (!vm->failed)
+    {
+      guint8 op;
+
+      if (!need (vm, 1))
+        break;
+      op = *vm->p++;
+      switch (op)
+        {
+        case 0x80: /* PROTO */
+          if (need (vm, 1))
+            {
+              if (*vm->p > 5)
+                vm_fail (vm, CS_CHECKPOINT_ERROR_UNSUPPORTED, "pickle protocol %u", *vm->p);
+              vm->p++;
+            }
+          break;
+        case 0x95: /* FRAME */
+          if (need (vm, 8))
+            vm->p += 8;
+          break;
+        case '.': /* STOP */
+          return pop (vm);
+        case 'c': /* GLOBAL */
+          {
+            g_autofree char *module = read_line (vm);
+            g_autofree char *name = module ? read_line (vm) : NULL;
+            Obj *g;
+            if (name == NULL)
+              break;
+            if ((g = make_global (vm, module, name)) != NULL)
+              push (vm, g);
+          }
+          break;
+        case 0x93: /* STACK_GLOBAL */
+          {
+            g_autoptr(Obj) name = pop (vm);
+            g_autoptr(Obj) module = name ? pop (vm) : NULL;
+            Obj *g;
+            if (module == NULL)
+              break;
+            if (module->kind != OBJ_STR || name->kind != OBJ_STR)
+              {
+                vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "STACK_GLOBAL without two strings");
+                break;
+              }
+            if ((g = make_global (vm, module->s, name->s)) != NULL)
+              push (vm, g);
+          }
+          break;
+        case 'q': /* BINPUT */
+          if (need (vm, 1))
+            memo_put (vm, *vm->p++);
+          break;
+        case 'r': /* LONG_BINPUT */
+          if (need (vm, 4))
+            {
+              memo_put (vm, rd32 (vm->p));
+              vm->p += 4;
+            }
+          break;
+        case 0x94: /* MEMOIZE */
+          memo_put (vm, g_hash_table_size (vm->memo));
+          break;
+        case 'h': /* BINGET */
+          if (need (vm, 1))
+            memo_get (vm, *vm->p++);
+          break;
+        case 'j': /* LONG_BINGET */
+          if (need (vm, 4))
+            {
+              memo_get (vm, rd32 (vm->p));
+              vm->p += 4;
+            }
+          break;
+        case '(': /* MARK */
+          {
+            guint depth = vm->stack->len;
+            g_array_append_val (vm->marks, depth);
+          }
+          break;
+        case ')': /* EMPTY_TUPLE */
+          push (vm, obj_new (OBJ_TUPLE));
+          break;
+        case 't': /* TUPLE */
+          {
+            GPtrArray *items = pop_mark (vm);
+            Obj *o;
+            if (items == NULL)
+              break;
+            o = obj_new (OBJ_TUPLE);
+            g_ptr_array_unref (o->items);
+            o->items = items;
+            push (vm, o);
+          }
+          break;
+        case 0x85: /* TUPLE1 */
+        case 0x86: /* TUPLE2 */
+        case 0x87: /* TUPLE3 */
+          {
+            guint n = op - 0x84;
+            Obj *o = obj_new (OBJ_TUPLE);
+            Obj *parts[3] = { NULL };
+            for (guint k = 0; k < n; k++)
+              parts[n - 1 - k] = pop (vm);
+            for (guint k = 0; k < n; k++)
+              if (parts[k] != NULL)
+                g_ptr_array_add (o->items, parts[k]);
+            push (vm, o);
+          }
+          break;
+        case 'X': /* BINUNICODE */
+          if (need (vm, 4))
+            {
+              guint32 n = rd32 (vm->p);
+              vm->p += 4;
+              push_str (vm, n);
+            }
+          break;
+        case 0x8c: /* SHORT_BINUNICODE */
+          if (need (vm, 1))
+            {
+              guint8 n = *vm->p++;
+              push_str (vm, n);
+            }
+          break;
+        case 0x8d: /* BINUNICODE8 */
+          if (need (vm, 8))
+            {
+              guint64 n = rd64 (vm->p);
+              vm->p += 8;
+              push_str (vm, (gsize) MIN (n, G_MAXSIZE));
+            }
+          break;
+        case 'U': /* SHORT_BINSTRING (bytes, e.g. "little") */
+          if (need (vm, 1))
+            {
+              guint8 n = *vm->p++;
+              push_str (vm, n);
+            }
+          break;
+        case 'J': /* BININT */
+          if (need (vm, 4))
+            {
+              Obj *o = obj_new (OBJ_INT);
+              o->i = (gint32) rd32 (vm->p);
+              vm->p += 4;
+              push (vm, o);
+            }
+          break;
+        case 'K': /* BININT1 */
+          if (need (vm, 1))
+            {
+              Obj *o = obj_new (OBJ_INT);
+              o->i = *vm->p++;
+              push (vm, o);
+            }
+          break;
+        case 'M': /* BININT2 */
+          if (need (vm, 2))
+            {
+              Obj *o = obj_new (OBJ_INT);
+              o->i = rd16 (vm->p);
+              vm->p += 2;
+              push (vm, o);
+            }
+          break;
+        case 0x8a: /* LONG1: little-endian two's complement */
+          if (need (vm, 1))
+            {
+              guint8 n = *vm->p++;
+              Obj *o;
+              gint64 v = 0;
+              if (n > 8)
+                {
+                  vm_fail (vm, CS_CHECKPOINT_ERROR_UNSUPPORTED, "an integer of %u bytes", n);
+                  break;
+                }
+              if (!need (vm, n))
+                break;
+              for (guint k = 0; k < n; k++)
+                v |= (gint64) vm->p[k] << (8 * k);
+              if (n > 0 && n < 8 && (vm->p[n - 1] & 0x80))
+                v -= (gint64) 1 << (8 * n);
+              vm->p += n;
+              o = obj_new (OBJ_INT);
+              o->i = v;
+              push (vm, o);
+            }
+          break;
+        case 'G': /* BINFLOAT: big-endian double */
+          if (need (vm, 8))
+            {
+              guint64 bits = 0;
+              Obj *o = obj_new (OBJ_FLOAT);
+              for (int k = 0; k < 8; k++)
+                bits = (bits << 8) | vm->p[k];
+              memcpy (&o->f, &bits, 8);
+              vm->p += 8;
+              push (vm, o);
+            }
+          break;
+        case 0x88: /* NEWTRUE */
+        case 0x89: /* NEWFALSE */
+          {
+            Obj *o = obj_new (OBJ_BOOL);
+            o->i = op == 0x88;
+            push (vm, o);
+          }
+          break;
+        case 'N': /* NONE */
+          push (vm, obj_new (OBJ_NONE));
+          break;
+        case '}': /* EMPTY_DICT */
+          push (vm, obj_new (OBJ_DICT));
+          break;
+        case ']': /* EMPTY_LIST */
+          push (vm, obj_new (OBJ_LIST));
+          break;
+        case 'd': /* DICT */
+        case 'l': /* LIST */
+          {
+            GPtrArray *items = pop_mark (vm);
+            Obj *o;
+            if (items == NULL)
+              break;
+            if (op == 'd' && items->len % 2 != 0)
+              {
+                g_ptr_array_unref (items);
+                vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "DICT with an odd number of items");
+                break;
+              }
+            o = obj_new (op == 'd' ? OBJ_DICT : OBJ_LIST);
+            g_ptr_array_unref (o->items);
+            o->items = items;
+            push (vm, o);
+          }
+          break;
+        case 's': /* SETITEM */
+          {
+            Obj *v = pop (vm), *k = v ? pop (vm) : NULL, *d = k ? top (vm) : NULL;
+            if (d == NULL || d->kind != OBJ_DICT)
+              {
+                if (!vm->failed)
+                  vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "SETITEM on something that is not a dict");
+                g_clear_pointer (&k, obj_unref);
+                g_clear_pointer (&v, obj_unref);
+                break;
+              }
+            g_ptr_array_add (d->items, k);
+            g_ptr_array_add (d->items, v);
+          }
+          break;
+        case 'u': /* SETITEMS */
+        case 'e': /* APPENDS */
+          {
+            GPtrArray *items = pop_mark (vm);
+            Obj *d = items ? top (vm) : NULL;
+            if (d == NULL || (op == 'u' && (d->kind != OBJ_DICT || items->len % 2 != 0)) ||
+                (op == 'e' && d->kind != OBJ_LIST))
+              {
+                if (!vm->failed)
+                  vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "%s on the wrong kind of object",
+                           op == 'u' ? "SETITEMS" : "APPENDS");
+                g_clear_pointer (&items, g_ptr_array_unref);
+                break;
+              }
+            for (guint k = 0; k < items->len; k++)
+              g_ptr_array_add (d->items, obj_ref (g_ptr_array_index (items, k)));
+            g_ptr_array_unref (items);
+          }
+          break;
+        case 'a': /* APPEND */
+          {
+            Obj *v = pop (vm), *l = v ? top (vm) : NULL;
+            if (l == NULL || l->kind != OBJ_LIST)
+              {
+                if (!vm->failed)
+                  vm_fail (vm, CS_CHECKPOINT_ERROR_FORMAT, "APPEND on something that is not a list");
+                g_clear_pointer (&v, obj_unref);
+                break;
+              }
+            g_ptr_array_add (l->items, v);
+          }
+          break;
+        case 'R': /* REDUCE */
+          {
+            g_autoptr(Obj) args = pop (vm);
+            g_autoptr(Obj) callable = args ? pop (vm) : NULL;
+            Obj *r;
+            if (callable == NULL)
+              break;
+            if ((r = reduce (vm, callable, args)) != NULL)
+              push (vm, r);
+          }
+          break;
+        case 'b': /* BUILD: state for the object below; a state_dict's _metadata is not needed */
+          {
+            g_autoptr(Obj) state = pop (vm);
+            Obj *o = state ? top (vm) : NULL;
+            if (o == NULL)
+              break;
+            if (o->kind != OBJ_DICT && o->kind != OBJ_TENSOR)
+              vm_fail (vm, CS_CHECKPOINT_ERROR_FORBIDDEN, "BUILD on an object Convscope does not construct");
+          }
+          break;
+        case 'Q': /* BINPERSID */
+          persistent_load (vm);
+          break;
+        case 0x81: /* NEWOBJ */
+          {
+            g_autoptr(Obj) args = pop (vm);
+            g_autoptr(Obj) cls = args ? pop (vm) : NULL;
+            Obj *r;
+            if (cls == NULL)
+              break;
+            if (cls->kind == OBJ_GLOBAL && g_str_equal (cls->s, "collections.OrderedDict"))
+              push (vm, obj_new (OBJ_DICT));
+            else if ((r = reduce (vm, cls, args)) != NULL)
+              push (vm, r);
+          }
+          break;
+        default:
+          vm_fail (vm, CS_CHECKPOINT_ERROR_UNSUPPORTED, "pickle opcode 0x%02x is not used by state_dicts", op);
+          break;
+        }
+    }
+  return NULL;
+}
+
+/* ---- tensors ------------------------------------------------------------- */
+
+static const char *
+storage_dtype (const char *kind)
+{
+  static const struct { const char *storage, *dtype; } map[] = {
+    { "Float", "F32" }, { "Double", "F64" }, { "Half", "F16" }, { "BFloat16", "BF16" },
+    { "Long", "I64" }, { "Int", "I32" }, { "Short", "I16" }, { "Char", "I8" }, { "Byte", "U8" }, { "Bool", "BOOL" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
+    if (g_str_equal (map[i].storage, kind))
+      return map[i].dtype;
+  return NULL;
+}
+
+static CsTensor *
+materialize (Obj         *t,
+             const char  *name,
+             GPtrArray   *entries,
+             const char  *root,
+             const char  *path,
+             GError     **error)
+{
+  g_autofree char *entry_name = g_strdup_printf ("%s/data/%s", root, t->storage->s);
+  g_autofree guint8 *dense = NULL;
+  const char *dtype = storage_dtype (t->storage->s2);
+  ZipEntry *e = zip_find (entries, entry_name);
+  CsTensor *out;
+  gsize elem, numel = 1;
+  guint64 max_index = (guint64) t->offset;
+  int ndim = (int) t->size->len;
+  gint64 idx[8] = { 0 };
+
+  if (dtype == NULL)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_UNSUPPORTED,
+                   "%s: tensor %s has an unsupported storage type %sStorage", path, name, t->storage->s2);
+      return NULL;
+    }
+  elem = cs_dtype_size (dtype);
+  if (e == NULL)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                   "%s: tensor %s needs the zip entry %s, which is missing", path, name, entry_name);
+      return NULL;
+    }
+  if ((guint64) t->storage->i > e->size / elem)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                   "%s: storage %s should hold %" G_GINT64_FORMAT " elements but its entry has %" G_GUINT64_FORMAT " bytes",
+                   path, t->storage->s, t->storage->i, e->size);
+      return NULL;
+    }
+  for (int d = 0; d < ndim; d++)
+    {
+      gint64 sz = g_array_index (t->size, gint64, d), st = g_array_index (t->stride, gint64, d);
+      if (sz < 0 || sz > G_MAXINT32 || st < 0 || !g_size_checked_mul (&numel, numel, (gsize) sz))
+        {
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                       "%s: tensor %s has an invalid size or stride", path, name);
+          return NULL;
+        }
+      if (sz > 0)
+        max_index += (guint64) (sz - 1) * (guint64) st;
+    }
+  if (numel > 0 && max_index >= (guint64) t->storage->i)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                   "%s: tensor %s reaches element %" G_GUINT64_FORMAT " of a storage of %" G_GINT64_FORMAT,
+                   path, name, max_index, t->storage->i);
+      return NULL;
+    }
+
+  /* Gather by offset and strides into row-major order. */
+  dense = g_malloc (MAX (1, numel * elem));
+  for (gsize k = 0; k < numel; k++)
+    {
+      guint64 src = (guint64) t->offset;
+      for (int d = 0; d < ndim; d++)
+        src += (guint64) idx[d] * (guint64) g_array_index (t->stride, gint64, d);
+      memcpy (dense + k * elem, e->data + src * elem, elem);
+      for (int d = ndim - 1; d >= 0; d--)
+        {
+          if (++idx[d] < g_array_index (t->size, gint64, d))
+            break;
+          idx[d] = 0;
+        }
+    }
+
+  out = g_new0 (CsTensor, 1);
+  out->name = g_strdup (name);
+  out->dtype = g_strdup_printf ("torch.%sStorage", t->storage->s2);
+  out->ndim = ndim;
+  for (int d = 0; d < ndim; d++)
+    out->shape[d] = (int) g_array_index (t->size, gint64, d);
+  out->numel = numel;
+  out->data = cs_tensor_convert (dense, dtype, numel);
+  return out;
+}
+
+/* A state_dict is a dict of tensors; checkpoints often nest it ({"model": ..., "optimizer": ...}). */
+static Obj *
+find_state_dict (Obj *o,
+                 int  depth)
+{
+  gboolean has_tensor = FALSE;
+
+  if (o->kind != OBJ_DICT || depth > 3)
+    return NULL;
+  for (guint i = 1; i < o->items->len; i += 2)
+    if (((Obj *) g_ptr_array_index (o->items, i))->kind == OBJ_TENSOR)
+      has_tensor = TRUE;
+  if (has_tensor)
+    return o;
+  for (guint i = 0; i + 1 < o->items->len; i += 2)
+    {
+      Obj *k = g_ptr_array_index (o->items, i), *v = g_ptr_array_index (o->items, i + 1);
+      if (k->kind == OBJ_STR && (g_str_equal (k->s, "state_dict") || g_str_equal (k->s, "model_state_dict") ||
+                                 g_str_equal (k->s, "model")))
+        {
+          Obj *found = find_state_dict (v, depth + 1);
+          if (found)
+            return found;
+        }
+    }
+  return NULL;
+}
+
+CsCheckpoint *
+cs_pth_parse (const guint8 *data,
+              gsize         len,
+              const char   *path,
+              GError      **error)
+{
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(CsCheckpoint) self = NULL;
+  g_autoptr(Obj) result = NULL;
+  g_autofree char *root = NULL;
+  ZipEntry *pkl = NULL, *order;
+  Obj *sd;
+  Vm vm = { 0 };
+
+  entries = zip_read (data, len, path, error);
+  if (entries == NULL)
+    return NULL;
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ZipEntry *e = g_ptr_array_index (entries, i);
+      if (g_str_has_suffix (e->name, "/data.pkl") && strchr (e->name, '/') == strrchr (e->name, '/'))
+        pkl = e;
+    }
+  if (pkl == NULL)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                   "%s: a zip file, but not one torch.save wrote (no <name>/data.pkl)", path);
+      return NULL;
+    }
+  root = g_strndup (pkl->name, strlen (pkl->name) - strlen ("/data.pkl"));
+  if (crc32_of (pkl->data, pkl->size) != pkl->crc)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                   "%s: %s is damaged (its CRC does not match)", path, pkl->name);
+      return NULL;
+    }
+  {
+    g_autofree char *bo_name = g_strdup_printf ("%s/byteorder", root);
+    order = zip_find (entries, bo_name);
+    if (order != NULL && !(order->size == 6 && memcmp (order->data, "little", 6) == 0))
+      {
+        g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_UNSUPPORTED,
+                     "%s: the tensors are stored big-endian, which Convscope does not read", path);
+        return NULL;
+      }
+  }
+
+  vm.p = vm.start = pkl->data;
+  vm.end = pkl->data + pkl->size;
+  vm.path = path;
+  vm.error = error;
+  vm.stack = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_unref);
+  vm.marks = g_array_new (FALSE, FALSE, sizeof (guint));
+  vm.memo = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) obj_unref);
+  result = vm_run (&vm);
+  g_ptr_array_unref (vm.stack);
+  g_array_unref (vm.marks);
+  g_hash_table_unref (vm.memo);
+  if (result == NULL)
+    {
+      if (!vm.failed)
+        g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT, "%s: data.pkl holds nothing", path);
+      return NULL;
+    }
+
+  sd = find_state_dict (result, 0);
+  if (sd == NULL)
+    {
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_UNSUPPORTED,
+                   "%s: the file holds no state_dict (a dict of tensors)", path);
+      return NULL;
+    }
+
+  self = cs_checkpoint_new_empty (path, "pytorch");
+  for (guint i = 0; i + 1 < sd->items->len; i += 2)
+    {
+      Obj *k = g_ptr_array_index (sd->items, i), *v = g_ptr_array_index (sd->items, i + 1);
+      CsTensor *t;
+
+      if (k->kind != OBJ_STR || v->kind != OBJ_TENSOR)
+        continue;
+      if (cs_checkpoint_find (self, k->s) != NULL)
+        {
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT, "%s: tensor %s appears twice", path, k->s);
+          return NULL;
+        }
+      t = materialize (v, k->s, entries, root, path, error);
+      if (t == NULL)
+        return NULL;
+      g_ptr_array_add (self->tensors, t);
+    }
+  return g_steal_pointer (&self);
+}
