@@ -23,6 +23,7 @@ static const CsCliVerb verbs[] = {
   { "inspect", "What a .safetensors or PyTorch .pth file holds", cs_cli_inspect },
   { "convert", "A PyTorch .pth (or safetensors) to a self-describing safetensors", cs_cli_convert },
   { "runs", "List, show, export (CSV) and delete the runs kept on disk", cs_cli_runs },
+  { "summary", "The model summary torchinfo prints, plus the memory really allocated", cs_cli_summary },
   { "shapes", "Print each layer's output shape for a model", cs_cli_shapes },
   { "dataset", "Inspect a data set: counts, shape, labels, pixel statistics", cs_cli_dataset },
 };

@@ -39,6 +39,8 @@ int      cs_cli_inspect          (int          argc,
                                   char       **argv);
 int      cs_cli_runs             (int          argc,
                                   char       **argv);
+int      cs_cli_summary          (int          argc,
+                                  char       **argv);
 int      cs_cli_shapes           (int          argc,
                                   char       **argv);
 int      cs_cli_dataset          (int          argc,

@@ -242,7 +242,7 @@ cs_checkpoint_save (const char *path,
 
       g_hash_table_insert (ometa, (char *) "step",
                            g_strdup_printf ("%" G_GINT64_FORMAT, cs_optim_get_step (optim)));
-      for (guint i = 0; i < n; i++)
+      for (guint i = 0; i < n && first != NULL; i++)
         {
           const CsParam *p = cs_model_tensor (model, i);
           char *name = g_strconcat (second ? "exp_avg." : "momentum_buffer.", p->name, NULL);

@@ -164,7 +164,7 @@ free_workspaces (CsModel *self)
       g_clear_pointer (&L->delta_own, cs_free_floats);
       g_clear_pointer (&L->col, cs_free_floats);
       g_clear_pointer (&L->mask, cs_free_floats);
-      g_clear_pointer (&L->argmax, g_free);
+      g_clear_pointer (&L->argmax, cs_free);
       L->out = NULL;
       L->delta = NULL;
     }
@@ -312,7 +312,7 @@ cs_model_set_batch_capacity (CsModel *self,
             dcol_size = MAX (dcol_size, cs_conv2d_col_size (&L->g));
           break;
         case CS_LAYER_MAXPOOL2D:
-          L->argmax = g_new0 (gint32, n);
+          L->argmax = cs_alloc (n * sizeof (gint32));
           bytes += n * sizeof (gint32);
           break;
         case CS_LAYER_DROPOUT:

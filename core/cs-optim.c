@@ -47,7 +47,9 @@ cs_optim_new (const CsOptimConfig *config,
 
   self->config = *config;
   self->n = n_params;
-  self->m = cs_alloc_floats (n_params);
+  /* Only the state the update rule uses: plain SGD keeps none. */
+  if (config->kind == CS_OPTIM_ADAM || config->momentum != 0.0)
+    self->m = cs_alloc_floats (n_params);
   if (config->kind == CS_OPTIM_ADAM)
     self->v = cs_alloc_floats (n_params);
   return self;

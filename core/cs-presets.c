@@ -11,12 +11,12 @@
 #include "cs-presets.h"
 
 static const CsPreset presets[] = {
-  { "mlp", "MLP", "The seed's baseline: Linear(784, 784), ReLU, Linear(784, 10)", CS_OPTIM_SGD, 0.01 },
-  { "cnn", "CNN", "The seed's simple CNN: one 5x5 convolution, max-pool, dropout, two Linear layers", CS_OPTIM_ADAM, 0.01 },
-  { "lenet5", "LeNet-5", "LeNet-5 as the seed writes it: tanh, average pooling, three convolutions", CS_OPTIM_ADAM, 0.001 },
-  { "net", "Net(params)", "The seed's Net(params): four 3x3 conv + max-pool blocks; does not fit 1x28x28", CS_OPTIM_ADAM, 0.001 },
-  { "net-mnist", "Net for MNIST", "Net(params) with padding=1, so the four blocks fit a 28x28 digit", CS_OPTIM_ADAM, 0.001 },
-  { "shapes", "Shape exercise", "The seed's parameter check: Conv2d(1,32,5,p2), pool, Conv2d(32,64,3,p1), pool, Linear(3136, 10)", CS_OPTIM_ADAM, 0.001 },
+  { "mlp", "MLP", "MLP", "The seed's baseline: Linear(784, 784), ReLU, Linear(784, 10)", CS_OPTIM_SGD, 0.01 },
+  { "cnn", "CNN", "CNN", "The seed's simple CNN: one 5x5 convolution, max-pool, dropout, two Linear layers", CS_OPTIM_ADAM, 0.01 },
+  { "lenet5", "LeNet-5", "LeNet5", "LeNet-5 as the seed writes it: tanh, average pooling, three convolutions", CS_OPTIM_ADAM, 0.001 },
+  { "net", "Net(params)", "Net", "The seed's Net(params): four 3x3 conv + max-pool blocks; does not fit 1x28x28", CS_OPTIM_ADAM, 0.001 },
+  { "net-mnist", "Net for MNIST", "Net", "Net(params) with padding=1, so the four blocks fit a 28x28 digit", CS_OPTIM_ADAM, 0.001 },
+  { "shapes", "Shape exercise", "Sequential", "The seed's parameter check: Conv2d(1,32,5,p2), pool, Conv2d(32,64,3,p1), pool, Linear(3136, 10)", CS_OPTIM_ADAM, 0.001 },
 };
 
 static const char mlp_text[] =

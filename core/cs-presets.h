@@ -15,6 +15,7 @@ typedef struct
 {
   const char  *name;
   const char  *title;
+  const char  *class_name;   /* as torchinfo's top row names the model */
   const char  *description;
   CsOptimKind  optimizer;
   double       lr;

@@ -152,7 +152,7 @@ cs_session_new (const CsSpec        *spec,
   for (guint i = 0; i < data->train.n; i++)
     self->order[i] = i;
   self->x = cs_alloc_floats ((gsize) hp->batch_size * cs_model_input_size (self->model));
-  self->y = g_new0 (gint32, hp->batch_size);
+  self->y = cs_alloc (hp->batch_size * sizeof (gint32));
   self->backup = cs_alloc_floats (cs_model_n_params (self->model));
   self->pool = cs_pool_new (hp->threads);
   return self;
@@ -167,7 +167,7 @@ cs_session_free (CsSession *self)
   cs_optim_free (self->optim);
   g_free (self->order);
   cs_free_floats (self->x);
-  g_free (self->y);
+  cs_free (self->y);
   cs_free_floats (self->backup);
   cs_pool_free (self->pool);
   g_free (self);

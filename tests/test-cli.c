@@ -99,6 +99,18 @@ test_shapes (void)
   run_cli (&net, "train", "--model", "net", NULL);
   g_assert_cmpint (net.status, ==, 1);
   assert_contains (net.err, "line 12, conv4: its input is 1x1, smaller than the 3x3 kernel");
+  {
+    /* A spec that does not fit gives the spec error, not half a table. */
+    g_auto(Result) sum = { 0 };
+    g_auto(Result) ok = { 0 };
+    run_cli (&sum, "summary", "--model", "net", NULL);
+    g_assert_cmpint (sum.status, ==, 1);
+    g_assert_cmpstr (sum.out, ==, "");
+    assert_contains (sum.err, "line 12, conv4: its input is 1x1");
+    run_cli (&ok, "summary", "--model", "mlp", "--json", NULL);
+    g_assert_cmpint (ok.status, ==, 0);
+    assert_contains (ok.out, "\"total_params\": 623290");
+  }
 }
 
 static void
