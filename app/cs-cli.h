@@ -43,6 +43,8 @@ int      cs_cli_summary          (int          argc,
                                   char       **argv);
 int      cs_cli_shapes           (int          argc,
                                   char       **argv);
+int      cs_cli_bench            (int          argc,
+                                  char       **argv);
 int      cs_cli_dataset          (int          argc,
                                   char       **argv);
 

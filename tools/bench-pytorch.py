@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""The seed's models in PyTorch, timed the way `convscope bench` times them.
+
+Debian's python3-torch, the seed's classes, optimizers and loss, batch 100,
+tensors pre-materialised so no data loader is timed: training samples/s over
+timed batches after a warm-up, inference images/s at batch 100, latency at
+batch 1. One line per figure, in the format of `convscope bench`.
+Usage: tools/bench-pytorch.py [--threads 2] [--batches 100] [--models mlp,cnn,lenet5]
+"""
+import argparse
+import os
+import struct
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer1 = nn.Linear(784, 784)
+        self.act1 = nn.ReLU()
+        self.layer2 = nn.Linear(784, 10)
+
+    def forward(self, x):
+        x = x.view(-1, 28 * 28)
+        x = self.act1(self.layer1(x))
+        return self.layer2(x)
+
+
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 10, kernel_size=5, stride=1, padding=2)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(kernel_size=2, stride=1)
+        self.dropout = nn.Dropout(0.2)
+        self.flat = nn.Flatten()
+        self.fc = nn.Linear(27 * 27 * 10, 128)
+        self.relu2 = nn.ReLU()
+        self.output = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.relu1(self.conv(x))
+        x = self.pool(x)
+        x = self.dropout(x)
+        x = self.relu2(self.fc(self.flat(x)))
+        return self.output(x)
+
+
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, stride=1, padding=2)
+        self.act1 = nn.Tanh()
+        self.pool1 = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=5, stride=1, padding=0)
+        self.act2 = nn.Tanh()
+        self.pool2 = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.conv3 = nn.Conv2d(16, 120, kernel_size=5, stride=1, padding=0)
+        self.act3 = nn.Tanh()
+        self.flat = nn.Flatten()
+        self.fc1 = nn.Linear(1 * 1 * 120, 84)
+        self.act4 = nn.Tanh()
+        self.fc2 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.act1(self.conv1(x))
+        x = self.pool1(x)
+        x = self.act2(self.conv2(x))
+        x = self.pool2(x)
+        x = self.act3(self.conv3(x))
+        x = self.act4(self.fc1(self.flat(x)))
+        return self.fc2(x)
+
+
+SEED = {  # the seed's optimizers
+    "mlp": (MLP, lambda p: torch.optim.SGD(p, lr=0.01)),
+    "cnn": (CNN, lambda p: torch.optim.Adam(p, lr=0.01)),
+    "lenet5": (LeNet5, lambda p: torch.optim.Adam(p)),
+}
+
+
+def mnist(root, n):
+    path = os.path.join(root, "data", "mnist", "train-images-idx3-ubyte")
+    labels = os.path.join(root, "data", "mnist", "train-labels-idx1-ubyte")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            f.read(16)
+            x = np.frombuffer(f.read(n * 784), dtype=np.uint8).reshape(n, 1, 28, 28).astype(np.float32) / 255
+        with open(labels, "rb") as f:
+            f.read(8)
+            y = np.frombuffer(f.read(n), dtype=np.uint8).astype(np.int64)
+        return torch.from_numpy(x), torch.from_numpy(y)
+    return torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", type=int, default=100)
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--models", default="mlp,cnn,lenet5")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    bs, warmup = args.batch_size, 10
+    x, y = mnist(root, (warmup + args.batches) * bs)
+    batches = [(x[i:i + bs].contiguous(), y[i:i + bs].contiguous()) for i in range(0, len(x), bs)]
+
+    for name in args.models.split(","):
+        cls, make_opt = SEED[name]
+        model = cls()
+        opt = make_opt(model.parameters())
+        loss_fn = nn.CrossEntropyLoss()
+        model.train()
+        for i, (xb, yb) in enumerate(batches):
+            if i == warmup:
+                t0 = time.perf_counter()
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sps = args.batches * bs / (time.perf_counter() - t0)
+        print("bench framework=pytorch model=%s threads=%d batch=%d train_samples_per_sec=%.0f"
+              % (name, args.threads, bs, sps), flush=True)
+
+        model.eval()
+        with torch.no_grad():
+            xb = batches[0][0]
+            for _ in range(3):
+                model(xb)
+            t0 = time.perf_counter()
+            for _ in range(30):
+                model(xb)
+            ips = 30 * bs / (time.perf_counter() - t0)
+            one = xb[:1].contiguous()
+            for _ in range(20):
+                model(one)
+            lat = []
+            for _ in range(200):
+                t0 = time.perf_counter()
+                model(one)
+                lat.append((time.perf_counter() - t0) * 1e6)
+        lat.sort()
+        print("bench framework=pytorch model=%s threads=%d batch=100 infer_images_per_sec=%.0f"
+              % (name, args.threads, ips), flush=True)
+        print("bench framework=pytorch model=%s threads=%d batch=1 latency_us=%.1f"
+              % (name, args.threads, lat[len(lat) // 2]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
