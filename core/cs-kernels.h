@@ -128,6 +128,9 @@ void   cs_relu_backward         (float       *dx,
 void   cs_tanh_forward          (float       *out,
                                  const float *x,
                                  gsize        n);
+void   cs_tanh_forward_ref      (float       *out,
+                                 const float *x,
+                                 gsize        n);
 void   cs_tanh_backward         (float       *dx,
                                  const float *dout,
                                  const float *out,

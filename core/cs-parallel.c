@@ -229,3 +229,40 @@ cs_pool_set_active (CsPool   *self,
   rebalance_locked ();
   g_mutex_unlock (&registry_lock);
 }
+
+typedef struct
+{
+  gsize       n;
+  gsize       grain;
+  CsRangeFunc fn;
+  gpointer    data;
+} RangeJob;
+
+static void
+range_task (gpointer data,
+            guint    task)
+{
+  RangeJob *j = data;
+  gsize start = (gsize) task * j->grain;
+
+  j->fn (j->data, start, MIN (start + j->grain, j->n));
+}
+
+void
+cs_parallel_for (gsize       n,
+                 gsize       grain,
+                 CsRangeFunc fn,
+                 gpointer    data)
+{
+  RangeJob j = { n, MAX (grain, 1), fn, data };
+  gsize n_tasks = (n + j.grain - 1) / j.grain;
+
+  if (n == 0)
+    return;
+  if (n_tasks == 1)
+    {
+      fn (data, 0, n);
+      return;
+    }
+  cs_pool_run (cs_pool_get_current (), (guint) n_tasks, range_task, &j);
+}

@@ -22,6 +22,16 @@ void     cs_pool_run          (CsPool     *self,
                                CsTaskFunc  fn,
                                gpointer    data);
 
+/* fn(data, start, end) over [0, n) in fixed chunks of @grain items: the
+ * chunks depend on n and grain alone, so results never depend on threads. */
+typedef void (*CsRangeFunc) (gpointer data,
+                             gsize    start,
+                             gsize    end);
+void     cs_parallel_for      (gsize       n,
+                               gsize       grain,
+                               CsRangeFunc fn,
+                               gpointer    data);
+
 /* The pool the kernels on this thread use (NULL: none). */
 void     cs_pool_set_current  (CsPool     *pool);
 CsPool  *cs_pool_get_current  (void);

@@ -564,6 +564,33 @@ test_losses (void)
     }
 }
 
+/* The vectorised tanh against libm's, and at the edges. */
+static void
+test_tanh_reference (void)
+{
+  gsize n = 200001;
+  float *x = cs_alloc_floats (n + 4), *fast = cs_alloc_floats (n + 4), *ref = cs_alloc_floats (n + 4);
+  float worst = 0;
+
+  for (gsize i = 0; i < n; i++)
+    x[i] = -20.0f + 40.0f * (float) i / (n - 1);
+  x[n] = INFINITY;
+  x[n + 1] = -INFINITY;
+  x[n + 2] = 1e-30f;
+  x[n + 3] = NAN;
+  cs_tanh_forward (fast, x, n + 4);
+  cs_tanh_forward_ref (ref, x, n + 4);
+  for (gsize i = 0; i < n + 3; i++)
+    worst = MAX (worst, fabsf (fast[i] - ref[i]));
+  g_assert_cmpfloat (worst, <, 2e-6f);
+  g_assert_cmpfloat (fast[n], ==, 1.0f);
+  g_assert_cmpfloat (fast[n + 1], ==, -1.0f);
+  g_assert_true (isnan (fast[n + 3]));
+  cs_free_floats (x);
+  cs_free_floats (fast);
+  cs_free_floats (ref);
+}
+
 /* ---- Dropout statistics ---- */
 
 static void
@@ -654,6 +681,7 @@ main (int   argc,
   g_test_add_func ("/core/activations/gradcheck", test_elementwise);
   g_test_add_func ("/core/loss/gradcheck", test_losses);
   g_test_add_func ("/core/dropout/statistics", test_dropout_statistics);
+  g_test_add_func ("/core/tanh/vs-reference", test_tanh_reference);
   g_test_add_func ("/core/rng/deterministic", test_rng);
 
   return g_test_run ();
