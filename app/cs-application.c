@@ -9,7 +9,8 @@
 
 struct _CsApplication
 {
-  GtkApplication parent_instance;
+  GtkApplication  parent_instance;
+  GSettings      *interface_settings;
 };
 
 G_DEFINE_FINAL_TYPE (CsApplication, cs_application, GTK_TYPE_APPLICATION)
@@ -22,20 +23,73 @@ quit_activated_cb (GSimpleAction *action,
   g_application_quit (G_APPLICATION (user_data));
 }
 
+static void
+about_activated_cb (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  static const char *authors[] = { "The Convscope developers", NULL };
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
+
+  gtk_show_about_dialog (parent,
+                         "program-name", "Convscope",
+                         "logo-icon-name", APPLICATION_ID,
+                         "version", PACKAGE_VERSION,
+                         "comments", "Train convolutional networks on MNIST and watch what they learn.",
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         "authors", authors,
+                         "website", "https://github.com/convscope/convscope",
+                         NULL);
+}
+
 static const GActionEntry app_actions[] = {
   { .name = "quit", .activate = quit_activated_cb },
+  { .name = "about", .activate = about_activated_cb },
 };
+
+/* Without libadwaita, follow the desktop's light/dark preference by hand. */
+static void
+color_scheme_changed_cb (GSettings  *settings,
+                         const char *key,
+                         gpointer    user_data)
+{
+  g_autofree char *scheme = g_settings_get_string (settings, "color-scheme");
+
+  g_object_set (gtk_settings_get_default (), "gtk-application-prefer-dark-theme",
+                g_strcmp0 (scheme, "prefer-dark") == 0, NULL);
+}
+
+static void
+follow_color_scheme (CsApplication *self)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = source ? g_settings_schema_source_lookup (source, "org.gnome.desktop.interface", TRUE) : NULL;
+
+  if (schema == NULL || !g_settings_schema_has_key (schema, "color-scheme"))
+    return;
+  self->interface_settings = g_settings_new ("org.gnome.desktop.interface");
+  g_signal_connect (self->interface_settings, "changed::color-scheme", G_CALLBACK (color_scheme_changed_cb), self);
+  color_scheme_changed_cb (self->interface_settings, "color-scheme", self);
+}
 
 static void
 cs_application_startup (GApplication *app)
 {
   static const char *quit_accels[] = { "<Control>q", NULL };
+  static const char *new_accels[] = { "<Control>n", NULL };
+  static const char *open_accels[] = { "<Control>o", NULL };
+  static const char *save_accels[] = { "<Control>s", NULL };
   g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
 
   G_APPLICATION_CLASS (cs_application_parent_class)->startup (app);
 
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.new-run", new_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.open", open_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.save", save_accels);
+  gtk_window_set_default_icon_name (APPLICATION_ID);
+  follow_color_scheme (CS_APPLICATION (app));
 
   gtk_css_provider_load_from_resource (css, "/io/github/convscope/Convscope/style.css");
   gtk_style_context_add_provider_for_display (gdk_display_get_default (),
@@ -54,10 +108,18 @@ cs_application_activate (GApplication *app)
 }
 
 static void
+cs_application_dispose (GObject *object)
+{
+  g_clear_object (&CS_APPLICATION (object)->interface_settings);
+  G_OBJECT_CLASS (cs_application_parent_class)->dispose (object);
+}
+
+static void
 cs_application_class_init (CsApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
 
+  G_OBJECT_CLASS (klass)->dispose = cs_application_dispose;
   app_class->startup = cs_application_startup;
   app_class->activate = cs_application_activate;
 }

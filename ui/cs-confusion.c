@@ -1,0 +1,198 @@
+/* The confusion matrix widget: rows are the true class, columns the predicted; the diagonal is right. */
+
+#define G_LOG_DOMAIN "cs-confusion"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cs-confusion.h"
+
+struct _CsConfusion
+{
+  GtkWidget parent_instance;
+  char     *title;
+  guint     counts[100];
+  GdkRGBA   accent;
+  gboolean  has_data;
+};
+
+G_DEFINE_FINAL_TYPE (CsConfusion, cs_confusion, GTK_TYPE_WIDGET)
+
+void
+cs_confusion_draw (CsConfusion *self,
+                   cairo_t     *cr,
+                   double       width,
+                   double       height,
+                   gboolean     dark)
+{
+  double fg = dark ? 0.92 : 0.12;
+  double top = 34, left = 34, size = MIN (width - left - 8, height - top - 8), cell = size / 10;
+  guint max_off = 1, max_diag = 1;
+  char buf[32];
+
+  cairo_save (cr);
+  cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+  cairo_set_font_size (cr, 12);
+  cairo_set_source_rgb (cr, fg, fg, fg);
+  cairo_move_to (cr, left, 14);
+  cairo_show_text (cr, self->title ? self->title : "");
+  cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size (cr, 9);
+  cairo_set_source_rgba (cr, fg, fg, fg, 0.7);
+  cairo_move_to (cr, left, 28);
+  cairo_show_text (cr, "predicted →");
+  cairo_save (cr);
+  cairo_translate (cr, 10, top + size);
+  cairo_rotate (cr, -G_PI / 2);
+  cairo_move_to (cr, 0, 0);
+  cairo_show_text (cr, "true →");
+  cairo_restore (cr);
+
+  if (!self->has_data || cell < 4)
+    {
+      cairo_restore (cr);
+      return;
+    }
+  for (int t = 0; t < 10; t++)
+    for (int p = 0; p < 10; p++)
+      {
+        guint v = self->counts[t * 10 + p];
+        if (t == p)
+          max_diag = MAX (max_diag, v);
+        else
+          max_off = MAX (max_off, v);
+      }
+  cairo_set_font_size (cr, MIN (10, cell * 0.36));
+  for (int t = 0; t < 10; t++)
+    {
+      g_snprintf (buf, sizeof buf, "%d", t);
+      cairo_set_source_rgba (cr, fg, fg, fg, 0.8);
+      cairo_move_to (cr, left - 10, top + (t + 0.65) * cell);
+      cairo_show_text (cr, buf);
+      cairo_move_to (cr, left + (t + 0.35) * cell, top - 3);
+      cairo_show_text (cr, buf);
+      for (int p = 0; p < 10; p++)
+        {
+          guint v = self->counts[t * 10 + p];
+          /* Right answers in the accent colour, mistakes in red, both on a sqrt scale
+           * so that a handful of errors is still visible next to a thousand right. */
+          double a = t == p ? sqrt ((double) v / max_diag) : sqrt ((double) v / max_off);
+          if (t == p)
+            cairo_set_source_rgba (cr, self->accent.red, self->accent.green, self->accent.blue, 0.15 + 0.85 * a);
+          else if (v > 0)
+            cairo_set_source_rgba (cr, 0.88, 0.11, 0.14, 0.12 + 0.88 * a);
+          else
+            cairo_set_source_rgba (cr, fg, fg, fg, 0.04);
+          cairo_rectangle (cr, left + p * cell + 0.5, top + t * cell + 0.5, cell - 1, cell - 1);
+          cairo_fill (cr);
+          if (v > 0 && cell >= 16)
+            {
+              cairo_text_extents_t ext;
+              g_snprintf (buf, sizeof buf, "%u", v);
+              cairo_text_extents (cr, buf, &ext);
+              if (a > 0.55)
+                cairo_set_source_rgb (cr, 1, 1, 1);
+              else
+                cairo_set_source_rgb (cr, fg, fg, fg);
+              cairo_move_to (cr, left + (p + 0.5) * cell - ext.x_advance / 2, top + (t + 0.5) * cell + ext.height / 2);
+              cairo_show_text (cr, buf);
+            }
+        }
+    }
+  cairo_restore (cr);
+}
+
+static gboolean
+widget_is_dark (GtkWidget *widget)
+{
+  GdkRGBA color;
+
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  return (color.red + color.green + color.blue) / 3 > 0.5;
+}
+
+static void
+cs_confusion_snapshot (GtkWidget   *widget,
+                       GtkSnapshot *snapshot)
+{
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+
+  cs_confusion_draw (CS_CONFUSION (widget), cr, w, h, widget_is_dark (widget));
+  cairo_destroy (cr);
+}
+
+static void
+cs_confusion_measure (GtkWidget      *widget,
+                      GtkOrientation  orientation,
+                      int             for_size,
+                      int            *minimum,
+                      int            *natural,
+                      int            *minimum_baseline,
+                      int            *natural_baseline)
+{
+  *minimum = 200;
+  *natural = 340;
+}
+
+static void
+cs_confusion_finalize (GObject *object)
+{
+  g_free (CS_CONFUSION (object)->title);
+  G_OBJECT_CLASS (cs_confusion_parent_class)->finalize (object);
+}
+
+static void
+cs_confusion_class_init (CsConfusionClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = cs_confusion_finalize;
+  widget_class->snapshot = cs_confusion_snapshot;
+  widget_class->measure = cs_confusion_measure;
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+cs_confusion_init (CsConfusion *self)
+{
+  gdk_rgba_parse (&self->accent, "#3584e4");
+}
+
+CsConfusion *
+cs_confusion_new (void)
+{
+  return g_object_new (CS_TYPE_CONFUSION, NULL);
+}
+
+void
+cs_confusion_set_counts (CsConfusion   *self,
+                         const char    *title,
+                         const guint   *counts,
+                         const GdkRGBA *accent)
+{
+  guint right = 0, total = 0;
+  g_autofree char *desc = NULL;
+
+  g_free (self->title);
+  self->title = g_strdup (title);
+  self->has_data = counts != NULL;
+  if (counts != NULL)
+    memcpy (self->counts, counts, sizeof self->counts);
+  if (accent != NULL)
+    self->accent = *accent;
+  for (int i = 0; counts && i < 100; i++)
+    {
+      total += counts[i];
+      if (i / 10 == i % 10)
+        right += counts[i];
+    }
+  desc = g_strdup_printf ("%u of %u test images on the diagonal (right)", right, total);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, "Confusion matrix",
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, desc, -1);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}

@@ -1,0 +1,203 @@
+/* The curves view: two plots fed from the runs' histories, redrawn as their events arrive. */
+
+#define G_LOG_DOMAIN "cs-curves-view"
+
+#include "config.h"
+
+#include "cs-curves-view.h"
+#include "cs-run.h"
+
+struct _CsCurvesView
+{
+  GtkWidget   parent_instance;
+
+  GtkWidget  *box;
+  GtkScale   *smoothing;
+  GtkCheckButton *log_scale;
+  GtkLabel   *info;
+  CsPlot     *accuracy_plot;
+  CsPlot     *loss_plot;
+
+  GPtrArray  *runs;       /* CsRun, with their colour index in colors */
+  GArray     *colors;     /* guint */
+  GArray     *handlers;   /* gulong, 3 per run */
+};
+
+G_DEFINE_FINAL_TYPE (CsCurvesView, cs_curves_view, GTK_TYPE_WIDGET)
+
+static void
+refresh (CsCurvesView *self)
+{
+  guint n_runs = self->runs->len;
+  g_autoptr(GString) info = g_string_new (NULL);
+
+  cs_plot_clear (self->accuracy_plot);
+  cs_plot_clear (self->loss_plot);
+  for (guint r = 0; r < n_runs; r++)
+    {
+      CsRun *run = g_ptr_array_index (self->runs, r);
+      GdkRGBA color;
+      guint n_ep = cs_run_get_n_epochs (run), n_pts, sa, sl;
+      const CsLossPoint *pts = cs_run_get_loss_points (run, &n_pts);
+      g_autofree double *ex = g_new (double, MAX (n_ep, 1));
+      g_autofree double *ey = g_new (double, MAX (n_ep, 1));
+      g_autofree double *lx = g_new (double, MAX (n_pts, 1));
+      g_autofree double *ly = g_new (double, MAX (n_pts, 1));
+
+      cs_plot_palette_color (g_array_index (self->colors, guint, r), &color);
+      for (guint e = 0; e < n_ep; e++)
+        {
+          ex[e] = cs_run_get_epoch (run, e)->epoch;
+          ey[e] = cs_run_get_epoch (run, e)->test_acc;
+        }
+      for (guint i = 0; i < n_pts; i++)
+        {
+          lx[i] = pts[i].step;
+          ly[i] = pts[i].loss;
+        }
+      sa = cs_plot_add_series (self->accuracy_plot, cs_run_get_name (run), &color);
+      cs_plot_set_points (self->accuracy_plot, sa, ex, ey, n_ep);
+      sl = cs_plot_add_series (self->loss_plot, cs_run_get_name (run), &color);
+      cs_plot_set_points (self->loss_plot, sl, lx, ly, n_pts);
+      if (cs_run_state_is_live (cs_run_get_state (run)) && cs_run_get_n_batches (run) > 0)
+        g_string_append_printf (info, "%s%s: epoch %d, batch %d/%d, %.0f samples/s", info->len ? " · " : "",
+                                cs_run_get_name (run), cs_run_get_current_epoch (run), cs_run_get_current_batch (run),
+                                cs_run_get_n_batches (run), cs_run_get_samples_per_sec (run));
+    }
+  gtk_label_set_text (self->info, info->str);
+}
+
+static void
+run_progress_cb (CsRun        *run,
+                 CsCurvesView *self)
+{
+  refresh (self);
+}
+
+static void
+run_epoch_cb (CsRun        *run,
+              guint         epoch,
+              CsCurvesView *self)
+{
+  refresh (self);
+}
+
+static void
+run_state_cb (CsRun        *run,
+              GParamSpec   *pspec,
+              CsCurvesView *self)
+{
+  refresh (self);
+}
+
+static void
+disconnect_all (CsCurvesView *self)
+{
+  for (guint r = 0; r < self->runs->len; r++)
+    for (guint k = 0; k < 3; k++)
+      g_signal_handler_disconnect (g_ptr_array_index (self->runs, r), g_array_index (self->handlers, gulong, 3 * r + k));
+  g_ptr_array_set_size (self->runs, 0);
+  g_array_set_size (self->colors, 0);
+  g_array_set_size (self->handlers, 0);
+}
+
+void
+cs_curves_view_set_items (CsCurvesView *self,
+                          GPtrArray    *items)
+{
+  disconnect_all (self);
+  for (guint i = 0; items && i < items->len; i++)
+    {
+      GObject *item = g_ptr_array_index (items, i);
+      gulong h;
+
+      if (!CS_IS_RUN (item))
+        continue;
+      g_ptr_array_add (self->runs, g_object_ref (item));
+      g_array_append_val (self->colors, i);
+      h = g_signal_connect (item, "progress", G_CALLBACK (run_progress_cb), self);
+      g_array_append_val (self->handlers, h);
+      h = g_signal_connect (item, "epoch-done", G_CALLBACK (run_epoch_cb), self);
+      g_array_append_val (self->handlers, h);
+      h = g_signal_connect (item, "notify::state", G_CALLBACK (run_state_cb), self);
+      g_array_append_val (self->handlers, h);
+    }
+  refresh (self);
+}
+
+CsPlot *
+cs_curves_view_get_accuracy_plot (CsCurvesView *self)
+{
+  return self->accuracy_plot;
+}
+
+CsPlot *
+cs_curves_view_get_loss_plot (CsCurvesView *self)
+{
+  return self->loss_plot;
+}
+
+static void
+smoothing_changed_cb (GtkRange     *range,
+                      CsCurvesView *self)
+{
+  cs_plot_set_smoothing (self->loss_plot, gtk_range_get_value (range));
+}
+
+static void
+log_toggled_cb (GtkCheckButton *button,
+                CsCurvesView   *self)
+{
+  cs_plot_set_log_y (self->loss_plot, gtk_check_button_get_active (button));
+}
+
+static void
+cs_curves_view_dispose (GObject *object)
+{
+  CsCurvesView *self = CS_CURVES_VIEW (object);
+
+  if (self->runs != NULL)
+    disconnect_all (self);
+  g_clear_pointer (&self->runs, g_ptr_array_unref);
+  g_clear_pointer (&self->colors, g_array_unref);
+  g_clear_pointer (&self->handlers, g_array_unref);
+  gtk_widget_dispose_template (GTK_WIDGET (self), CS_TYPE_CURVES_VIEW);
+  G_OBJECT_CLASS (cs_curves_view_parent_class)->dispose (object);
+}
+
+static void
+cs_curves_view_class_init (CsCurvesViewClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = cs_curves_view_dispose;
+  g_type_ensure (CS_TYPE_PLOT);
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/convscope/Convscope/ui/cs-curves-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, box);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, smoothing);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, log_scale);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, info);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, accuracy_plot);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, loss_plot);
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+}
+
+static void
+cs_curves_view_init (CsCurvesView *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->runs = g_ptr_array_new_with_free_func (g_object_unref);
+  self->colors = g_array_new (FALSE, FALSE, sizeof (guint));
+  self->handlers = g_array_new (FALSE, FALSE, sizeof (gulong));
+
+  cs_plot_set_title (self->accuracy_plot, "Test accuracy");
+  cs_plot_set_axis_labels (self->accuracy_plot, "epoch", "accuracy (%)");
+  cs_plot_set_y_unit (self->accuracy_plot, "%");
+  cs_plot_set_markers (self->accuracy_plot, TRUE);
+  cs_plot_set_title (self->loss_plot, "Train loss");
+  cs_plot_set_axis_labels (self->loss_plot, "batch", "loss");
+  cs_plot_set_log_y (self->loss_plot, TRUE);
+  cs_plot_set_smoothing (self->loss_plot, 0.6);
+  g_signal_connect (self->smoothing, "value-changed", G_CALLBACK (smoothing_changed_cb), self);
+  g_signal_connect (self->log_scale, "toggled", G_CALLBACK (log_toggled_cb), self);
+}

@@ -1,0 +1,752 @@
+/* The plot widget: snapshot() hands cairo to cs_plot_draw(), which also renders PNG, SVG and PDF files. */
+
+#define G_LOG_DOMAIN "cs-plot"
+
+#include "config.h"
+
+#include <cairo-pdf.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <cairo-svg.h>
+#include <math.h>
+
+#include "cs-plot.h"
+
+typedef struct
+{
+  char    *name;
+  GdkRGBA  color;
+  GArray  *x;    /* double */
+  GArray  *y;
+} Series;
+
+struct _CsPlot
+{
+  GtkWidget  parent_instance;
+
+  char      *title;
+  char      *x_label;
+  char      *y_label;
+  char      *y_unit;
+  GPtrArray *series;
+  gboolean   log_y;
+  gboolean   markers;
+  double     smoothing;
+
+  /* hover */
+  gboolean   hovering;
+  double     hover_x;
+  double     hover_y;
+  char      *readout;
+  int        hover_series;
+  double     hover_px;
+  double     hover_py;
+};
+
+G_DEFINE_FINAL_TYPE (CsPlot, cs_plot, GTK_TYPE_WIDGET)
+
+static const char * const palette[] = {
+  "#3584e4", "#e66100", "#2ec27e", "#9141ac", "#e01b24", "#986a44", "#1c71d8", "#f5c211",
+};
+
+void
+cs_plot_palette_color (guint    index,
+                       GdkRGBA *color)
+{
+  gdk_rgba_parse (color, palette[index % G_N_ELEMENTS (palette)]);
+}
+
+static void
+series_free (Series *s)
+{
+  g_free (s->name);
+  g_array_unref (s->x);
+  g_array_unref (s->y);
+  g_free (s);
+}
+
+/* ---- geometry ----------------------------------------------------------- */
+
+typedef struct
+{
+  double left, right, top, bottom;     /* plot area in pixels */
+  double x0, x1, y0, y1;               /* data range (y in log10 when log_y) */
+  gboolean empty;
+} Frame;
+
+static double
+ty (CsPlot *self,
+    double  v)
+{
+  return self->log_y ? log10 (MAX (v, 1e-12)) : v;
+}
+
+static double
+nice_step (double range,
+           int    target)
+{
+  double raw = range / MAX (target, 1), mag = pow (10, floor (log10 (raw))), f = raw / mag;
+
+  if (f < 1.5)
+    return mag;
+  if (f < 3)
+    return 2 * mag;
+  if (f < 7)
+    return 5 * mag;
+  return 10 * mag;
+}
+
+/* Smoothed copy: TensorBoard's EMA, debiased (last / (1 - w^n)). */
+static void
+smooth (const double *y,
+        guint         n,
+        double        w,
+        double       *out)
+{
+  double last = 0;
+  guint k = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (!isfinite (y[i]))
+        {
+          out[i] = y[i];
+          continue;
+        }
+      last = last * w + (1 - w) * y[i];
+      k++;
+      out[i] = w > 0 ? last / (1 - pow (w, k)) : y[i];
+    }
+}
+
+static Frame
+compute_frame (CsPlot *self,
+               double  width,
+               double  height)
+{
+  Frame f = { 62, width - 16, self->title ? 30 : 12, height - 42, G_MAXDOUBLE, -G_MAXDOUBLE, G_MAXDOUBLE, -G_MAXDOUBLE, TRUE };
+
+  for (guint s = 0; s < self->series->len; s++)
+    {
+      Series *se = g_ptr_array_index (self->series, s);
+      for (guint i = 0; i < se->x->len; i++)
+        {
+          double x = g_array_index (se->x, double, i), y = g_array_index (se->y, double, i);
+          if (!isfinite (x) || !isfinite (y) || (self->log_y && y <= 0))
+            continue;
+          f.x0 = MIN (f.x0, x);
+          f.x1 = MAX (f.x1, x);
+          f.y0 = MIN (f.y0, ty (self, y));
+          f.y1 = MAX (f.y1, ty (self, y));
+          f.empty = FALSE;
+        }
+    }
+  if (f.empty)
+    {
+      f.x0 = 0, f.x1 = 1, f.y0 = 0, f.y1 = 1;
+      return f;
+    }
+  if (f.x1 - f.x0 < 1e-9)
+    f.x0 -= 0.5, f.x1 += 0.5;
+  if (f.y1 - f.y0 < 1e-9)
+    f.y0 -= 0.5, f.y1 += 0.5;
+  {
+    double pad = (f.y1 - f.y0) * 0.06;
+    f.y0 -= pad;
+    f.y1 += pad;
+  }
+  return f;
+}
+
+static double
+px (const Frame *f,
+    double       x)
+{
+  return f->left + (x - f->x0) / (f->x1 - f->x0) * (f->right - f->left);
+}
+
+static double
+py (const Frame *f,
+    double       y)
+{
+  return f->bottom - (y - f->y0) / (f->y1 - f->y0) * (f->bottom - f->top);
+}
+
+static void
+format_tick (char   *buf,
+             gsize   len,
+             double  v,
+             double  step)
+{
+  if (fabs (v) >= 10000)
+    g_snprintf (buf, len, "%.0fk", v / 1000);
+  else if (step >= 1)
+    g_snprintf (buf, len, "%.0f", v);
+  else if (step >= 0.1)
+    g_snprintf (buf, len, "%.1f", v);
+  else if (step >= 0.01)
+    g_snprintf (buf, len, "%.2f", v);
+  else
+    g_snprintf (buf, len, "%.3g", v);
+}
+
+static void
+show_text (cairo_t    *cr,
+           double      x,
+           double      y,
+           const char *text,
+           double      align_x,
+           double      align_y)
+{
+  cairo_text_extents_t ext;
+
+  cairo_text_extents (cr, text, &ext);
+  cairo_move_to (cr, x - ext.width * align_x - ext.x_bearing, y - ext.height * align_y - ext.y_bearing);
+  cairo_show_text (cr, text);
+}
+
+void
+cs_plot_draw (CsPlot  *self,
+              cairo_t *cr,
+              double   width,
+              double   height,
+              gboolean dark)
+{
+  Frame f = compute_frame (self, width, height);
+  double fg = dark ? 0.92 : 0.12;
+  char buf[64];
+
+  cairo_save (cr);
+  cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size (cr, 11);
+
+  if (self->title)
+    {
+      cairo_set_source_rgb (cr, fg, fg, fg);
+      cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+      cairo_set_font_size (cr, 13);
+      show_text (cr, f.left, 8, self->title, 0, 0);
+      cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+      cairo_set_font_size (cr, 11);
+    }
+
+  if (f.right - f.left < 20 || f.bottom - f.top < 20)
+    {
+      cairo_restore (cr);
+      return;
+    }
+
+  /* Grid, ticks and tick labels. */
+  cairo_set_line_width (cr, 1);
+  {
+    double step = self->log_y ? 1 : nice_step (f.y1 - f.y0, 5);
+    for (double v = ceil (f.y0 / step) * step; v <= f.y1 + 1e-9; v += step)
+      {
+        double yy = round (py (&f, v)) + 0.5;
+        cairo_set_source_rgba (cr, fg, fg, fg, 0.12);
+        cairo_move_to (cr, f.left, yy);
+        cairo_line_to (cr, f.right, yy);
+        cairo_stroke (cr);
+        cairo_set_source_rgba (cr, fg, fg, fg, 0.75);
+        if (self->log_y)
+          g_snprintf (buf, sizeof buf, "%g", pow (10, v));
+        else
+          format_tick (buf, sizeof buf, v, step);
+        show_text (cr, f.left - 6, yy, buf, 1, 0.5);
+      }
+    step = nice_step (f.x1 - f.x0, (int) MAX (2, (f.right - f.left) / 90));
+    if (step < 1 && f.x1 - f.x0 >= 1)
+      step = 1;
+    for (double v = ceil (f.x0 / step) * step; v <= f.x1 + 1e-9; v += step)
+      {
+        double xx = round (px (&f, v)) + 0.5;
+        cairo_set_source_rgba (cr, fg, fg, fg, 0.12);
+        cairo_move_to (cr, xx, f.top);
+        cairo_line_to (cr, xx, f.bottom);
+        cairo_stroke (cr);
+        cairo_set_source_rgba (cr, fg, fg, fg, 0.75);
+        format_tick (buf, sizeof buf, v, step);
+        show_text (cr, xx, f.bottom + 6, buf, 0.5, 0);
+      }
+  }
+
+  /* Axes and their labels. */
+  cairo_set_source_rgba (cr, fg, fg, fg, 0.6);
+  cairo_move_to (cr, f.left + 0.5, f.top);
+  cairo_line_to (cr, f.left + 0.5, f.bottom + 0.5);
+  cairo_line_to (cr, f.right, f.bottom + 0.5);
+  cairo_stroke (cr);
+  cairo_set_source_rgba (cr, fg, fg, fg, 0.85);
+  if (self->x_label)
+    show_text (cr, (f.left + f.right) / 2, height - 4, self->x_label, 0.5, 1);
+  if (self->y_label)
+    {
+      g_autofree char *label = self->log_y ? g_strdup_printf ("%s (log scale)", self->y_label) : g_strdup (self->y_label);
+      cairo_save (cr);
+      cairo_translate (cr, 12, (f.top + f.bottom) / 2);
+      cairo_rotate (cr, -G_PI / 2);
+      show_text (cr, 0, 0, label, 0.5, 0.5);
+      cairo_restore (cr);
+    }
+
+  if (f.empty)
+    {
+      cairo_set_source_rgba (cr, fg, fg, fg, 0.5);
+      show_text (cr, (f.left + f.right) / 2, (f.top + f.bottom) / 2, "No data yet", 0.5, 0.5);
+    }
+
+  /* The curves: raw (faint when smoothed), then smoothed. */
+  cairo_save (cr);
+  cairo_rectangle (cr, f.left, f.top - 4, f.right - f.left + 4, f.bottom - f.top + 8);
+  cairo_clip (cr);
+  cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
+  for (guint s = 0; s < self->series->len; s++)
+    {
+      Series *se = g_ptr_array_index (self->series, s);
+      guint n = se->x->len;
+      const double *xs = (const double *) se->x->data, *ys = (const double *) se->y->data;
+      g_autofree double *sm = NULL;
+      gboolean smoothed = self->smoothing > 0 && n > 2;
+
+      if (n == 0)
+        continue;
+      for (int pass = smoothed ? 0 : 1; pass < 2; pass++)
+        {
+          const double *yv = ys;
+          gboolean started = FALSE;
+
+          if (pass == 1 && smoothed)
+            {
+              sm = g_new (double, n);
+              smooth (ys, n, self->smoothing, sm);
+              yv = sm;
+            }
+          cairo_set_source_rgba (cr, se->color.red, se->color.green, se->color.blue, pass == 0 ? 0.25 : 1.0);
+          cairo_set_line_width (cr, pass == 0 ? 1.0 : 2.0);
+          for (guint i = 0; i < n; i++)
+            {
+              if (!isfinite (yv[i]) || (self->log_y && yv[i] <= 0))
+                {
+                  started = FALSE;
+                  continue;
+                }
+              if (!started)
+                cairo_move_to (cr, px (&f, xs[i]), py (&f, ty (self, yv[i])));
+              else
+                cairo_line_to (cr, px (&f, xs[i]), py (&f, ty (self, yv[i])));
+              started = TRUE;
+            }
+          cairo_stroke (cr);
+          if (pass == 1 && self->markers)
+            for (guint i = 0; i < n; i++)
+              if (isfinite (yv[i]))
+                {
+                  cairo_arc (cr, px (&f, xs[i]), py (&f, ty (self, yv[i])), 3.5, 0, 2 * G_PI);
+                  cairo_fill (cr);
+                }
+        }
+    }
+  cairo_restore (cr);
+
+  /* Legend: top right, a swatch and the run's name. */
+  if (self->series->len > 0)
+    {
+      double lw = 0, lh = 18 * self->series->len + 8, lx, ly = f.top + 6;
+      for (guint s = 0; s < self->series->len; s++)
+        {
+          cairo_text_extents_t ext;
+          cairo_text_extents (cr, ((Series *) g_ptr_array_index (self->series, s))->name, &ext);
+          lw = MAX (lw, ext.x_advance);
+        }
+      lw += 40;
+      lx = f.right - lw - 6;
+      cairo_set_source_rgba (cr, dark ? 0.15 : 1, dark ? 0.15 : 1, dark ? 0.15 : 1, 0.85);
+      cairo_rectangle (cr, lx, ly, lw, lh);
+      cairo_fill (cr);
+      for (guint s = 0; s < self->series->len; s++)
+        {
+          Series *se = g_ptr_array_index (self->series, s);
+          double yy = ly + 13 + 18 * s;
+          cairo_set_source_rgb (cr, se->color.red, se->color.green, se->color.blue);
+          cairo_set_line_width (cr, 3);
+          cairo_move_to (cr, lx + 8, yy);
+          cairo_line_to (cr, lx + 28, yy);
+          cairo_stroke (cr);
+          cairo_set_source_rgb (cr, fg, fg, fg);
+          show_text (cr, lx + 34, yy, se->name, 0, 0.5);
+        }
+    }
+
+  /* Hover read-out: the nearest point, marked, with its values. */
+  if (self->readout != NULL && self->hover_series >= 0)
+    {
+      Series *se = g_ptr_array_index (self->series, self->hover_series);
+      cairo_text_extents_t ext;
+      double bx, by;
+
+      cairo_set_source_rgb (cr, se->color.red, se->color.green, se->color.blue);
+      cairo_arc (cr, self->hover_px, self->hover_py, 5, 0, 2 * G_PI);
+      cairo_fill (cr);
+      cairo_text_extents (cr, self->readout, &ext);
+      bx = CLAMP (self->hover_px + 10, f.left, width - ext.x_advance - 14);
+      by = CLAMP (self->hover_py - 28, 2, height - 24);
+      cairo_set_source_rgba (cr, dark ? 0.1 : 0.98, dark ? 0.1 : 0.98, dark ? 0.1 : 0.98, 0.95);
+      cairo_rectangle (cr, bx, by, ext.x_advance + 12, 20);
+      cairo_fill (cr);
+      cairo_set_source_rgb (cr, se->color.red, se->color.green, se->color.blue);
+      cairo_set_line_width (cr, 1);
+      cairo_rectangle (cr, bx + 0.5, by + 0.5, ext.x_advance + 11, 19);
+      cairo_stroke (cr);
+      cairo_set_source_rgb (cr, fg, fg, fg);
+      show_text (cr, bx + 6, by + 10, self->readout, 0, 0.5);
+    }
+  cairo_restore (cr);
+}
+
+static gboolean
+is_dark (GtkWidget *widget)
+{
+  GdkRGBA color;
+
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  return (color.red + color.green + color.blue) / 3 > 0.5;
+}
+
+static void
+cs_plot_snapshot (GtkWidget   *widget,
+                  GtkSnapshot *snapshot)
+{
+  CsPlot *self = CS_PLOT (widget);
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+
+  cs_plot_draw (self, cr, w, h, is_dark (widget));
+  cairo_destroy (cr);
+}
+
+static void
+update_readout (CsPlot *self)
+{
+  Frame f = compute_frame (self, gtk_widget_get_width (GTK_WIDGET (self)), gtk_widget_get_height (GTK_WIDGET (self)));
+  double best = 30 * 30;
+  int best_s = -1;
+  guint best_i = 0;
+
+  g_clear_pointer (&self->readout, g_free);
+  self->hover_series = -1;
+  if (!self->hovering || f.empty)
+    return;
+  for (guint s = 0; s < self->series->len; s++)
+    {
+      Series *se = g_ptr_array_index (self->series, s);
+      for (guint i = 0; i < se->x->len; i++)
+        {
+          double x = g_array_index (se->x, double, i), y = g_array_index (se->y, double, i);
+          double dx, dy;
+          if (!isfinite (y) || (self->log_y && y <= 0))
+            continue;
+          dx = px (&f, x) - self->hover_x;
+          dy = py (&f, ty (self, y)) - self->hover_y;
+          if (dx * dx + dy * dy < best)
+            {
+              best = dx * dx + dy * dy;
+              best_s = (int) s;
+              best_i = i;
+            }
+        }
+    }
+  if (best_s >= 0)
+    {
+      Series *se = g_ptr_array_index (self->series, best_s);
+      double x = g_array_index (se->x, double, best_i), y = g_array_index (se->y, double, best_i);
+
+      self->hover_series = best_s;
+      self->hover_px = px (&f, x);
+      self->hover_py = py (&f, ty (self, y));
+      self->readout = g_strdup_printf ("%s · %s %g · %.4g%s", se->name, self->x_label ? self->x_label : "x", x, y,
+                                       self->y_unit ? self->y_unit : "");
+    }
+}
+
+void
+cs_plot_hover (CsPlot *self,
+               double  x,
+               double  y)
+{
+  self->hovering = x >= 0;
+  self->hover_x = x;
+  self->hover_y = y;
+  update_readout (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+motion_cb (GtkEventControllerMotion *motion,
+           double                    x,
+           double                    y,
+           CsPlot                   *self)
+{
+  cs_plot_hover (self, x, y);
+}
+
+static void
+leave_cb (GtkEventControllerMotion *motion,
+          CsPlot                   *self)
+{
+  cs_plot_hover (self, -1, -1);
+}
+
+static void
+cs_plot_measure (GtkWidget      *widget,
+                 GtkOrientation  orientation,
+                 int             for_size,
+                 int            *minimum,
+                 int            *natural,
+                 int            *minimum_baseline,
+                 int            *natural_baseline)
+{
+  *minimum = orientation == GTK_ORIENTATION_HORIZONTAL ? 240 : 160;
+  *natural = orientation == GTK_ORIENTATION_HORIZONTAL ? 640 : 280;
+}
+
+static void
+cs_plot_dispose (GObject *object)
+{
+  CsPlot *self = CS_PLOT (object);
+
+  g_clear_pointer (&self->series, g_ptr_array_unref);
+  g_clear_pointer (&self->title, g_free);
+  g_clear_pointer (&self->x_label, g_free);
+  g_clear_pointer (&self->y_label, g_free);
+  g_clear_pointer (&self->y_unit, g_free);
+  g_clear_pointer (&self->readout, g_free);
+  G_OBJECT_CLASS (cs_plot_parent_class)->dispose (object);
+}
+
+static void
+cs_plot_class_init (CsPlotClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = cs_plot_dispose;
+  widget_class->snapshot = cs_plot_snapshot;
+  widget_class->measure = cs_plot_measure;
+  gtk_widget_class_set_css_name (widget_class, "plot");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+cs_plot_init (CsPlot *self)
+{
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+
+  self->series = g_ptr_array_new_with_free_func ((GDestroyNotify) series_free);
+  self->hover_series = -1;
+  g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (leave_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+  gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
+  gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);
+}
+
+CsPlot *
+cs_plot_new (void)
+{
+  return g_object_new (CS_TYPE_PLOT, NULL);
+}
+
+static void
+update_accessible (CsPlot *self)
+{
+  g_autoptr(GString) desc = g_string_new (NULL);
+
+  for (guint s = 0; s < self->series->len; s++)
+    {
+      Series *se = g_ptr_array_index (self->series, s);
+      if (se->y->len > 0)
+        g_string_append_printf (desc, "%s%s: last %.4g%s", desc->len ? "; " : "", se->name,
+                                g_array_index (se->y, double, se->y->len - 1), self->y_unit ? self->y_unit : "");
+    }
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, self->title ? self->title : "Plot",
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, desc->len ? desc->str : "No data yet",
+                                  -1);
+}
+
+void
+cs_plot_set_title (CsPlot     *self,
+                   const char *title)
+{
+  g_free (self->title);
+  self->title = g_strdup (title);
+  update_accessible (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+cs_plot_set_axis_labels (CsPlot     *self,
+                         const char *x_label,
+                         const char *y_label)
+{
+  g_free (self->x_label);
+  g_free (self->y_label);
+  self->x_label = g_strdup (x_label);
+  self->y_label = g_strdup (y_label);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+cs_plot_set_y_unit (CsPlot     *self,
+                    const char *unit)
+{
+  g_free (self->y_unit);
+  self->y_unit = g_strdup (unit);
+}
+
+void
+cs_plot_clear (CsPlot *self)
+{
+  g_ptr_array_set_size (self->series, 0);
+  update_readout (self);
+  update_accessible (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+guint
+cs_plot_add_series (CsPlot        *self,
+                    const char    *name,
+                    const GdkRGBA *color)
+{
+  Series *s = g_new0 (Series, 1);
+
+  s->name = g_strdup (name);
+  s->color = *color;
+  s->x = g_array_new (FALSE, FALSE, sizeof (double));
+  s->y = g_array_new (FALSE, FALSE, sizeof (double));
+  g_ptr_array_add (self->series, s);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  return self->series->len - 1;
+}
+
+void
+cs_plot_set_points (CsPlot       *self,
+                    guint         series,
+                    const double *x,
+                    const double *y,
+                    guint         n)
+{
+  Series *s;
+
+  g_return_if_fail (series < self->series->len);
+  s = g_ptr_array_index (self->series, series);
+  g_array_set_size (s->x, 0);
+  g_array_set_size (s->y, 0);
+  g_array_append_vals (s->x, x, n);
+  g_array_append_vals (s->y, y, n);
+  update_readout (self);
+  update_accessible (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+guint
+cs_plot_get_n_series (CsPlot *self)
+{
+  return self->series->len;
+}
+
+guint
+cs_plot_get_n_points (CsPlot *self,
+                      guint   series)
+{
+  g_return_val_if_fail (series < self->series->len, 0);
+  return ((Series *) g_ptr_array_index (self->series, series))->x->len;
+}
+
+void
+cs_plot_set_log_y (CsPlot   *self,
+                   gboolean  log_y)
+{
+  self->log_y = log_y;
+  update_readout (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+cs_plot_set_smoothing (CsPlot *self,
+                       double  weight)
+{
+  self->smoothing = CLAMP (weight, 0.0, 0.999);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+cs_plot_set_markers (CsPlot   *self,
+                     gboolean  markers)
+{
+  self->markers = markers;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+const char *
+cs_plot_get_readout (CsPlot *self)
+{
+  return self->readout;
+}
+
+gboolean
+cs_plot_export (CsPlot      *self,
+                const char  *path,
+                int          width,
+                int          height,
+                GError     **error)
+{
+  cairo_surface_t *surface;
+  cairo_t *cr;
+  cairo_status_t status;
+  gboolean png = g_str_has_suffix (path, ".png");
+  g_autofree char *tmp = g_strconcat (path, ".part", NULL);
+
+  if (png)
+    surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  else if (g_str_has_suffix (path, ".svg"))
+    surface = cairo_svg_surface_create (tmp, width, height);
+  else if (g_str_has_suffix (path, ".pdf"))
+    surface = cairo_pdf_surface_create (tmp, width, height);
+  else
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "%s: give the file a .png, .svg or .pdf name", path);
+      return FALSE;
+    }
+  cr = cairo_create (surface);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_paint (cr);
+  {
+    gboolean hovering = self->hovering;
+    char *readout = g_steal_pointer (&self->readout);
+    cs_plot_draw (self, cr, width, height, FALSE);
+    self->readout = readout;
+    self->hovering = hovering;
+  }
+  cairo_destroy (cr);
+  if (png)
+    status = cairo_surface_write_to_png (surface, tmp);
+  else
+    {
+      cairo_surface_finish (surface);
+      status = cairo_surface_status (surface);
+    }
+  cairo_surface_destroy (surface);
+  /* Written beside the target, then renamed: an existing file is replaced whole or not at all. */
+  if (status != CAIRO_STATUS_SUCCESS || g_rename (tmp, path) != 0)
+    {
+      g_unlink (tmp);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not write %s: %s", path,
+                   status != CAIRO_STATUS_SUCCESS ? cairo_status_to_string (status) : g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
