@@ -832,7 +832,6 @@ cs_window_dispose (GObject *object)
 
   g_clear_pointer (&self->watched, g_ptr_array_unref);
   g_clear_pointer (&self->selected, g_ptr_array_unref);
-  gtk_widget_dispose_template (GTK_WIDGET (self), CS_TYPE_WINDOW);
   g_clear_object (&self->selection);
   g_clear_object (&self->store);
   g_clear_object (&self->loaded);
