@@ -20,6 +20,7 @@ typedef struct
 static const CsCliVerb verbs[] = {
   { "train", "Train a model (mlp, cnn, lenet5, ... or a .spec file) and print each epoch", cs_cli_train },
   { "predict", "Test accuracy of a checkpoint, or its prediction for a picture of a digit", cs_cli_predict },
+  { "render", "Draw a checkpoint's kernels or feature maps into PNG, SVG or PDF", cs_cli_render },
   { "inspect", "What a .safetensors or PyTorch .pth file holds", cs_cli_inspect },
   { "convert", "A PyTorch .pth (or safetensors) to a self-describing safetensors", cs_cli_convert },
   { "runs", "List, show, export (CSV) and delete the runs kept on disk", cs_cli_runs },

@@ -37,6 +37,8 @@ int      cs_cli_convert          (int          argc,
                                   char       **argv);
 int      cs_cli_inspect          (int          argc,
                                   char       **argv);
+int      cs_cli_render           (int          argc,
+                                  char       **argv);
 int      cs_cli_runs             (int          argc,
                                   char       **argv);
 int      cs_cli_summary          (int          argc,

@@ -11,6 +11,8 @@
 #include <math.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cs-checkpoint.h"
@@ -1525,6 +1527,10 @@ worker_thread (gpointer data)
   if (w->lock_fd >= 0)
     flock (w->lock_fd, LOCK_EX);
 
+  /* Training yields to the window: a slightly lower priority for this
+   * thread and the pool threads it creates (they inherit it). */
+  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 5) != 0)
+    g_debug ("could not lower the trainer's priority: %s", g_strerror (errno));
   g_atomic_int_inc (&n_active_threads);
   w->session = cs_session_new (w->spec, &w->record->hp, w->data, &error);
   if (w->session == NULL)

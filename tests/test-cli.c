@@ -395,6 +395,37 @@ test_hostile_checkpoints (void)
   assert_contains (c.err, "name the output OUT.safetensors");
 }
 
+/* Headless rendering: valid PNG, SVG and PDF files. */
+static void
+test_render (void)
+{
+  static const char * const outs[] = { "k.png", "k.svg", "k.pdf" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (outs); i++)
+    {
+      g_autofree char *path = g_build_filename (runs_dir, outs[i], NULL);
+      g_autofree char *bytes = NULL;
+      g_auto(Result) r = { 0 };
+      gsize len;
+
+      run_cli (&r, "render", i == 1 ? "feature-maps" : "kernels", "-o", path, i == 1 ? "--test-index" : NULL, "7", NULL);
+      g_assert_cmpint (r.status, ==, 0);
+      g_assert_true (g_file_get_contents (path, &bytes, &len, NULL));
+      if (i == 0)
+        g_assert_true (len > 8 && memcmp (bytes, "\x89PNG\r\n\x1a\n", 8) == 0);
+      else if (i == 1)
+        g_assert_nonnull (strstr (bytes, "<svg"));
+      else
+        g_assert_true (g_str_has_prefix (bytes, "%PDF-"));
+    }
+  {
+    g_auto(Result) bad = { 0 };
+    run_cli (&bad, "render", "kernels", "-o", "/tmp/x.bmp", NULL);
+    g_assert_cmpint (bad.status, ==, 2);
+    assert_contains (bad.err, "must end in .png, .svg or .pdf");
+  }
+}
+
 static void
 rm_rf (const char *path)
 {
@@ -433,6 +464,7 @@ main (int   argc,
   g_test_add_func ("/cli/predict-bundled", test_predict_bundled);
   g_test_add_func ("/cli/predict-image", test_predict_image);
   g_test_add_func ("/cli/hostile-checkpoints", test_hostile_checkpoints);
+  g_test_add_func ("/cli/render", test_render);
 
   ret = g_test_run ();
   rm_rf (runs_dir);

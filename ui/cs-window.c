@@ -10,6 +10,7 @@
 #include "cs-compare-view.h"
 #include "cs-curves-view.h"
 #include "cs-dataset.h"
+#include "cs-inside-view.h"
 #include "cs-loaded-model.h"
 #include "cs-new-run-dialog.h"
 #include "cs-presets.h"
@@ -38,6 +39,7 @@ struct _CsWindow
   CsCurvesView         *curves_view;
   CsCompareView        *compare_view;
   CsSummaryView        *summary_view;
+  CsInsideView         *inside_view;
 
   CsRunStore           *store;
   GListStore           *loaded;       /* CsLoadedModel */
@@ -243,6 +245,8 @@ refresh_views (CsWindow *self)
   GObject *first = self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL;
 
   cs_curves_view_set_items (self->curves_view, self->selected);
+  if (g_str_equal (gtk_stack_get_visible_child_name (self->views), "inside"))
+    cs_inside_view_set_item (self->inside_view, first, self->mnist);
   if (g_str_equal (gtk_stack_get_visible_child_name (self->views), "compare") && self->mnist != NULL)
     cs_compare_view_set_items (self->compare_view, self->selected, self->mnist);
   if (first != NULL && CS_IS_RUN (first))
@@ -285,6 +289,12 @@ views_changed_cb (GtkStack   *stack,
     {
       if (cs_window_get_mnist (self) != NULL)
         cs_compare_view_set_items (self->compare_view, self->selected, self->mnist);
+    }
+  else if (g_str_equal (gtk_stack_get_visible_child_name (stack), "inside"))
+    {
+      cs_window_get_mnist (self);
+      cs_inside_view_set_item (self->inside_view, self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL,
+                               self->mnist);
     }
 }
 
@@ -849,6 +859,7 @@ cs_window_class_init (CsWindowClass *klass)
   g_type_ensure (CS_TYPE_CURVES_VIEW);
   g_type_ensure (CS_TYPE_COMPARE_VIEW);
   g_type_ensure (CS_TYPE_SUMMARY_VIEW);
+  g_type_ensure (CS_TYPE_INSIDE_VIEW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/convscope/Convscope/ui/cs-window.ui");
   gtk_widget_class_bind_template_child (widget_class, CsWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, banner);
@@ -866,6 +877,7 @@ cs_window_class_init (CsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsWindow, curves_view);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, compare_view);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, summary_view);
+  gtk_widget_class_bind_template_child (widget_class, CsWindow, inside_view);
   gtk_widget_class_add_binding (widget_class, GDK_KEY_space, 0, space_cb, NULL);
 }
 
@@ -947,6 +959,12 @@ CsCompareView *
 cs_window_get_compare_view (CsWindow *self)
 {
   return self->compare_view;
+}
+
+CsInsideView *
+cs_window_get_inside_view (CsWindow *self)
+{
+  return self->inside_view;
 }
 
 CsSummaryView *
