@@ -10,6 +10,7 @@
 #include "cs-compare-view.h"
 #include "cs-curves-view.h"
 #include "cs-dataset.h"
+#include "cs-draw-view.h"
 #include "cs-inside-view.h"
 #include "cs-loaded-model.h"
 #include "cs-new-run-dialog.h"
@@ -40,6 +41,7 @@ struct _CsWindow
   CsCompareView        *compare_view;
   CsSummaryView        *summary_view;
   CsInsideView         *inside_view;
+  CsDrawView           *draw_view;
 
   CsRunStore           *store;
   GListStore           *loaded;       /* CsLoadedModel */
@@ -188,6 +190,8 @@ update_status (CsWindow *self)
                                                                          : "Evaluate it from the menu");
         }
     }
+  else if (self->selected->len == 0)
+    text = g_strdup ("Draw a digit: the model answers as you draw");
   else
     text = g_strdup_printf ("%u selected", self->selected->len);
   gtk_label_set_text (self->status_label, text);
@@ -276,7 +280,9 @@ selection_changed_cb (GtkSelectionModel *model,
       g_ptr_array_add (self->selected, g_list_model_get_item (G_LIST_MODEL (model), pos));
     }
   gtk_bitset_unref (set);
-  gtk_stack_set_visible_child_name (self->main_stack, self->selected->len ? "views" : "welcome");
+  /* The Draw view needs no run: it has the bundled model. */
+  if (self->selected->len > 0 || !g_str_equal (gtk_stack_get_visible_child_name (self->views), "draw"))
+    gtk_stack_set_visible_child_name (self->main_stack, self->selected->len ? "views" : "welcome");
   refresh_views (self);
 }
 
@@ -289,6 +295,13 @@ views_changed_cb (GtkStack   *stack,
     {
       if (cs_window_get_mnist (self) != NULL)
         cs_compare_view_set_items (self->compare_view, self->selected, self->mnist);
+    }
+  else if (g_str_equal (gtk_stack_get_visible_child_name (stack), "draw"))
+    {
+      g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_object_unref);
+      for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->selection)); i++)
+        g_ptr_array_add (all, g_list_model_get_item (G_LIST_MODEL (self->selection), i));
+      cs_draw_view_set_candidates (self->draw_view, all);
     }
   else if (g_str_equal (gtk_stack_get_visible_child_name (stack), "inside"))
     {
@@ -822,7 +835,42 @@ close_request_cb (GtkWindow *window,
   return FALSE;
 }
 
+static void
+draw_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  CsWindow *self = user_data;
+
+  gtk_stack_set_visible_child_name (self->views, "draw");
+  gtk_stack_set_visible_child_name (self->main_stack, "views");
+}
+
+static void
+show_maps_cb (CsDrawView  *view,
+              const float *input,
+              CsWindow    *self)
+{
+  cs_window_get_mnist (self);
+  if (self->selected->len == 0)
+    {
+      /* The drawn digit through the model that read it. */
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CsLoadedModel) bundled = cs_loaded_model_new_bundled (&error);
+      if (bundled == NULL)
+        {
+          cs_window_show_message (self, error->message, TRUE);
+          return;
+        }
+      g_list_store_append (self->loaded, bundled);
+      cs_window_select (self, (GObject **) &bundled, 1);
+    }
+  gtk_stack_set_visible_child_name (self->views, "inside");
+  cs_inside_view_set_image (self->inside_view, input, "the drawn digit");
+}
+
 static const GActionEntry win_actions[] = {
+  { .name = "draw", .activate = draw_action },
   { .name = "new-run", .activate = new_run_action },
   { .name = "open", .activate = open_action },
   { .name = "save", .activate = save_action },
@@ -860,6 +908,7 @@ cs_window_class_init (CsWindowClass *klass)
   g_type_ensure (CS_TYPE_COMPARE_VIEW);
   g_type_ensure (CS_TYPE_SUMMARY_VIEW);
   g_type_ensure (CS_TYPE_INSIDE_VIEW);
+  g_type_ensure (CS_TYPE_DRAW_VIEW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/convscope/Convscope/ui/cs-window.ui");
   gtk_widget_class_bind_template_child (widget_class, CsWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, banner);
@@ -878,6 +927,7 @@ cs_window_class_init (CsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsWindow, compare_view);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, summary_view);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, inside_view);
+  gtk_widget_class_bind_template_child (widget_class, CsWindow, draw_view);
   gtk_widget_class_add_binding (widget_class, GDK_KEY_space, 0, space_cb, NULL);
 }
 
@@ -920,6 +970,7 @@ cs_window_init (CsWindow *self)
   g_signal_connect (self->selection, "selection-changed", G_CALLBACK (selection_changed_cb), self);
   g_signal_connect (self->views, "notify::visible-child", G_CALLBACK (views_changed_cb), self);
   g_signal_connect (self->banner_close, "clicked", G_CALLBACK (banner_close_cb), self);
+  g_signal_connect (self->draw_view, "show-feature-maps", G_CALLBACK (show_maps_cb), self);
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), self);
 
   drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
@@ -965,6 +1016,12 @@ CsInsideView *
 cs_window_get_inside_view (CsWindow *self)
 {
   return self->inside_view;
+}
+
+CsDrawView *
+cs_window_get_draw_view (CsWindow *self)
+{
+  return self->draw_view;
 }
 
 CsSummaryView *

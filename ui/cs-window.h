@@ -5,6 +5,7 @@
 
 #include "cs-compare-view.h"
 #include "cs-curves-view.h"
+#include "cs-draw-view.h"
 #include "cs-inside-view.h"
 #include "cs-run-store.h"
 #include "cs-summary-view.h"
@@ -21,6 +22,7 @@ CsCurvesView  *cs_window_get_curves_view  (CsWindow       *self);
 CsCompareView *cs_window_get_compare_view (CsWindow       *self);
 CsSummaryView *cs_window_get_summary_view (CsWindow       *self);
 CsInsideView  *cs_window_get_inside_view  (CsWindow       *self);
+CsDrawView    *cs_window_get_draw_view    (CsWindow       *self);
 GtkStack      *cs_window_get_views        (CsWindow       *self);
 guint          cs_window_get_n_sidebar_items (CsWindow    *self);
 const char    *cs_window_get_status_text  (CsWindow       *self);
