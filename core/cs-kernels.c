@@ -11,6 +11,15 @@
 #include "cs-kernels.h"
 #include "cs-parallel.h"
 
+/* Hot loops get AVX-512, AVX2 and baseline versions, picked at run time
+ * (ifunc), so the binary runs on any x86-64 and uses the widest vectors it has. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define CS_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
+                                          optimize ("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define CS_VECTOR_CLONES
+#endif
+
 /* ---- Linear ------------------------------------------------------------ */
 
 void
@@ -212,7 +221,7 @@ cs_im2col (float          *col,
   cs_parallel_for ((gsize) g->C * g->kh * g->kw, 1, im2col_rows, &job);
 }
 
-static void
+CS_VECTOR_CLONES static void
 col2im_planes (gpointer data,
                gsize    p0,
                gsize    p1)
@@ -279,7 +288,7 @@ typedef struct
   const CsWindow *g;
 } BiasJob;
 
-static void
+CS_VECTOR_CLONES static void
 conv_bias_rows (gpointer data,
                 gsize    r0,
                 gsize    r1)
@@ -331,7 +340,7 @@ typedef struct
   const CsWindow *g;
 } GatherJob;
 
-static void
+CS_VECTOR_CLONES static void
 conv_gather_channels (gpointer data,
                       gsize    k0,
                       gsize    k1)
@@ -466,7 +475,7 @@ typedef struct
   const CsWindow *g;
 } PoolJob;
 
-static void
+CS_VECTOR_CLONES static void
 maxpool_forward_planes (gpointer data,
                         gsize    p0,
                         gsize    p1)
@@ -476,6 +485,39 @@ maxpool_forward_planes (gpointer data,
   float *out = job->out;
   gint32 *argmax = job->argmax;
   const float *x = job->x;
+
+  /* The common 2x2 window without padding: four loads, no bounds checks. */
+  if (g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1)
+    {
+      for (gsize pl = p0; pl < p1; pl++)
+        {
+          const float *in = x + pl * g->H * g->W;
+          float *o = out + pl * g->Ho * g->Wo;
+          gint32 *am = argmax + pl * g->Ho * g->Wo;
+
+          for (int oy = 0; oy < g->Ho; oy++)
+            {
+              const float *r0 = in + oy * g->sh * g->W, *r1 = r0 + g->W;
+              gint32 base = oy * g->sh * g->W;
+              for (int ox = 0; ox < g->Wo; ox++)
+                {
+                  int ix = ox * g->sw;
+                  float a = r0[ix], b = r0[ix + 1], c = r1[ix], d = r1[ix + 1], best = a;
+                  gint32 bi = base + ix;
+                  /* The first maximum in scan order wins; NaN propagates (PyTorch's rule). */
+                  if (!isnan (a))
+                    {
+                      if (b > best || isnan (b)) best = b, bi = base + ix + 1;
+                      if (!isnan (best) && (c > best || isnan (c))) best = c, bi = base + g->W + ix;
+                      if (!isnan (best) && (d > best || isnan (d))) best = d, bi = base + g->W + ix + 1;
+                    }
+                  o[oy * g->Wo + ox] = best;
+                  am[oy * g->Wo + ox] = bi;
+                }
+            }
+        }
+      return;
+    }
 
   for (gsize pl = p0; pl < p1; pl++)
     {
@@ -528,7 +570,7 @@ cs_maxpool_forward (float          *out,
   cs_parallel_for ((gsize) g->B * g->C, 4, maxpool_forward_planes, &job);
 }
 
-static void
+CS_VECTOR_CLONES static void
 maxpool_backward_planes (gpointer data,
                          gsize    p0,
                          gsize    p1)
@@ -585,7 +627,7 @@ avg_window (const CsWindow *g,
   *divisor = (float) (g->count_include_pad ? pool_size : (he - hs) * (we - ws));
 }
 
-static void
+CS_VECTOR_CLONES static void
 avgpool_forward_planes (gpointer data,
                         gsize    p0,
                         gsize    p1)
@@ -629,7 +671,7 @@ cs_avgpool_forward (float          *out,
   cs_parallel_for ((gsize) g->B * g->C, 4, avgpool_forward_planes, &job);
 }
 
-static void
+CS_VECTOR_CLONES static void
 avgpool_backward_planes (gpointer data,
                          gsize    p0,
                          gsize    p1)
@@ -682,7 +724,7 @@ typedef struct
   const float *b;
 } EltJob;
 
-static void
+CS_VECTOR_CLONES static void
 relu_fwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
@@ -699,7 +741,7 @@ cs_relu_forward (float       *out,
   cs_parallel_for (n, ELT_GRAIN, relu_fwd_range, &j);
 }
 
-static void
+CS_VECTOR_CLONES static void
 relu_bwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
@@ -746,7 +788,7 @@ fast_tanh (float x)
   return p / q;
 }
 
-static void
+CS_VECTOR_CLONES static void
 tanh_fwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
@@ -775,7 +817,7 @@ cs_tanh_forward_ref (float       *out,
     out[i] = tanhf (x[i]);
 }
 
-static void
+CS_VECTOR_CLONES static void
 tanh_bwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
@@ -814,7 +856,7 @@ cs_sigmoid_forward (float       *out,
   cs_parallel_for (n, ELT_GRAIN, sigmoid_fwd_range, &j);
 }
 
-static void
+CS_VECTOR_CLONES static void
 sigmoid_bwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
@@ -832,6 +874,42 @@ cs_sigmoid_backward (float       *dx,
   cs_parallel_for (n, ELT_GRAIN, sigmoid_bwd_range, &j);
 }
 
+#define DROPOUT_CHUNK 16384
+
+typedef struct
+{
+  float       *out;
+  float       *mask;
+  const float *x;
+  gsize        n;
+  float        p;
+  float        scale;
+  guint64      seed;
+} DropoutJob;
+
+static void
+dropout_chunks (gpointer data,
+                gsize    c0,
+                gsize    c1)
+{
+  DropoutJob *j = data;
+
+  for (gsize c = c0; c < c1; c++)
+    {
+      gsize start = c * DROPOUT_CHUNK, end = MIN (start + DROPOUT_CHUNK, j->n);
+      CsRng rng;
+
+      /* Each chunk has its own stream of the run's seed: the same numbers
+       * whatever thread draws them. */
+      cs_rng_seed (&rng, j->seed, c);
+      for (gsize i = start; i < end; i++)
+        {
+          j->mask[i] = cs_rng_uniform (&rng) >= j->p ? j->scale : 0.0f;
+          j->out[i] = j->x[i] * j->mask[i];
+        }
+    }
+}
+
 void
 cs_dropout_forward (float       *out,
                     float       *mask,
@@ -840,13 +918,10 @@ cs_dropout_forward (float       *out,
                     float        p,
                     CsRng       *rng)
 {
-  float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  DropoutJob j = { out, mask, x, n, p, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, 0 };
 
-  for (gsize i = 0; i < n; i++)
-    {
-      mask[i] = cs_rng_uniform (rng) >= p ? scale : 0.0f;
-      out[i] = x[i] * mask[i];
-    }
+  j.seed = ((guint64) cs_rng_next (rng) << 32) | cs_rng_next (rng);
+  cs_parallel_for ((n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK, 1, dropout_chunks, &j);
 }
 
 void

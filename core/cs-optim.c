@@ -8,6 +8,7 @@
 
 #include "cs-gemm.h"
 #include "cs-optim.h"
+#include "cs-parallel.h"
 
 struct _CsOptim
 {
@@ -65,32 +66,84 @@ cs_optim_free (CsOptim *self)
   g_free (self);
 }
 
+#define OPTIM_GRAIN 32768
+
+typedef struct
+{
+  CsOptim     *self;
+  float       *params;
+  const float *grads;
+  float        lr, mom, wd, b1, b2, one_b1, one_b2, eps, step_size, bc2_sqrt;
+} StepJob;
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define CS_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
+                                          optimize ("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define CS_VECTOR_CLONES
+#endif
+
+CS_VECTOR_CLONES static void
+sgd_range (gpointer data,
+           gsize    i0,
+           gsize    i1)
+{
+  StepJob *j = data;
+  float *restrict p = j->params, *restrict m = j->self->m;
+  const float *restrict g = j->grads;
+  gboolean first = j->self->step == 1;
+
+  /* g += wd * p; buf = momentum * buf + g (buf starts as g); p -= lr * buf */
+  if (j->mom == 0.0f)
+    for (gsize i = i0; i < i1; i++)
+      p[i] -= j->lr * (g[i] + j->wd * p[i]);
+  else
+    for (gsize i = i0; i < i1; i++)
+      {
+        float gi = g[i] + j->wd * p[i];
+        m[i] = first ? gi : j->mom * m[i] + gi;
+        p[i] -= j->lr * m[i];
+      }
+}
+
+CS_VECTOR_CLONES static void
+adam_range (gpointer data,
+            gsize    i0,
+            gsize    i1)
+{
+  StepJob *j = data;
+  float *restrict p = j->params, *restrict m = j->self->m, *restrict v = j->self->v;
+  const float *restrict g = j->grads;
+
+  for (gsize i = i0; i < i1; i++)
+    {
+      float gi = g[i] + j->wd * p[i];
+      float mi = m[i] * j->b1 + j->one_b1 * gi;
+      float vi = v[i] * j->b2 + j->one_b2 * gi * gi;
+      float denom = sqrtf (vi) / j->bc2_sqrt + j->eps;
+
+      m[i] = mi;
+      v[i] = vi;
+      p[i] -= j->step_size * (mi / denom);
+    }
+}
+
+/* One loop over the contiguous parameters, cut into fixed chunks for the pool. */
 void
 cs_optim_step (CsOptim     *self,
                float       *params,
                const float *grads)
 {
   const CsOptimConfig *c = &self->config;
-  float wd = (float) c->weight_decay;
+  StepJob j = { self, params, grads };
 
   self->step++;
-
+  j.wd = (float) c->weight_decay;
   if (c->kind == CS_OPTIM_SGD)
     {
-      /* g += wd * p; buf = momentum * buf + g (buf starts as g); p -= lr * buf */
-      float lr = (float) c->lr, mom = (float) c->momentum;
-
-      for (gsize i = 0; i < self->n; i++)
-        {
-          float g = grads[i] + wd * params[i];
-
-          if (mom != 0.0f)
-            {
-              self->m[i] = self->step == 1 ? g : mom * self->m[i] + g;
-              g = self->m[i];
-            }
-          params[i] -= lr * g;
-        }
+      j.lr = (float) c->lr;
+      j.mom = (float) c->momentum;
+      cs_parallel_for (self->n, OPTIM_GRAIN, sgd_range, &j);
     }
   else
     {
@@ -98,26 +151,19 @@ cs_optim_step (CsOptim     *self,
        *   g += wd * p
        *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
        *   denom = sqrt(v) / sqrt(1 - b2^t) + eps
-       *   p -= lr / (1 - b1^t) * m / denom */
-      /* The (1 - beta) factors are formed in double, as PyTorch forms them from Python floats. */
-      float b1 = (float) c->beta1, b2 = (float) c->beta2, eps = (float) c->eps;
-      float one_b1 = (float) (1.0 - c->beta1), one_b2 = (float) (1.0 - c->beta2);
+       *   p -= lr / (1 - b1^t) * m / denom
+       * The (1 - beta) factors are formed in double, as PyTorch forms them from Python floats. */
       double bc1 = 1.0 - pow (c->beta1, (double) self->step);
       double bc2 = 1.0 - pow (c->beta2, (double) self->step);
-      float step_size = (float) (c->lr / bc1);
-      float bc2_sqrt = (float) sqrt (bc2);
 
-      for (gsize i = 0; i < self->n; i++)
-        {
-          float g = grads[i] + wd * params[i];
-          float m = self->m[i] * b1 + one_b1 * g;
-          float v = self->v[i] * b2 + one_b2 * g * g;
-          float denom = sqrtf (v) / bc2_sqrt + eps;
-
-          self->m[i] = m;
-          self->v[i] = v;
-          params[i] -= step_size * (m / denom);
-        }
+      j.b1 = (float) c->beta1;
+      j.b2 = (float) c->beta2;
+      j.eps = (float) c->eps;
+      j.one_b1 = (float) (1.0 - c->beta1);
+      j.one_b2 = (float) (1.0 - c->beta2);
+      j.step_size = (float) (c->lr / bc1);
+      j.bc2_sqrt = (float) sqrt (bc2);
+      cs_parallel_for (self->n, OPTIM_GRAIN, adam_range, &j);
     }
 }
 
