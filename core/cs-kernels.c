@@ -147,7 +147,7 @@ typedef struct
   const CsWindow *g;
 } ConvJob;
 
-static void
+CS_VECTOR_CLONES static void
 im2col_rows (gpointer data,
              gsize    r0,
              gsize    r1)
@@ -191,7 +191,8 @@ im2col_rows (gpointer data,
                     }
                   for (int ox = 0; ox < lo; ox++)
                     d[ox] = 0.0f;
-                  memcpy (d + lo, src + lo, sizeof (float) * (hi - lo));
+                  for (int ox = lo; ox < hi; ox++)
+                    d[ox] = src[ox];
                   for (int ox = hi; ox < g->Wo; ox++)
                     d[ox] = 0.0f;
                 }
@@ -309,6 +310,165 @@ conv_bias_rows (gpointer data,
     }
 }
 
+/* ---- Direct convolution of a single input channel ----
+ * A first layer (C = 1) makes im2col's GEMM skinny (K x B*P x kh*kw, e.g.
+ * 6 x 78400 x 25) and slow; here each (sample, kernel) plane is computed
+ * directly from a zero-padded copy of the input, vectorised along rows. */
+
+/* Rows of at most 32 outputs, kept in two 16-float vectors (GCC vector
+ * extensions: AVX-512, two AVX2 halves, or SSE quarters, per clone). */
+#define DIRECT_MAX_OUT 32
+#define PAD_STRIDE 64
+#define PAD_ROWS 64
+
+typedef float v16f __attribute__ ((vector_size (64)));
+
+gboolean
+cs_conv2d_is_full_window (const CsWindow *g)
+{
+  return g->kh == g->H && g->kw == g->W && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
+         g->Ho == 1 && g->Wo == 1;
+}
+
+gboolean
+cs_conv2d_direct_applies (const CsWindow *g)
+{
+  return g->C == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+         g->Wo <= DIRECT_MAX_OUT && g->W + 2 * g->pw <= PAD_STRIDE - DIRECT_MAX_OUT &&
+         g->H + 2 * g->ph <= PAD_ROWS && g->kw <= PAD_STRIDE - DIRECT_MAX_OUT && g->kh * g->kw <= 64;
+}
+
+/* The input plane with its zero padding, rows PAD_STRIDE floats apart (zeros beyond). */
+static void
+pad_plane (float          *pad,
+           const float    *plane,
+           const CsWindow *g)
+{
+  int hp = g->H + 2 * g->ph;
+
+  memset (pad, 0, sizeof (float) * hp * PAD_STRIDE);
+  for (int y = 0; y < g->H; y++)
+    memcpy (pad + (y + g->ph) * PAD_STRIDE + g->pw, plane + y * g->W, sizeof (float) * g->W);
+}
+
+/* An unaligned load of 16 floats (a macro: a v16f return value would change the ABI between clones). */
+#define load16(p) ({ v16f _v; memcpy (&_v, (p), sizeof _v); _v; })
+
+typedef struct
+{
+  float          *out;
+  float          *dw;
+  float          *db;
+  const float    *x;
+  const float    *w;
+  const float    *b;
+  const float    *dout;
+  const CsWindow *g;
+} DirectJob;
+
+CS_VECTOR_CLONES static void
+direct_forward_samples (gpointer data,
+                        gsize    b0,
+                        gsize    b1)
+{
+  DirectJob *j = data;
+  const CsWindow *g = j->g;
+  float pad[PAD_ROWS * PAD_STRIDE] __attribute__ ((aligned (64)));
+  gsize P = (gsize) g->Ho * g->Wo;
+  int taps = g->kh * g->kw;
+
+  for (gsize bi = b0; bi < b1; bi++)
+    {
+      pad_plane (pad, j->x + bi * g->H * g->W, g);
+      for (int k = 0; k < g->K; k++)
+        {
+          float *o = j->out + (bi * g->K + k) * P;
+          const float *wk = j->w + (gsize) k * taps;
+          float bias = j->b ? j->b[k] : 0.0f;
+
+          for (int y = 0; y < g->Ho; y++)
+            {
+              /* One output row in registers, the taps in order (i, j). */
+              v16f a0 = { 0 }, a1 = { 0 };
+              float row[DIRECT_MAX_OUT];
+
+              for (int i = 0; i < g->kh; i++)
+                {
+                  const float *prow = pad + (y + i) * PAD_STRIDE;
+                  for (int jj = 0; jj < g->kw; jj++)
+                    {
+                      float wv = wk[i * g->kw + jj];
+                      a0 += wv * load16 (prow + jj);
+                      a1 += wv * load16 (prow + jj + 16);
+                    }
+                }
+              memcpy (row, &a0, sizeof a0);
+              memcpy (row + 16, &a1, sizeof a1);
+              for (int x = 0; x < g->Wo; x++)
+                o[y * g->Wo + x] = row[x] + bias;
+            }
+        }
+    }
+}
+
+CS_VECTOR_CLONES static void
+direct_weight_grads (gpointer data,
+                     gsize    k0,
+                     gsize    k1)
+{
+  DirectJob *j = data;
+  const CsWindow *g = j->g;
+  int taps = g->kh * g->kw;
+  float pad[PAD_ROWS * PAD_STRIDE] __attribute__ ((aligned (64)));
+  /* Per tap, 32 running sums along the row; summed in a fixed order at the end. */
+  v16f acc[64][2];
+  gsize P = (gsize) g->Ho * g->Wo;
+
+  for (gsize k = k0; k < k1; k++)
+    {
+      double bias_acc = 0;
+
+      memset (acc, 0, sizeof acc);
+      for (int bi = 0; bi < g->B; bi++)
+        {
+          const float *go = j->dout + ((gsize) bi * g->K + k) * P;
+
+          pad_plane (pad, j->x + (gsize) bi * g->H * g->W, g);
+          for (int y = 0; y < g->Ho; y++)
+            {
+              float grow[DIRECT_MAX_OUT] = { 0 };
+              v16f g0, g1;
+
+              memcpy (grow, go + y * g->Wo, sizeof (float) * g->Wo);
+              g0 = load16 (grow);
+              g1 = load16 (grow + 16);
+              for (int i = 0; i < g->kh; i++)
+                {
+                  const float *prow = pad + (y + i) * PAD_STRIDE;
+                  for (int jj = 0; jj < g->kw; jj++)
+                    {
+                      acc[i * g->kw + jj][0] += g0 * load16 (prow + jj);
+                      acc[i * g->kw + jj][1] += g1 * load16 (prow + jj + 16);
+                    }
+                }
+            }
+          for (gsize p = 0; p < P; p++)
+            bias_acc += go[p];
+        }
+      for (int t = 0; t < taps; t++)
+        {
+          float lanes[32], sum = 0.0f;
+          memcpy (lanes, &acc[t][0], 64);
+          memcpy (lanes + 16, &acc[t][1], 64);
+          for (int x = 0; x < 32; x++)
+            sum += lanes[x];
+          j->dw[k * taps + t] += sum;
+        }
+      if (j->db != NULL)
+        j->db[k] += (float) bias_acc;
+    }
+}
+
 void
 cs_conv2d_forward (float          *out,
                    float          *col,
@@ -322,6 +482,19 @@ cs_conv2d_forward (float          *out,
   gsize P = (gsize) g->Ho * g->Wo;
   int BP = (int) (P * g->B);
 
+  if (cs_conv2d_direct_applies (g))
+    {
+      DirectJob j = { out, NULL, NULL, x, w, b, NULL, g };
+      cs_parallel_for (g->B, 4, direct_forward_samples, &j);
+      return;
+    }
+  if (cs_conv2d_is_full_window (g))
+    {
+      /* The kernel covers the whole input (LeNet's conv3): a Linear layer on the
+       * flattened maps, out (B, K) = x (B, C*H*W) . w^T, already in NCHW order. */
+      cs_linear_forward (out, x, w, b, g->B, Kd, g->K);
+      return;
+    }
   cs_im2col (col, x, g);
   /* tmp (K, B*P) = w (K, C*kh*kw) . col (C*kh*kw, B*P) */
   cs_gemm (FALSE, FALSE, g->K, BP, Kd, 1.0f, w, Kd, col, BP, 0.0f, tmp, BP);
@@ -374,8 +547,9 @@ cs_conv2d_backward (float          *dx,
                     float          *db,
                     float          *dcol,
                     float          *tmp,
+                    float          *col,
                     const float    *dout,
-                    const float    *col,
+                    const float    *x,
                     const float    *w,
                     const CsWindow *g)
 {
@@ -383,13 +557,31 @@ cs_conv2d_backward (float          *dx,
   gsize P = (gsize) g->Ho * g->Wo;
   int BP = (int) (P * g->B);
 
+  if (cs_conv2d_is_full_window (g))
+    {
+      cs_linear_backward (dx, dw, db, dout, x, w, g->B, Kd, g->K);
+      return;
+    }
+  if (cs_conv2d_direct_applies (g))
+    {
+      DirectJob j = { NULL, dw, db, x, w, NULL, dout, g };
+
+      cs_parallel_for (g->K, 1, direct_weight_grads, &j);
+      if (dx == NULL)
+        return;
+      /* The input gradient as below (dcol = w^T dout, then col2im); col is not needed. */
+      db = NULL;
+      dw = NULL;
+    }
+
   /* tmp (K, B*P) = dout (B, K, P) with the batch moved inward; db sums it. */
   {
     GatherJob job = { tmp, dout, db, g };
     cs_parallel_for (g->K, 1, conv_gather_channels, &job);
   }
   /* dw (K, Kd) += tmp (K, B*P) . col^T (B*P, Kd) */
-  cs_gemm (FALSE, TRUE, g->K, Kd, BP, 1.0f, tmp, BP, col, BP, 1.0f, dw, Kd);
+  if (dw != NULL)
+    cs_gemm (FALSE, TRUE, g->K, Kd, BP, 1.0f, tmp, BP, col, BP, 1.0f, dw, Kd);
   if (dx != NULL)
     {
       /* dcol (Kd, B*P) = w^T (Kd, K) . tmp (K, B*P), then scattered back. */
@@ -487,7 +679,8 @@ maxpool_forward_planes (gpointer data,
   const float *x = job->x;
 
   /* The common 2x2 window without padding: four loads, no bounds checks. */
-  if (g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1)
+  if (g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
+      (g->Ho - 1) * g->sh + 2 <= g->H && (g->Wo - 1) * g->sw + 2 <= g->W)
     {
       for (gsize pl = p0; pl < p1; pl++)
         {
@@ -637,6 +830,24 @@ avgpool_forward_planes (gpointer data,
   float *out = job->out;
   const float *x = job->x;
 
+  /* 2x2, stride 2, no padding (LeNet's): the same sum and divisor as below, without the window arithmetic. */
+  if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+      2 * g->Ho <= g->H && 2 * g->Wo <= g->W)
+    {
+      for (gsize pl = p0; pl < p1; pl++)
+        {
+          const float *in = x + pl * g->H * g->W;
+          float *o = out + pl * g->Ho * g->Wo;
+          for (int oy = 0; oy < g->Ho; oy++)
+            {
+              const float *r0 = in + 2 * oy * g->W, *r1 = r0 + g->W;
+              for (int ox = 0; ox < g->Wo; ox++)
+                o[oy * g->Wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) / 4.0f;
+            }
+        }
+      return;
+    }
+
   for (gsize pl = p0; pl < p1; pl++)
     {
       const float *in = x + pl * g->H * g->W;
@@ -682,6 +893,28 @@ avgpool_backward_planes (gpointer data,
   const float *dout = job->x;
 
   memset (dx + p0 * g->H * g->W, 0, sizeof (float) * (p1 - p0) * g->H * g->W);
+  if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+      2 * g->Ho <= g->H && 2 * g->Wo <= g->W)
+    {
+      for (gsize pl = p0; pl < p1; pl++)
+        {
+          float *d = dx + pl * g->H * g->W;
+          const float *go = dout + pl * g->Ho * g->Wo;
+          for (int oy = 0; oy < g->Ho; oy++)
+            {
+              float *r0 = d + 2 * oy * g->W, *r1 = r0 + g->W;
+              for (int ox = 0; ox < g->Wo; ox++)
+                {
+                  float v = go[oy * g->Wo + ox] / 4.0f;
+                  r0[2 * ox] = v;
+                  r0[2 * ox + 1] = v;
+                  r1[2 * ox] = v;
+                  r1[2 * ox + 1] = v;
+                }
+            }
+        }
+      return;
+    }
   for (gsize pl = p0; pl < p1; pl++)
     {
       float *d = dx + pl * g->H * g->W;

@@ -77,16 +77,22 @@ void   cs_conv2d_forward        (float          *out,
                                  const float    *b,
                                  const CsWindow *g);
 /* dx (may be NULL) is set; dw and db (may be NULL) accumulate; dcol is
- * (C*kh*kw, B*Ho*Wo) scratch, needed only with dx. */
+ * (C*kh*kw, B*Ho*Wo) scratch, needed only with dx; x is the forward's input
+ * and col what the forward left in it. */
 void   cs_conv2d_backward       (float          *dx,
                                  float          *dw,
                                  float          *db,
                                  float          *dcol,
                                  float          *tmp,
+                                 float          *col,
                                  const float    *dout,
-                                 const float    *col,
+                                 const float    *x,
                                  const float    *w,
                                  const CsWindow *g);
+/* Whether the direct kernel (one input channel, stride and dilation 1) serves this geometry. */
+gboolean cs_conv2d_direct_applies (const CsWindow *g);
+/* Whether the kernel covers the whole unpadded input, so the convolution is a Linear layer. */
+gboolean cs_conv2d_is_full_window (const CsWindow *g);
 void   cs_conv2d_forward_ref    (float          *out,
                                  const float    *x,
                                  const float    *w,

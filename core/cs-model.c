@@ -305,10 +305,14 @@ cs_model_set_batch_capacity (CsModel *self,
       switch (L->spec->kind)
         {
         case CS_LAYER_CONV2D:
-          L->col = cs_alloc_floats (cs_conv2d_col_size (&L->g));
-          bytes += cs_conv2d_col_size (&L->g) * sizeof (float);
+          /* The direct and full-window kernels read the input itself: no im2col buffer. */
+          if (!cs_conv2d_is_full_window (&L->g) && !cs_conv2d_direct_applies (&L->g))
+            {
+              L->col = cs_alloc_floats (cs_conv2d_col_size (&L->g));
+              bytes += cs_conv2d_col_size (&L->g) * sizeof (float);
+            }
           tmp_size = MAX (tmp_size, cs_conv2d_tmp_size (&L->g));
-          if (L->need_dx)
+          if (L->need_dx && !cs_conv2d_is_full_window (&L->g))
             dcol_size = MAX (dcol_size, cs_conv2d_col_size (&L->g));
           break;
         case CS_LAYER_MAXPOOL2D:
@@ -475,7 +479,7 @@ cs_model_loss (CsModel      *self,
           cs_linear_backward (dx, gw, gb, L->delta, in, w, B, s->in_features, s->out_features);
           break;
         case CS_LAYER_CONV2D:
-          cs_conv2d_backward (dx, gw, gb, self->dcol, self->tmp, L->delta, L->col, w, &L->g);
+          cs_conv2d_backward (dx, gw, gb, self->dcol, self->tmp, L->col, L->delta, in, w, &L->g);
           break;
         case CS_LAYER_MAXPOOL2D:
           cs_maxpool_backward (dx, L->delta, L->argmax, &L->g);

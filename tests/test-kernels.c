@@ -312,7 +312,7 @@ test_conv2d (void)
       cs_conv2d_forward (c.out, c.col, c.tmp, c.x, c.w, c.b, g);
       cs_conv2d_forward_ref (ref, c.x, c.w, c.b, g);
       assert_close (c.out, ref, no, 1e-5f, "conv2d forward");
-      cs_conv2d_backward (dx, dw, db, dcol, c.tmp, c.R, c.col, c.w, g);
+      cs_conv2d_backward (dx, dw, db, dcol, c.tmp, c.col, c.R, c.x, c.w, g);
       cs_conv2d_backward_ref (dx2, dw2, db2, c.R, c.x, c.w, g);
       assert_close (dx, dx2, nx, 1e-5f, "conv2d dx");
       assert_close (dw, dw2, nw, 1e-5f, "conv2d dw");
@@ -341,7 +341,7 @@ test_conv2d_no_dx (void)
   float *dw = cs_alloc_floats (nw), *dw2 = cs_alloc_floats (nw), *dx2 = cs_alloc_floats (nx);
 
   cs_conv2d_forward (out, col, tmp, x, w, NULL, &g);
-  cs_conv2d_backward (NULL, dw, NULL, NULL, tmp, R, col, w, &g);
+  cs_conv2d_backward (NULL, dw, NULL, NULL, tmp, col, R, x, w, &g);
   cs_conv2d_backward_ref (dx2, dw2, NULL, R, x, w, &g);
   assert_close (dw, dw2, nw, 1e-5f, "conv2d dw without dx");
   cs_free_floats (x); cs_free_floats (w); cs_free_floats (R); cs_free_floats (out);
