@@ -210,8 +210,24 @@ test_kill_9 (void)
                              bin, "train", "--model", "mlp", "--epochs", "3", "--name", "victim",
                              "--runs-dir", runs_dir, NULL);
   g_assert_no_error (error);
-  /* Let it finish an epoch (about two seconds) and be in the middle of the next. */
-  g_usleep (3 * G_USEC_PER_SEC);
+  /* Let it finish an epoch and be in the middle of the next (however slow the machine). */
+  {
+    gint64 deadline = g_get_monotonic_time () + 300 * G_USEC_PER_SEC;
+    gboolean one_epoch = FALSE;
+
+    while (!one_epoch && g_get_monotonic_time () < deadline)
+      {
+        g_auto(Result) l = { 0 };
+        g_usleep (G_USEC_PER_SEC / 4);
+        run_cli (&l, "runs", "list", "--runs-dir", runs_dir, NULL);
+        g_auto(GStrv) lines = g_strsplit (l.out, "\n", -1);
+        for (guint i = 0; lines[i] != NULL; i++)
+          if (strstr (lines[i], "victim") != NULL && strstr (lines[i], " 1/3 ") != NULL)
+            one_epoch = TRUE;
+      }
+    g_assert_true (one_epoch);
+    g_usleep (G_USEC_PER_SEC / 2);
+  }
   g_subprocess_force_exit (victim);
   g_subprocess_wait (victim, NULL, NULL);
   g_assert_true (g_subprocess_get_if_signaled (victim));
