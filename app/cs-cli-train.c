@@ -75,6 +75,20 @@ state_cb (CsRun      *run,
     g_main_loop_quit (t->loop);
 }
 
+static void
+message_cb (CsRun      *run,
+            GParamSpec *pspec,
+            TrainCli   *t)
+{
+  /* A live run with a message: a save failed (the previous files are intact). */
+  if (cs_run_state_is_live (cs_run_get_state (run)) && cs_run_get_message (run) != NULL)
+    {
+      if (t->tty)
+        printf ("\n");
+      fprintf (stderr, "convscope: warning: %s\n", cs_run_get_message (run));
+    }
+}
+
 static gboolean
 interrupt_cb (gpointer data)
 {
@@ -221,6 +235,7 @@ cs_cli_train (int    argc,
   g_signal_connect (run, "progress", G_CALLBACK (progress_cb), &t);
   g_signal_connect (run, "epoch-done", G_CALLBACK (epoch_done_cb), &t);
   g_signal_connect (run, "notify::state", G_CALLBACK (state_cb), &t);
+  g_signal_connect (run, "notify::message", G_CALLBACK (message_cb), &t);
   sigint = g_unix_signal_add (SIGINT, interrupt_cb, &t);
   sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, &t);
 

@@ -1313,13 +1313,16 @@ post_state (Worker     *w,
 
 /* ---- the training thread ------------------------------------------------ */
 
+
+/* Writes run.json; a failure (disk full, read-only) is told to the person
+ * through the run's message, and training goes on: the previous file is intact. */
 static void
 worker_write_record (Worker *w)
 {
   g_autoptr(GError) error = NULL;
 
   if (!write_record (w->record, w->dir, &error))
-    g_warning ("%s", error->message);
+    post_state (w, w->record->state, error->message);
 }
 
 static GHashTable *
@@ -1365,7 +1368,7 @@ worker_save_checkpoint (Worker              *w,
       ev->message = g_strdup (error->message);
       ev->train_seconds = w->record->train_seconds;
       post_event (w, ev);
-      g_warning ("%s", error->message);
+      g_debug ("%s", error->message);
     }
 }
 

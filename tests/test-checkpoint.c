@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -295,6 +297,17 @@ test_bad_files (void)
   expect_load_error (tmpdir, CS_CHECKPOINT_ERROR_IO, "is a directory");
   expect_load_error ("/nonexistent/model.pth", CS_CHECKPOINT_ERROR_IO, "/nonexistent/model.pth");
   expect_load_error (legacy, CS_CHECKPOINT_ERROR_UNSUPPORTED, "a legacy PyTorch file");
+
+  /* A 1 GB file of zeros (sparse): refused from its first bytes, not read whole. */
+  {
+    g_autofree char *big = tmp_path ("huge.safetensors");
+    int fd = g_open (big, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (ftruncate (fd, (off_t) 1 << 30), ==, 0);
+    close (fd);
+    expect_load_error (big, CS_CHECKPOINT_ERROR_FORMAT, "neither a safetensors file nor a PyTorch .pth");
+    g_unlink (big);
+  }
 }
 
 /* Rewrites a zip with one entry dropped or damaged, through Python-free byte surgery on our own fixture. */

@@ -6,7 +6,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-checkpoint.h"
 #include "cs-run-store.h"
+
+#include <errno.h>
 
 static CsDataset *mnist;
 static CsDataset *small;     /* 3000 training and 1000 test images: quick runs */
@@ -469,6 +472,75 @@ test_csv_export (void)
   rm_rf (dir);
 }
 
+/* A full disk while training: the person is told, training goes on, the previous files are intact. */
+static void
+test_save_failure_reported (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(CsRunStore) reloaded = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  CsRun *run = new_run (store, "mlp", 1, 1);
+  g_autofree char *json_path = g_build_filename (cs_run_get_dir (run), "run.json", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gboolean told = FALSE;
+
+  g_assert_true (g_file_get_contents (json_path, &before, NULL, NULL));
+  cs_checkpoint_inject_write_failure (1, ENOSPC);
+  g_assert_true (cs_run_start (run, small, &error));
+  while (cs_run_state_is_live (cs_run_get_state (run)) || !told)
+    {
+      const char *m = cs_run_get_message (run);
+      g_main_context_iteration (NULL, TRUE);
+      if (m != NULL && strstr (m, "No space left on device") && strstr (m, "the previous file is intact"))
+        told = TRUE;
+      if (!cs_run_state_is_live (cs_run_get_state (run)) && !told)
+        break;
+    }
+  cs_run_join (run);
+  cs_checkpoint_inject_write_failure (0, 0);
+  g_assert_true (told);
+  /* Nothing was damaged: the run.json on disk is the last one written whole. */
+  g_assert_true (g_file_get_contents (json_path, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, before);
+  g_assert_true (cs_run_store_load (reloaded, NULL, &error));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (reloaded)), ==, 1);
+  rm_rf (dir);
+}
+
+/* The data directory disappearing mid-run does not stop it: the data set is in memory. */
+static void
+test_data_dir_vanishes (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *data_dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsDataset) copy = NULL;
+  static const char * const files[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+  CsRun *run;
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *src = g_build_filename (mnist->dir, files[i], NULL);
+      g_autofree char *dst = g_build_filename (data_dir, files[i], NULL);
+      g_autoptr(GFile) a = g_file_new_for_path (src);
+      g_autoptr(GFile) b = g_file_new_for_path (dst);
+      g_assert_true (g_file_copy (a, b, G_FILE_COPY_NONE, NULL, NULL, NULL, &error));
+    }
+  copy = cs_dataset_load (data_dir, &error);
+  g_assert_no_error (error);
+  run = new_run (store, "mlp", 1, 1);
+  g_assert_true (cs_run_start (run, copy, &error));
+  rm_rf (data_dir);
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
+  cs_run_join (run);
+  g_assert_cmpint (cs_run_get_state (run), ==, CS_RUN_FINISHED);
+  rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -489,6 +561,8 @@ main (int   argc,
   g_test_add_func ("/core/run/divergent-run-fails", test_divergent_run_fails);
   g_test_add_func ("/core/run/corrupt-runs-skipped", test_corrupt_runs_skipped);
   g_test_add_func ("/core/run/csv-export", test_csv_export);
+  g_test_add_func ("/core/run/save-failure-reported", test_save_failure_reported);
+  g_test_add_func ("/core/run/data-dir-vanishes", test_data_dir_vanishes);
 
   ret = g_test_run ();
   cs_dataset_unref (small);

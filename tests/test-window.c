@@ -484,6 +484,33 @@ test_inside_live (void)
   close_window (window);
 }
 
+/* Closing the window while a run trains: the trainer stops cleanly, nothing is lost or left running. */
+static void
+test_close_while_training (void)
+{
+  CsWindow *window = open_window ();
+  g_autoptr(CsRunStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  CsRun *run = start (window, "cnn", 5, 0);
+
+  id = g_strdup (cs_run_get_id (run));
+  WAIT_FOR (cs_run_get_current_batch (run) > 10);
+  close_window (window);
+  g_assert_cmpuint (cs_run_n_active_threads (), ==, 0);
+
+  store = cs_run_store_new (runs_dir);
+  g_assert_true (cs_run_store_load (store, NULL, &error));
+  {
+    CsRun *again = cs_run_store_find (store, id, &error);
+    g_autofree char *ckpt = NULL;
+    g_assert_no_error (error);
+    g_assert_cmpint (cs_run_get_state (again), ==, CS_RUN_STOPPED);
+    ckpt = cs_run_get_checkpoint_path (again);
+    g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
+  }
+}
+
 static void
 rm_rf (const char *path)
 {
@@ -521,6 +548,7 @@ main (int   argc,
   g_test_add_func ("/ui/kernels/known-colours", test_kernel_colours);
   g_test_add_func ("/ui/feature-maps/match-core", test_feature_maps_match_core);
   g_test_add_func ("/ui/inside/live", test_inside_live);
+  g_test_add_func ("/ui/window/close-while-training", test_close_while_training);
 
   ret = g_test_run ();
   rm_rf (runs_dir);
