@@ -13,7 +13,7 @@
 
 /* Hot loops get AVX-512, AVX2 and baseline versions, picked at run time
  * (ifunc), so the binary runs on any x86-64 and uses the widest vectors it has. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
 #define CS_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
                                           optimize ("tree-vectorize", "vect-cost-model=dynamic")))
 #else

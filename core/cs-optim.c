@@ -76,7 +76,7 @@ typedef struct
   float        lr, mom, wd, b1, b2, one_b1, one_b2, eps, step_size, bc2_sqrt;
 } StepJob;
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
 #define CS_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
                                           optimize ("tree-vectorize", "vect-cost-model=dynamic")))
 #else
