@@ -71,6 +71,10 @@ arg_free (Arg *a)
 
 /* ---- the line parser ---------------------------------------------------- */
 
+/* Nesting deeper than this in one argument ("((((1))))", "- - - 1") is refused,
+ * so a hostile line cannot exhaust the stack (found by fuzzing). */
+#define MAX_DEPTH 32
+
 typedef struct
 {
   const char *s;     /* the whole line, comment removed */
@@ -78,6 +82,7 @@ typedef struct
   guint       line;
   GError    **error;
   gboolean    failed;
+  guint       depth;
 } Parser;
 
 static void parser_fail (Parser *ps, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -269,8 +274,26 @@ arith (Parser *ps,
     }
 }
 
+static Val *parse_atom_inner (Parser *ps);
+
 static Val *
 parse_atom (Parser *ps)
+{
+  Val *v;
+
+  if (++ps->depth > MAX_DEPTH)
+    {
+      parser_fail (ps, "the expression is nested too deeply");
+      ps->depth--;
+      return NULL;
+    }
+  v = parse_atom_inner (ps);
+  ps->depth--;
+  return v;
+}
+
+static Val *
+parse_atom_inner (Parser *ps)
 {
   skip_ws (ps);
 

@@ -238,6 +238,14 @@ test_errors (void)
   expect_error ("input 1x28x28\nfc = nn.Linear(99999999999, 10)\n", CS_SPEC_ERROR_SYNTAX, "not an integer in range");
   expect_error ("input 1x28x28\nnn.Flatten()\nfc = nn.Linear(784, 10) extra\n", CS_SPEC_ERROR_SYNTAX,
                 "unexpected text after the layer");
+  /* Found by fuzzing: deep nesting must not exhaust the stack. */
+  {
+    g_autoptr(GString) deep = g_string_new ("input 784\nfc = nn.Linear(");
+    for (int i = 0; i < 100000; i++)
+      g_string_append (deep, "-(");
+    g_string_append (deep, "1, 10)\n");
+    expect_error (deep->str, CS_SPEC_ERROR_SYNTAX, "the expression is nested too deeply");
+  }
 }
 
 static void
