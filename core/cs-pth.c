@@ -103,7 +103,8 @@ zip_read (const guint8 *data,
       if (eocd < 20 || rd32 (data + eocd - 20) != 0x07064b50)
         ZFAIL ("%s: a ZIP64 file without its ZIP64 locator", path);
       rec = rd64 (data + eocd - 20 + 8);
-      if (rec > len - 56 || rd32 (data + rec) != 0x06064b50)
+      /* (len is checked first: len - 56 must not wrap round; found by fuzzing) */
+      if (len < 56 || rec > len - 56 || rd32 (data + rec) != 0x06064b50)
         ZFAIL ("%s: the ZIP64 end record is missing or out of range", path);
       n_entries = rd64 (data + rec + 32);
       cd_size = rd64 (data + rec + 40);
@@ -169,7 +170,7 @@ zip_read (const guint8 *data,
                path, e->name, method);
       if (csize != usize)
         ZFAIL ("%s: zip entry %s: stored sizes disagree", path, e->name);
-      if (local > len - 30 || rd32 (data + local) != 0x04034b50)
+      if (len < 30 || local > len - 30 || rd32 (data + local) != 0x04034b50)
         ZFAIL ("%s: zip entry %s: its local header is missing or out of range", path, e->name);
       data_start = local + 30 + rd16 (data + local + 26) + rd16 (data + local + 28);
       if (data_start > len || usize > len - data_start)

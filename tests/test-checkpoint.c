@@ -456,6 +456,11 @@ test_hostile_pickles (void)
     g_autofree char *path = make_zip ("no-pkl.pth", "archive/other.txt", (const guint8 *) "hi", 2);
     expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "not one torch.save wrote");
   }
+  /* Found by fuzzing: a 52-byte "ZIP64" file whose size checks wrapped round. */
+  {
+    g_autofree char *path = g_test_build_filename (G_TEST_DIST, "fuzz", "corpus", "pth", "regression-zip64-short.pth", NULL);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "the ZIP64 end record is missing or out of range");
+  }
 }
 
 static void
