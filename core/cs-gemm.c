@@ -148,7 +148,7 @@ cs_gemm (gboolean     trans_a,
     {
       if (n >= 256)
         {
-          int tiles = MIN (16, n / 128);
+          int tiles = MIN (8, n / 192);
           j.split = 1;
           j.tile = round_up ((n + tiles - 1) / tiles, 16);
           n_tasks = (n + j.tile - 1) / j.tile;
