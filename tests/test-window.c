@@ -420,6 +420,27 @@ test_feature_maps_match_core (void)
     desc = cs_kernel_grid_describe_selected (grid);
     g_assert_true (g_str_has_prefix (desc, "conv1, output channel 0, input channel 0 (5×5)"));
   }
+  /* What one frame of each view costs to draw (reported, not asserted: timings are benchmarks). */
+  {
+    cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, 1000, 3000);
+    cairo_t *cr = cairo_create (surface);
+    const float *acts[32];
+    float proba[10];
+    gint64 t0 = g_get_monotonic_time ();
+
+    for (int i = 0; i < 20; i++)
+      cs_render_kernels (cr, spec, cs_model_params (reference), reference, CS_SCALE_PER_LAYER, 1000, FALSE, NULL);
+    g_test_message ("drawing LeNet-5's 2,022 kernels: %.2f ms a frame", (g_get_monotonic_time () - t0) / 20e3);
+    cs_model_predict (reference, image, 1, proba);
+    for (guint l = 0; l < cs_spec_n_layers (spec); l++)
+      acts[l] = cs_model_layer_output (reference, l);
+    t0 = g_get_monotonic_time ();
+    for (int i = 0; i < 20; i++)
+      cs_render_feature_maps (cr, spec, image, "noise", acts, proba, 10, 1000, FALSE);
+    g_test_message ("drawing LeNet-5's feature maps: %.2f ms a frame", (g_get_monotonic_time () - t0) / 20e3);
+    cairo_destroy (cr);
+    cairo_surface_destroy (surface);
+  }
   g_object_unref (maps);
   g_object_unref (grid);
 }
