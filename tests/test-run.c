@@ -491,8 +491,9 @@ test_save_failure_reported (void)
   g_assert_true (cs_run_start (run, small, &error));
   while (cs_run_state_is_live (cs_run_get_state (run)) || !told)
     {
-      const char *m = cs_run_get_message (run);
+      const char *m;
       g_main_context_iteration (NULL, TRUE);
+      m = cs_run_get_message (run);
       if (m != NULL && strstr (m, "No space left on device") && strstr (m, "the previous file is intact"))
         told = TRUE;
       if (!cs_run_state_is_live (cs_run_get_state (run)) && !told)
