@@ -5,9 +5,45 @@
 #include "config.h"
 
 #include <cairo.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <gio/gio.h>
 
 #include "cs-image-io.h"
+
+static gboolean
+check_png_header (const char  *path,
+                  GError     **error)
+{
+  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  guint8 head[24];
+  gsize got = 0;
+  guint32 w, h;
+  FILE *f = fopen (path, "rb");
+
+  if (f == NULL)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  got = fread (head, 1, sizeof head, f);
+  fclose (f);
+  /* Anything that is not a PNG with an IHDR is left to cairo to reject. */
+  if (got < sizeof head || memcmp (head, signature, 8) != 0 || memcmp (head + 12, "IHDR", 4) != 0)
+    return TRUE;
+  w = (guint32) head[16] << 24 | (guint32) head[17] << 16 | (guint32) head[18] << 8 | head[19];
+  h = (guint32) head[20] << 24 | (guint32) head[21] << 16 | (guint32) head[22] << 8 | head[23];
+  if (w < 1 || h < 1 || w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: the image is %ux%u pixels; a digit image may be at most %dx%d",
+                   path, w, h, CS_IMAGE_MAX_SIDE, CS_IMAGE_MAX_SIDE);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 float *
 cs_image_load_gray (const char  *path,
@@ -27,6 +63,10 @@ cs_image_load_gray (const char  *path,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such image file", path);
       return NULL;
     }
+  /* Refuse an oversized image from its header, before cairo allocates
+   * width x height x 4 bytes for it. */
+  if (!check_png_header (path, error))
+    return NULL;
   surface = cairo_image_surface_create_from_png (path);
   status = cairo_surface_status (surface);
   if (status != CAIRO_STATUS_SUCCESS)
@@ -42,7 +82,7 @@ cs_image_load_gray (const char  *path,
   stride = cairo_image_surface_get_stride (surface);
   format = cairo_image_surface_get_format (surface);
   data = cairo_image_surface_get_data (surface);
-  if (w < 1 || h < 1 || w > 16384 || h > 16384)
+  if (w < 1 || h < 1 || w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE)
     {
       cairo_surface_destroy (surface);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: a %dx%d image is not a digit", path, w, h);

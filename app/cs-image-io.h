@@ -5,6 +5,9 @@
 
 G_BEGIN_DECLS
 
+/* Larger pictures are refused from their header, before they are decoded. */
+#define CS_IMAGE_MAX_SIDE 8192
+
 /* Luminance in [0, 1] (transparent parts count as white paper); *width x *height floats. */
 float *cs_image_load_gray (const char  *path,
                            int         *width,

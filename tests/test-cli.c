@@ -390,6 +390,123 @@ test_predict_image (void)
   assert_contains (d.err, "not a readable PNG image");
 }
 
+static guint32
+png_crc (const guint8 *data,
+         gsize         len,
+         guint32       crc)
+{
+  crc = ~crc;
+  for (gsize i = 0; i < len; i++)
+    {
+      crc ^= data[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1));
+    }
+  return ~crc;
+}
+
+static void
+png_chunk (GByteArray   *png,
+           const char   *type,
+           const guint8 *data,
+           gsize         len)
+{
+  guint8 be[4] = { len >> 24, len >> 16, len >> 8, len };
+  guint32 crc;
+
+  g_byte_array_append (png, be, 4);
+  g_byte_array_append (png, (const guint8 *) type, 4);
+  if (len > 0)
+    g_byte_array_append (png, data, len);
+  crc = png_crc ((const guint8 *) type, 4, 0);
+  crc = png_crc (data, len, crc);
+  be[0] = crc >> 24; be[1] = crc >> 16; be[2] = crc >> 8; be[3] = crc;
+  g_byte_array_append (png, be, 4);
+}
+
+/* A valid, white, 1-bit greyscale PNG of any size: a 20000x20000 one is
+ * ~60 KB on disk but 1.6 GB once cairo decodes it to ARGB32. */
+static char *
+write_blank_png (const char *name,
+                 guint32     width,
+                 guint32     height)
+{
+  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  g_autofree char *path = g_build_filename (runs_dir, name, NULL);
+  g_autoptr(GByteArray) png = g_byte_array_new ();
+  g_autoptr(GZlibCompressor) zlib = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, 9);
+  g_autoptr(GByteArray) idat = g_byte_array_new ();
+  gsize row_bytes = 1 + (width + 7) / 8;
+  g_autofree guint8 *row = g_malloc (row_bytes);
+  guint8 ihdr[13] = { width >> 24, width >> 16, width >> 8, width,
+                      height >> 24, height >> 16, height >> 8, height,
+                      1 /* bit depth */, 0 /* grey */, 0, 0, 0 };
+  guint8 out[65536];
+
+  row[0] = 0;   /* filter: none */
+  memset (row + 1, 0xff, row_bytes - 1);
+  for (guint32 y = 0; y <= height; y++)
+    {
+      gboolean last = y == height;
+      gsize in_left = last ? 0 : row_bytes;
+      const guint8 *in = row;
+      GConverterResult res;
+
+      do
+        {
+          gsize read = 0, written = 0;
+
+          res = g_converter_convert (G_CONVERTER (zlib), in, in_left, out, sizeof out,
+                                     last ? G_CONVERTER_INPUT_AT_END : G_CONVERTER_NO_FLAGS,
+                                     &read, &written, NULL);
+          g_assert_cmpint (res, !=, G_CONVERTER_ERROR);
+          g_byte_array_append (idat, out, written);
+          in += read;
+          in_left -= read;
+        }
+      while (in_left > 0 || (last && res != G_CONVERTER_FINISHED));
+    }
+  g_byte_array_append (png, signature, 8);
+  png_chunk (png, "IHDR", ihdr, sizeof ihdr);
+  png_chunk (png, "IDAT", idat->data, idat->len);
+  png_chunk (png, "IEND", NULL, 0);
+  g_assert_true (g_file_set_contents (path, (const char *) png->data, png->len, NULL));
+  return g_steal_pointer (&path);
+}
+
+static void
+test_predict_image_size (void)
+{
+  g_autofree char *huge = write_blank_png ("huge.png", 20000, 20000);
+  g_autofree char *tiny = write_blank_png ("tiny.png", 1, 1);
+  g_autofree char *wide = write_blank_png ("wide.png", 8193, 4);
+  g_autofree char *maps = g_build_filename (runs_dir, "maps.png", NULL);
+  cairo_surface_t *check = cairo_image_surface_create_from_png (tiny);
+  g_auto(Result) a = { 0 };
+  g_auto(Result) b = { 0 };
+  g_auto(Result) c = { 0 };
+  g_auto(Result) d = { 0 };
+
+  /* The writer above makes PNGs cairo reads. */
+  g_assert_cmpint (cairo_surface_status (check), ==, CAIRO_STATUS_SUCCESS);
+  g_assert_cmpint (cairo_image_surface_get_width (check), ==, 1);
+  cairo_surface_destroy (check);
+
+  run_cli (&a, "predict", "--image", huge, NULL);
+  g_assert_cmpint (a.status, ==, 1);
+  assert_contains (a.err, "huge.png: the image is 20000x20000 pixels; a digit image may be at most 8192x8192");
+  run_cli (&b, "predict", "--image", wide, NULL);
+  g_assert_cmpint (b.status, ==, 1);
+  assert_contains (b.err, "wide.png: the image is 8193x4 pixels");
+  run_cli (&c, "predict", "--image", tiny, NULL);
+  g_assert_cmpint (c.status, ==, 1);
+  assert_contains (c.err, "the image is blank");
+  run_cli (&d, "render", "feature-maps", "--image", huge, "-o", maps, NULL);
+  g_assert_cmpint (d.status, ==, 1);
+  g_assert_false (g_file_test (maps, G_FILE_TEST_EXISTS));
+  assert_contains (d.err, "huge.png: the image is 20000x20000 pixels");
+}
+
 static void
 test_hostile_checkpoints (void)
 {
@@ -479,6 +596,7 @@ main (int   argc,
   g_test_add_func ("/cli/predict-pytorch", test_predict_pytorch);
   g_test_add_func ("/cli/predict-bundled", test_predict_bundled);
   g_test_add_func ("/cli/predict-image", test_predict_image);
+  g_test_add_func ("/cli/predict-image-size", test_predict_image_size);
   g_test_add_func ("/cli/hostile-checkpoints", test_hostile_checkpoints);
   g_test_add_func ("/cli/render", test_render);
 
