@@ -59,6 +59,7 @@ cs_cli_render (int    argc,
   g_autofree char *label = NULL;
   int test_index = -1, status = CS_EXIT_OK, width = 1000;
   RenderData d = { 0 };
+  g_autofree float *image = NULL;   /* d.image; owned here for the early returns */
   gboolean kernels;
   const GOptionEntry entries[] = {
     { "checkpoint", 'c', 0, G_OPTION_ARG_FILENAME, &checkpoint, "A .safetensors or PyTorch .pth (default: the bundled LeNet-5)", "FILE" },
@@ -105,7 +106,8 @@ cs_cli_render (int    argc,
           fprintf (stderr, "convscope: feature-maps needs a model with 1x28x28 input\n");
           return CS_EXIT_FAILURE;
         }
-      d.image = g_new (float, 784);
+      image = g_new (float, 784);
+      d.image = image;
       if (image_path != NULL)
         {
           int w, h;
@@ -148,7 +150,6 @@ cs_cli_render (int    argc,
     for (guint i = 0; i < cs_spec_n_layers (d.spec); i++)
       g_free (d.activations[i]);
   g_free (d.activations);
-  g_free (d.image);
   g_free (d.proba);
   return status;
 }

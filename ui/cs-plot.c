@@ -4,13 +4,10 @@
 
 #include "config.h"
 
-#include <cairo-pdf.h>
-#include <errno.h>
-#include <glib/gstdio.h>
-#include <cairo-svg.h>
 #include <math.h>
 
 #include "cs-plot.h"
+#include "cs-render.h"
 
 typedef struct
 {
@@ -696,6 +693,32 @@ cs_plot_get_readout (CsPlot *self)
   return self->readout;
 }
 
+typedef struct {
+  CsPlot *plot;
+  double  height;
+} ExportData;
+
+static double
+export_draw (cairo_t  *cr,
+             double    width,
+             gpointer  user_data)
+{
+  ExportData *d = user_data;
+  CsPlot *self = d->plot;
+  gboolean hovering;
+  char *readout;
+
+  if (cr == NULL)
+    return d->height;
+  /* The file shows the plot without the pointer's readout. */
+  hovering = self->hovering;
+  readout = g_steal_pointer (&self->readout);
+  cs_plot_draw (self, cr, (int) width, (int) d->height, FALSE);
+  self->readout = readout;
+  self->hovering = hovering;
+  return d->height;
+}
+
 gboolean
 cs_plot_export (CsPlot      *self,
                 const char  *path,
@@ -703,50 +726,7 @@ cs_plot_export (CsPlot      *self,
                 int          height,
                 GError     **error)
 {
-  cairo_surface_t *surface;
-  cairo_t *cr;
-  cairo_status_t status;
-  gboolean png = g_str_has_suffix (path, ".png");
-  g_autofree char *tmp = g_strconcat (path, ".part", NULL);
+  ExportData d = { self, height };
 
-  if (png)
-    surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
-  else if (g_str_has_suffix (path, ".svg"))
-    surface = cairo_svg_surface_create (tmp, width, height);
-  else if (g_str_has_suffix (path, ".pdf"))
-    surface = cairo_pdf_surface_create (tmp, width, height);
-  else
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "%s: give the file a .png, .svg or .pdf name", path);
-      return FALSE;
-    }
-  cr = cairo_create (surface);
-  cairo_set_source_rgb (cr, 1, 1, 1);
-  cairo_paint (cr);
-  {
-    gboolean hovering = self->hovering;
-    char *readout = g_steal_pointer (&self->readout);
-    cs_plot_draw (self, cr, width, height, FALSE);
-    self->readout = readout;
-    self->hovering = hovering;
-  }
-  cairo_destroy (cr);
-  if (png)
-    status = cairo_surface_write_to_png (surface, tmp);
-  else
-    {
-      cairo_surface_finish (surface);
-      status = cairo_surface_status (surface);
-    }
-  cairo_surface_destroy (surface);
-  /* Written beside the target, then renamed: an existing file is replaced whole or not at all. */
-  if (status != CAIRO_STATUS_SUCCESS || g_rename (tmp, path) != 0)
-    {
-      g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not write %s: %s", path,
-                   status != CAIRO_STATUS_SUCCESS ? cairo_status_to_string (status) : g_strerror (errno));
-      return FALSE;
-    }
-  return TRUE;
+  return cs_render_to_file (path, width, export_draw, &d, error);
 }
