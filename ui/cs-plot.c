@@ -693,7 +693,8 @@ cs_plot_get_readout (CsPlot *self)
   return self->readout;
 }
 
-typedef struct {
+typedef struct
+{
   CsPlot *plot;
   double  height;
 } ExportData;
