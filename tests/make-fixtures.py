@@ -34,45 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "data")
 MNIST = os.path.join(HERE, "..", "data", "mnist", "t10k-images-idx3-ubyte")
 
-
-class LeNet5(nn.Module):  # exactly the seed's class
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, stride=1, padding=2)
-        self.act1 = nn.Tanh()
-        self.pool1 = nn.AvgPool2d(kernel_size=2, stride=2)
-        self.conv2 = nn.Conv2d(6, 16, kernel_size=5, stride=1, padding=0)
-        self.act2 = nn.Tanh()
-        self.pool2 = nn.AvgPool2d(kernel_size=2, stride=2)
-        self.conv3 = nn.Conv2d(16, 120, kernel_size=5, stride=1, padding=0)
-        self.act3 = nn.Tanh()
-        self.flat = nn.Flatten()
-        self.fc1 = nn.Linear(1 * 1 * 120, 84)
-        self.act4 = nn.Tanh()
-        self.fc2 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = self.act1(self.conv1(x))
-        x = self.pool1(x)
-        x = self.act2(self.conv2(x))
-        x = self.pool2(x)
-        x = self.act3(self.conv3(x))
-        x = self.act4(self.fc1(self.flat(x)))
-        x = self.fc2(x)
-        return x
-
-
-class MLP(nn.Module):  # the seed's MLP
-    def __init__(self):
-        super().__init__()
-        self.layer1 = nn.Linear(784, 784)
-        self.act1 = nn.ReLU()
-        self.layer2 = nn.Linear(784, 10)
-
-    def forward(self, x):
-        x = x.view(-1, 28 * 28)
-        x = self.act1(self.layer1(x))
-        return self.layer2(x)
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from seed_models import MLP, LeNet5  # noqa: E402  (the seed's classes, one copy)
 
 
 def idx(name, n=None):
