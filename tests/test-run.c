@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-wait.h"
 #include "cs-checkpoint.h"
 #include "cs-run-store.h"
 
@@ -95,30 +96,6 @@ connect_events (CsRun  *run,
   g_signal_connect (run, "notify::state", G_CALLBACK (on_state), ev);
   g_signal_connect (run, "snapshot", G_CALLBACK (on_snapshot), ev);
 }
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  g_error ("timed out waiting for %s", (const char *) data);
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the main loop until @cond holds (or fails the test after 120 s). */
-static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_FOR(cond)                                                              \
-  G_STMT_START {                                                                    \
-    guint _t = g_timeout_add_seconds (120, timeout_cb, (gpointer) #cond);           \
-    guint _tick = g_timeout_add (10, tick_cb, NULL);                                \
-    while (!(cond))                                                                 \
-      g_main_context_iteration (NULL, TRUE);                                        \
-    g_source_remove (_t);                                                           \
-    g_source_remove (_tick);                                                        \
-  } G_STMT_END
 
 static char *
 make_tmpdir (void)

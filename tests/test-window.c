@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-wait.h"
 #include "cs-checkpoint.h"
 #include "cs-gemm.h"
 #include "cs-render.h"
@@ -16,29 +17,6 @@
 #include "cs-window.h"
 
 static char *runs_dir;
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  g_error ("timed out waiting for %s", (const char *) data);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_FOR(cond)                                                              \
-  G_STMT_START {                                                                    \
-    guint _t = g_timeout_add_seconds (120, timeout_cb, (gpointer) #cond);           \
-    guint _tick = g_timeout_add (10, tick_cb, NULL);                                \
-    while (!(cond))                                                                 \
-      g_main_context_iteration (NULL, TRUE);                                        \
-    g_source_remove (_t);                                                           \
-    g_source_remove (_tick);                                                        \
-  } G_STMT_END
 
 static void
 drain (void)
