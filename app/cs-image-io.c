@@ -82,6 +82,7 @@ cs_image_load_gray (const char  *path,
   stride = cairo_image_surface_get_stride (surface);
   format = cairo_image_surface_get_format (surface);
   data = cairo_image_surface_get_data (surface);
+  /* Again after decoding: the file may have changed since its header was read. */
   if (w < 1 || h < 1 || w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE)
     {
       cairo_surface_destroy (surface);
