@@ -13,20 +13,64 @@
 
 #include "cs-checkpoint-private.h"
 #include "cs-presets.h"
+#include "cs-sync.h"
 
 G_DEFINE_QUARK (cs-checkpoint-error-quark, cs_checkpoint_error)
 
-static gsize fault_after;
-static int   fault_errno;
-static gsize fault_written;
+/* Write failures injected by the tests (full disk after N bytes). Every
+ * writer thread checks fault_armed; the rest is only touched under the lock,
+ * and only while armed. */
+static gint   fault_armed;
+static GMutex fault_lock;
+static gsize  fault_after;
+static int    fault_errno;
+static gsize  fault_written;
 
 void
 cs_checkpoint_inject_write_failure (gsize bytes,
                                     int   errnum)
 {
+  cs_mutex_lock (&fault_lock);
   fault_after = bytes;
   fault_errno = errnum;
   fault_written = 0;
+  g_atomic_int_set (&fault_armed, bytes > 0);
+  cs_mutex_unlock (&fault_lock);
+}
+
+/* Whether the injected failure stops this write: if so, part of it is written and *err set. */
+static gboolean
+injected_failure (int          fd,
+                  const guint8 *p,
+                  gsize        len,
+                  int         *err)
+{
+  gboolean fail = FALSE;
+
+  if (!g_atomic_int_get (&fault_armed))
+    return FALSE;
+  cs_mutex_lock (&fault_lock);
+  if (fault_after > 0 && fault_written + len > fault_after)
+    {
+      /* Part of the data, then the failure. */
+      gsize part = fault_after > fault_written ? fault_after - fault_written : 0;
+      if (part > 0 && write (fd, p, part) > 0)
+        fault_written += part;
+      *err = fault_errno;
+      fail = TRUE;
+    }
+  cs_mutex_unlock (&fault_lock);
+  return fail;
+}
+
+static void
+injected_count (gsize n)
+{
+  if (!g_atomic_int_get (&fault_armed))
+    return;
+  cs_mutex_lock (&fault_lock);
+  fault_written += n;
+  cs_mutex_unlock (&fault_lock);
 }
 
 static gboolean
@@ -41,15 +85,8 @@ write_all (int          fd,
     {
       gssize n;
 
-      if (fault_after > 0 && fault_written + len > fault_after)
-        {
-          /* Injected by a test: part of the data, then the failure. */
-          gsize part = fault_after > fault_written ? fault_after - fault_written : 0;
-          if (part > 0 && write (fd, p, part) > 0)
-            fault_written += part;
-          *err = fault_errno;
-          return FALSE;
-        }
+      if (injected_failure (fd, p, len, err))
+        return FALSE;
       n = write (fd, p, MIN (len, (gsize) 1 << 30));
       if (n < 0)
         {
@@ -58,9 +95,9 @@ write_all (int          fd,
           *err = errno;
           return FALSE;
         }
+      injected_count (n);
       p += n;
       len -= n;
-      fault_written += n;
     }
   return TRUE;
 }

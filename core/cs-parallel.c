@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "cs-parallel.h"
+#include "cs-sync.h"
 
 struct _CsPool
 {
@@ -46,11 +47,11 @@ run_tasks (CsPool *self)
     }
   if (done > 0)
     {
-      g_mutex_lock (&self->lock);
+      cs_mutex_lock (&self->lock);
       self->remaining -= done;
       if (self->remaining == 0)
         g_cond_broadcast (&self->done_cond);
-      g_mutex_unlock (&self->lock);
+      cs_mutex_unlock (&self->lock);
     }
 }
 
@@ -69,7 +70,7 @@ helper_main (gpointer data)
   guint64 seen = 0;
 
   g_free (args);
-  g_mutex_lock (&self->lock);
+  cs_mutex_lock (&self->lock);
   for (;;)
     {
       while (!self->quit && (self->generation == seen || index >= self->allowed))
@@ -77,21 +78,30 @@ helper_main (gpointer data)
           if (self->generation != seen && index >= self->allowed)
             seen = self->generation;   /* not our turn this time */
           else
-            g_cond_wait (&self->work_cond, &self->lock);
+            cs_cond_wait (&self->work_cond, &self->lock);
         }
       if (self->quit)
         break;
       seen = self->generation;
+      /* A helper that wakes after the caller finished the job alone must not
+       * join it: the caller has already seen busy == 0 and may be writing the
+       * next job's n_tasks/fn/data, and a stale helper taking a number from the
+       * next job's counter and comparing it with the old n_tasks would lose
+       * that task (the caller then waits for it forever). remaining and busy
+       * are read and written under the lock, so this check and the caller's
+       * final one cannot both pass. */
+      if (self->remaining == 0)
+        continue;
       self->busy++;
-      g_mutex_unlock (&self->lock);
+      cs_mutex_unlock (&self->lock);
       run_tasks (self);
-      g_mutex_lock (&self->lock);
+      cs_mutex_lock (&self->lock);
       /* The caller returns only when no helper is inside the job any more,
        * so a late helper never touches the next job's counter. */
       if (--self->busy == 0 && self->remaining == 0)
         g_cond_broadcast (&self->done_cond);
     }
-  g_mutex_unlock (&self->lock);
+  cs_mutex_unlock (&self->lock);
   return NULL;
 }
 
@@ -101,7 +111,7 @@ cs_pool_new (int n_threads)
   CsPool *self = g_new0 (CsPool, 1);
 
   self->n_threads = CLAMP (n_threads, 1, 256);
-  g_mutex_init (&self->lock);
+  cs_mutex_init (&self->lock);
   g_cond_init (&self->work_cond);
   g_cond_init (&self->done_cond);
   self->allowed = self->n_threads - 1;
@@ -122,14 +132,14 @@ cs_pool_free (CsPool *self)
   if (self == NULL)
     return;
   cs_pool_set_active (self, FALSE);
-  g_mutex_lock (&self->lock);
+  cs_mutex_lock (&self->lock);
   self->quit = TRUE;
   g_cond_broadcast (&self->work_cond);
-  g_mutex_unlock (&self->lock);
+  cs_mutex_unlock (&self->lock);
   for (int i = 0; i < self->n_threads - 1; i++)
     g_thread_join (self->helpers[i]);
   g_free (self->helpers);
-  g_mutex_clear (&self->lock);
+  cs_mutex_clear (&self->lock);
   g_cond_clear (&self->work_cond);
   g_cond_clear (&self->done_cond);
   g_free (self);
@@ -156,7 +166,7 @@ cs_pool_run (CsPool     *self,
       return;
     }
 
-  g_mutex_lock (&self->lock);
+  cs_mutex_lock (&self->lock);
   self->fn = fn;
   self->data = data;
   self->n_tasks = n_tasks;
@@ -165,16 +175,16 @@ cs_pool_run (CsPool     *self,
   self->generation++;
   if (self->allowed > 0)
     g_cond_broadcast (&self->work_cond);
-  g_mutex_unlock (&self->lock);
+  cs_mutex_unlock (&self->lock);
 
   run_tasks (self);
 
-  g_mutex_lock (&self->lock);
+  cs_mutex_lock (&self->lock);
   while (self->remaining > 0 || self->busy > 0)
-    g_cond_wait (&self->done_cond, &self->lock);
+    cs_cond_wait (&self->done_cond, &self->lock);
   self->fn = NULL;
   self->data = NULL;
-  g_mutex_unlock (&self->lock);
+  cs_mutex_unlock (&self->lock);
 }
 
 void
@@ -200,9 +210,9 @@ rebalance_locked (void)
       CsPool *p = l->data;
       int share = n > 0 ? MAX (1, cores / n) : cores;
 
-      g_mutex_lock (&p->lock);
+      cs_mutex_lock (&p->lock);
       p->allowed = MIN (p->n_threads, share) - 1;
-      g_mutex_unlock (&p->lock);
+      cs_mutex_unlock (&p->lock);
     }
 }
 
@@ -214,7 +224,7 @@ cs_pool_set_active (CsPool   *self,
 
   if (self == NULL)
     return;
-  g_mutex_lock (&registry_lock);
+  cs_mutex_lock (&registry_lock);
   listed = g_list_find (active_pools, self) != NULL;
   if (active && !listed)
     active_pools = g_list_prepend (active_pools, self);
@@ -222,12 +232,12 @@ cs_pool_set_active (CsPool   *self,
     active_pools = g_list_remove (active_pools, self);
   if (!active)
     {
-      g_mutex_lock (&self->lock);
+      cs_mutex_lock (&self->lock);
       self->allowed = self->n_threads - 1;
-      g_mutex_unlock (&self->lock);
+      cs_mutex_unlock (&self->lock);
     }
   rebalance_locked ();
-  g_mutex_unlock (&registry_lock);
+  cs_mutex_unlock (&registry_lock);
 }
 
 typedef struct

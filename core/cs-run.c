@@ -19,6 +19,7 @@
 #include "cs-gemm.h"
 #include "cs-presets.h"
 #include "cs-run.h"
+#include "cs-sync.h"
 
 #define MAX_LOSS_POINTS     4096
 #define PROGRESS_INTERVAL   (G_USEC_PER_SEC / 30)
@@ -732,7 +733,7 @@ worker_unref (Worker *w)
   g_free (w->dir);
   cs_spec_free (w->spec);
   cs_dataset_unref (w->data);
-  g_mutex_clear (&w->lock);
+  cs_mutex_clear (&w->lock);
   g_cond_clear (&w->cond);
   g_clear_pointer (&w->pending_losses, g_array_unref);
   g_clear_pointer (&w->pending_snapshot, cs_snapshot_unref);
@@ -799,11 +800,11 @@ cs_run_dispose (GObject *object)
    * on its own; its events find no run and are discarded. */
   if (self->worker != NULL)
     {
-      g_mutex_lock (&self->worker->lock);
+      cs_mutex_lock (&self->worker->lock);
       self->worker->stop_requested = TRUE;
       self->worker->pause_requested = FALSE;
       g_cond_broadcast (&self->worker->cond);
-      g_mutex_unlock (&self->worker->lock);
+      cs_mutex_unlock (&self->worker->lock);
       g_clear_pointer (&self->worker, worker_unref);
     }
   g_clear_pointer (&self->thread, g_thread_unref);
@@ -1149,6 +1150,8 @@ static void
 event_free (gpointer data)
 {
   Event *ev = data;
+
+  cs_tsan_acquire (ev);
   worker_unref (ev->worker);
   g_free (ev->message);
   g_free (ev);
@@ -1182,7 +1185,7 @@ drain_progress (CsRun  *self,
 {
   g_autoptr(GArray) losses = NULL;
 
-  g_mutex_lock (&w->lock);
+  cs_mutex_lock (&w->lock);
   self->epoch = w->epoch;
   self->batch = w->batch;
   self->n_batches = w->n_batches;
@@ -1194,7 +1197,7 @@ drain_progress (CsRun  *self,
       w->pending_losses = g_array_new (FALSE, FALSE, sizeof (CsLossPoint));
     }
   w->progress_posted = FALSE;
-  g_mutex_unlock (&w->lock);
+  cs_mutex_unlock (&w->lock);
 
   if (losses != NULL)
     for (guint i = 0; i < losses->len; i++)
@@ -1213,10 +1216,10 @@ progress_dispatch (gpointer data)
 
   if (self == NULL)
     {
-      g_mutex_lock (&w->lock);
+      cs_mutex_lock (&w->lock);
       w->progress_posted = FALSE;
       g_array_set_size (w->pending_losses, 0);
-      g_mutex_unlock (&w->lock);
+      cs_mutex_unlock (&w->lock);
       return G_SOURCE_REMOVE;
     }
   drain_progress (self, w);
@@ -1231,10 +1234,10 @@ snapshot_dispatch (gpointer data)
   g_autoptr(CsRun) self = g_weak_ref_get (&w->run);
   CsSnapshot *snap;
 
-  g_mutex_lock (&w->lock);
+  cs_mutex_lock (&w->lock);
   snap = g_steal_pointer (&w->pending_snapshot);
   w->snapshot_posted = FALSE;
-  g_mutex_unlock (&w->lock);
+  cs_mutex_unlock (&w->lock);
 
   if (self == NULL || snap == NULL)
     {
@@ -1251,7 +1254,10 @@ static gboolean
 event_dispatch (gpointer data)
 {
   Event *ev = data;
-  g_autoptr(CsRun) self = g_weak_ref_get (&ev->worker->run);
+  g_autoptr(CsRun) self = NULL;
+
+  cs_tsan_acquire (ev);
+  self = g_weak_ref_get (&ev->worker->run);
 
   if (self == NULL)
     return G_SOURCE_REMOVE;
@@ -1292,6 +1298,7 @@ post_event (Worker *w,
             Event  *ev)
 {
   ev->worker = worker_ref (w);
+  cs_tsan_release (ev);
   g_main_context_invoke_full (w->context, G_PRIORITY_DEFAULT, event_dispatch, ev, event_free);
 }
 
@@ -1417,13 +1424,13 @@ post_snapshot (Worker *w,
   CsSnapshot *snap = make_snapshot (w, epoch, batch);
   gboolean post;
 
-  g_mutex_lock (&w->lock);
+  cs_mutex_lock (&w->lock);
   /* Only the newest waits: a slow main loop never queues a pile of copies. */
   g_clear_pointer (&w->pending_snapshot, cs_snapshot_unref);
   w->pending_snapshot = snap;
   post = !w->snapshot_posted;
   w->snapshot_posted = TRUE;
-  g_mutex_unlock (&w->lock);
+  cs_mutex_unlock (&w->lock);
   if (post)
     g_main_context_invoke_full (w->context, G_PRIORITY_DEFAULT_IDLE, snapshot_dispatch,
                                 worker_ref (w), (GDestroyNotify) worker_unref);
@@ -1443,7 +1450,7 @@ batch_cb (int      epoch,
 
   record_add_loss (w->record, point.step, loss);
 
-  g_mutex_lock (&w->lock);
+  cs_mutex_lock (&w->lock);
   if (batch == 0)
     w->epoch_start = now;
   w->epoch = epoch;
@@ -1467,30 +1474,30 @@ batch_cb (int      epoch,
       w->record->state = CS_RUN_PAUSED;
       w->record->at_epoch = epoch;
       w->record->at_batch = batch + 1;
-      g_mutex_unlock (&w->lock);
+      cs_mutex_unlock (&w->lock);
       worker_write_record (w);
       post_state (w, CS_RUN_PAUSED, NULL);
       /* A paused run leaves its share of the cores to the others. */
       cs_pool_set_active (cs_session_get_pool (w->session), FALSE);
-      g_mutex_lock (&w->lock);
+      cs_mutex_lock (&w->lock);
       while (w->pause_requested && !w->stop_requested)
-        g_cond_wait (&w->cond, &w->lock);
-      g_mutex_unlock (&w->lock);
+        cs_cond_wait (&w->cond, &w->lock);
+      cs_mutex_unlock (&w->lock);
       cs_pool_set_active (cs_session_get_pool (w->session), TRUE);
-      g_mutex_lock (&w->lock);
+      cs_mutex_lock (&w->lock);
       w->paused = FALSE;
       w->record->state = CS_RUN_RUNNING;
-      g_mutex_unlock (&w->lock);
+      cs_mutex_unlock (&w->lock);
       worker_write_record (w);
       post_state (w, CS_RUN_RUNNING, NULL);
-      g_mutex_lock (&w->lock);
+      cs_mutex_lock (&w->lock);
       w->epoch_start = g_get_monotonic_time () - (gint64) ((batch + 1) * (double) w->record->hp.batch_size /
                                                            MAX (w->samples_per_sec, 1) * 1e6);
     }
   keep_going = !w->stop_requested;
   eval = w->eval_requested;
   w->eval_requested = FALSE;
-  g_mutex_unlock (&w->lock);
+  cs_mutex_unlock (&w->lock);
 
   if (post)
     g_main_context_invoke_full (w->context, G_PRIORITY_DEFAULT_IDLE, progress_dispatch,
@@ -1643,7 +1650,7 @@ cs_run_start (CsRun     *self,
   w->snapshot_every = self->snapshot_every;
   w->pending_losses = g_array_new (FALSE, FALSE, sizeof (CsLossPoint));
   w->lock_fd = -1;
-  g_mutex_init (&w->lock);
+  cs_mutex_init (&w->lock);
   g_cond_init (&w->cond);
 
   self->worker = w;
@@ -1663,9 +1670,9 @@ cs_run_pause (CsRun *self)
   g_return_if_fail (CS_IS_RUN (self));
   if (self->worker == NULL)
     return;
-  g_mutex_lock (&self->worker->lock);
+  cs_mutex_lock (&self->worker->lock);
   self->worker->pause_requested = TRUE;
-  g_mutex_unlock (&self->worker->lock);
+  cs_mutex_unlock (&self->worker->lock);
 }
 
 void
@@ -1674,10 +1681,10 @@ cs_run_resume (CsRun *self)
   g_return_if_fail (CS_IS_RUN (self));
   if (self->worker == NULL)
     return;
-  g_mutex_lock (&self->worker->lock);
+  cs_mutex_lock (&self->worker->lock);
   self->worker->pause_requested = FALSE;
   g_cond_broadcast (&self->worker->cond);
-  g_mutex_unlock (&self->worker->lock);
+  cs_mutex_unlock (&self->worker->lock);
 }
 
 void
@@ -1686,11 +1693,11 @@ cs_run_stop (CsRun *self)
   g_return_if_fail (CS_IS_RUN (self));
   if (self->worker == NULL)
     return;
-  g_mutex_lock (&self->worker->lock);
+  cs_mutex_lock (&self->worker->lock);
   self->worker->stop_requested = TRUE;
   self->worker->pause_requested = FALSE;
   g_cond_broadcast (&self->worker->cond);
-  g_mutex_unlock (&self->worker->lock);
+  cs_mutex_unlock (&self->worker->lock);
 }
 
 void
@@ -1699,9 +1706,9 @@ cs_run_evaluate_now (CsRun *self)
   g_return_if_fail (CS_IS_RUN (self));
   if (self->worker == NULL)
     return;
-  g_mutex_lock (&self->worker->lock);
+  cs_mutex_lock (&self->worker->lock);
   self->worker->eval_requested = TRUE;
-  g_mutex_unlock (&self->worker->lock);
+  cs_mutex_unlock (&self->worker->lock);
 }
 
 void
