@@ -129,6 +129,19 @@ cs_conv2d_col_size (const CsWindow *g)
   return (gsize) g->C * g->kh * g->kw * g->B * g->Ho * g->Wo;
 }
 
+/* What the forward pass leaves in col for the backward pass, in floats:
+ * nothing for a full-window conv, the zero-padded input planes for the direct
+ * kernel, the im2col matrix otherwise. */
+gsize
+cs_conv2d_saved_size (const CsWindow *g)
+{
+  if (cs_conv2d_is_full_window (g))
+    return 0;
+  if (cs_conv2d_direct_applies (g))
+    return cs_conv2d_padded_size (g);
+  return cs_conv2d_col_size (g);
+}
+
 gsize
 cs_conv2d_tmp_size (const CsWindow *g)
 {
@@ -338,6 +351,12 @@ cs_conv2d_direct_applies (const CsWindow *g)
          g->H + 2 * g->ph <= PAD_ROWS && g->kw <= PAD_STRIDE - DIRECT_MAX_OUT && g->kh * g->kw <= 64;
 }
 
+gsize
+cs_conv2d_padded_size (const CsWindow *g)
+{
+  return (gsize) g->B * (g->H + 2 * g->ph) * PAD_STRIDE;
+}
+
 /* The input plane with its zero padding, rows PAD_STRIDE floats apart (zeros beyond). */
 static void
 pad_plane (float          *pad,
@@ -359,12 +378,69 @@ typedef struct
   float          *out;
   float          *dw;
   float          *db;
+  float          *pads;
   const float    *x;
   const float    *w;
   const float    *b;
   const float    *dout;
   const CsWindow *g;
 } DirectJob;
+
+/*
+ * KB kernels k0 .. k0+KB-1 of one sample, a row at a time: each padded input
+ * vector is loaded once and used by the KB kernels, and the 2*KB accumulators
+ * are independent chains, so the FMAs are not waiting on each other's
+ * latency. Inlined with KB a constant; every output sums its taps in order
+ * (i, j) from zero and adds the bias last, whatever KB is.
+ */
+static inline __attribute__ ((always_inline)) void
+direct_forward_kernels (float          *out,
+                        const float    *pad,
+                        const float    *w,
+                        const float    *bias,
+                        int             k0,
+                        int             KB,
+                        const CsWindow *g)
+{
+  int taps = g->kh * g->kw;
+  gsize P = (gsize) g->Ho * g->Wo;
+
+  for (int y = 0; y < g->Ho; y++)
+    {
+      v16f a0[4] = { { 0 } }, a1[4] = { { 0 } };
+
+      for (int i = 0; i < g->kh; i++)
+        {
+          const float *prow = pad + (y + i) * PAD_STRIDE;
+          for (int jj = 0; jj < g->kw; jj++)
+            {
+              v16f v0 = load16 (prow + jj), v1 = load16 (prow + jj + 16);
+#pragma GCC unroll 4
+              for (int kb = 0; kb < KB; kb++)
+                {
+                  float wv = w[(gsize) (k0 + kb) * taps + i * g->kw + jj];
+                  a0[kb] += wv * v0;
+                  a1[kb] += wv * v1;
+                }
+            }
+        }
+#pragma GCC unroll 4
+      for (int kb = 0; kb < KB; kb++)
+        {
+          float bv = bias ? bias[k0 + kb] : 0.0f;
+          float *o = out + (gsize) (k0 + kb) * P + (gsize) y * g->Wo;
+          v16f r0 = a0[kb] + bv, r1 = a1[kb] + bv;
+
+          if (g->Wo > 16)
+            {
+              memcpy (o, &r0, sizeof r0);
+              memcpy (o + 16, &r1, sizeof (float) * (g->Wo - 16));
+            }
+          else
+            memcpy (o, &r0, sizeof (float) * g->Wo);
+        }
+    }
+}
 
 CS_VECTOR_CLONES static void
 direct_forward_samples (gpointer data,
@@ -373,44 +449,34 @@ direct_forward_samples (gpointer data,
 {
   DirectJob *j = data;
   const CsWindow *g = j->g;
-  float pad[PAD_ROWS * PAD_STRIDE] __attribute__ ((aligned (64)));
-  gsize P = (gsize) g->Ho * g->Wo;
-  int taps = g->kh * g->kw;
+  gsize P = (gsize) g->Ho * g->Wo, plane = (gsize) (g->H + 2 * g->ph) * PAD_STRIDE;
 
   for (gsize bi = b0; bi < b1; bi++)
     {
+      /* Kept in pads for the backward pass (the weight gradients read it). */
+      float *pad = j->pads + bi * plane;
+      float *out = j->out + bi * g->K * P;
+      int k = 0;
+
       pad_plane (pad, j->x + bi * g->H * g->W, g);
-      for (int k = 0; k < g->K; k++)
+      for (; k + 4 <= g->K; k += 4)
+        direct_forward_kernels (out, pad, j->w, j->b, k, 4, g);
+      if (k + 2 <= g->K)
         {
-          float *o = j->out + (bi * g->K + k) * P;
-          const float *wk = j->w + (gsize) k * taps;
-          float bias = j->b ? j->b[k] : 0.0f;
-
-          for (int y = 0; y < g->Ho; y++)
-            {
-              /* One output row in registers, the taps in order (i, j). */
-              v16f a0 = { 0 }, a1 = { 0 };
-              float row[DIRECT_MAX_OUT];
-
-              for (int i = 0; i < g->kh; i++)
-                {
-                  const float *prow = pad + (y + i) * PAD_STRIDE;
-                  for (int jj = 0; jj < g->kw; jj++)
-                    {
-                      float wv = wk[i * g->kw + jj];
-                      a0 += wv * load16 (prow + jj);
-                      a1 += wv * load16 (prow + jj + 16);
-                    }
-                }
-              memcpy (row, &a0, sizeof a0);
-              memcpy (row + 16, &a1, sizeof a1);
-              for (int x = 0; x < g->Wo; x++)
-                o[y * g->Wo + x] = row[x] + bias;
-            }
+          direct_forward_kernels (out, pad, j->w, j->b, k, 2, g);
+          k += 2;
         }
+      if (k < g->K)
+        direct_forward_kernels (out, pad, j->w, j->b, k, 1, g);
     }
 }
 
+/*
+ * dw[k] and db[k] of one kernel over the batch, from the padded planes the
+ * forward pass left: per tap, 32 running sums along the row (one per output
+ * column), and 32 for the bias, each summed in a fixed order at the end, so
+ * the result does not depend on the number of threads.
+ */
 CS_VECTOR_CLONES static void
 direct_weight_grads (gpointer data,
                      gsize    k0,
@@ -419,29 +485,41 @@ direct_weight_grads (gpointer data,
   DirectJob *j = data;
   const CsWindow *g = j->g;
   int taps = g->kh * g->kw;
-  float pad[PAD_ROWS * PAD_STRIDE] __attribute__ ((aligned (64)));
-  /* Per tap, 32 running sums along the row; summed in a fixed order at the end. */
   v16f acc[64][2];
-  gsize P = (gsize) g->Ho * g->Wo;
+  /* The output gradient plane with rows DIRECT_MAX_OUT apart, zeros beyond Wo. */
+  float grad[PAD_ROWS * DIRECT_MAX_OUT] __attribute__ ((aligned (64)));
+  gsize P = (gsize) g->Ho * g->Wo, plane = (gsize) (g->H + 2 * g->ph) * PAD_STRIDE;
 
+  memset (grad, 0, sizeof grad);
   for (gsize k = k0; k < k1; k++)
     {
-      double bias_acc = 0;
+      v16f bias0 = { 0 }, bias1 = { 0 };
 
       memset (acc, 0, sizeof acc);
       for (int bi = 0; bi < g->B; bi++)
         {
           const float *go = j->dout + ((gsize) bi * g->K + k) * P;
+          const float *pad = j->pads + bi * plane;
 
-          pad_plane (pad, j->x + (gsize) bi * g->H * g->W, g);
+          /* The whole plane first (reading a row back right after writing it
+           * in pieces would stall on store forwarding); only [0, Wo) is ever
+           * written, so the zeros beyond stay. 16 < Wo: two fixed-size copies
+           * that overlap. */
+          for (int y = 0; y < g->Ho; y++)
+            if (g->Wo > 16)
+              {
+                memcpy (grad + y * DIRECT_MAX_OUT, go + y * g->Wo, 16 * sizeof (float));
+                memcpy (grad + y * DIRECT_MAX_OUT + g->Wo - 16, go + y * g->Wo + g->Wo - 16, 16 * sizeof (float));
+              }
+            else
+              memcpy (grad + y * DIRECT_MAX_OUT, go + y * g->Wo, g->Wo * sizeof (float));
+
           for (int y = 0; y < g->Ho; y++)
             {
-              float grow[DIRECT_MAX_OUT] = { 0 };
-              v16f g0, g1;
+              v16f g0 = load16 (grad + y * DIRECT_MAX_OUT), g1 = load16 (grad + y * DIRECT_MAX_OUT + 16);
 
-              memcpy (grow, go + y * g->Wo, sizeof (float) * g->Wo);
-              g0 = load16 (grow);
-              g1 = load16 (grow + 16);
+              bias0 += g0;
+              bias1 += g1;
               for (int i = 0; i < g->kh; i++)
                 {
                   const float *prow = pad + (y + i) * PAD_STRIDE;
@@ -452,8 +530,6 @@ direct_weight_grads (gpointer data,
                     }
                 }
             }
-          for (gsize p = 0; p < P; p++)
-            bias_acc += go[p];
         }
       for (int t = 0; t < taps; t++)
         {
@@ -465,7 +541,14 @@ direct_weight_grads (gpointer data,
           j->dw[k * taps + t] += sum;
         }
       if (j->db != NULL)
-        j->db[k] += (float) bias_acc;
+        {
+          float lanes[32], sum = 0.0f;
+          memcpy (lanes, &bias0, 64);
+          memcpy (lanes + 16, &bias1, 64);
+          for (int x = 0; x < 32; x++)
+            sum += lanes[x];
+          j->db[k] += sum;
+        }
     }
 }
 
@@ -484,7 +567,7 @@ cs_conv2d_forward (float          *out,
 
   if (cs_conv2d_direct_applies (g))
     {
-      DirectJob j = { out, NULL, NULL, x, w, b, NULL, g };
+      DirectJob j = { out, NULL, NULL, col, x, w, b, NULL, g };
       cs_parallel_for (g->B, 4, direct_forward_samples, &j);
       return;
     }
@@ -564,7 +647,7 @@ cs_conv2d_backward (float          *dx,
     }
   if (cs_conv2d_direct_applies (g))
     {
-      DirectJob j = { NULL, dw, db, x, w, NULL, dout, g };
+      DirectJob j = { NULL, dw, db, col, x, w, NULL, dout, g };
 
       cs_parallel_for (g->K, 1, direct_weight_grads, &j);
       if (dx == NULL)
@@ -667,6 +750,36 @@ typedef struct
   const CsWindow *g;
 } PoolJob;
 
+/* One output row of a 2x2 max-pool; inlined with sw a constant, so the loop
+ * over ox vectorises (if-converted to masked selects). The first maximum in scan
+ * order wins; the first NaN wins and stays (PyTorch's rule); v != v is isnan (v). */
+static inline __attribute__ ((always_inline)) void
+maxpool2x2_row (float *restrict        o,
+                gint32 *restrict       am,
+                const float *restrict  r0,
+                const float *restrict  r1,
+                gint32                 base,
+                int                    W,
+                int                    Wo,
+                int                    sw)
+{
+  for (int ox = 0; ox < Wo; ox++)
+    {
+      int ix = ox * sw;
+      float a = r0[ix], b = r0[ix + 1], c = r1[ix], d = r1[ix + 1], best = a;
+      gint32 off = 0;
+
+      if (!(best != best) && (b > best || b != b))
+        best = b, off = 1;
+      if (!(best != best) && (c > best || c != c))
+        best = c, off = W;
+      if (!(best != best) && (d > best || d != d))
+        best = d, off = W + 1;
+      o[ox] = best;
+      am[ox] = base + ix + off;
+    }
+}
+
 CS_VECTOR_CLONES static void
 maxpool_forward_planes (gpointer data,
                         gsize    p0,
@@ -682,31 +795,25 @@ maxpool_forward_planes (gpointer data,
   if (g->kh == 2 && g->kw == 2 && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
       (g->Ho - 1) * g->sh + 2 <= g->H && (g->Wo - 1) * g->sw + 2 <= g->W)
     {
+      const int W = g->W, Wo = g->Wo, Ho = g->Ho, sh = g->sh, sw = g->sw;
+
       for (gsize pl = p0; pl < p1; pl++)
         {
-          const float *in = x + pl * g->H * g->W;
-          float *o = out + pl * g->Ho * g->Wo;
-          gint32 *am = argmax + pl * g->Ho * g->Wo;
+          const float *in = x + pl * g->H * W;
 
-          for (int oy = 0; oy < g->Ho; oy++)
+          for (int oy = 0; oy < Ho; oy++)
             {
-              const float *r0 = in + oy * g->sh * g->W, *r1 = r0 + g->W;
-              gint32 base = oy * g->sh * g->W;
-              for (int ox = 0; ox < g->Wo; ox++)
-                {
-                  int ix = ox * g->sw;
-                  float a = r0[ix], b = r0[ix + 1], c = r1[ix], d = r1[ix + 1], best = a;
-                  gint32 bi = base + ix;
-                  /* The first maximum in scan order wins; NaN propagates (PyTorch's rule). */
-                  if (!isnan (a))
-                    {
-                      if (b > best || isnan (b)) best = b, bi = base + ix + 1;
-                      if (!isnan (best) && (c > best || isnan (c))) best = c, bi = base + g->W + ix;
-                      if (!isnan (best) && (d > best || isnan (d))) best = d, bi = base + g->W + ix + 1;
-                    }
-                  o[oy * g->Wo + ox] = best;
-                  am[oy * g->Wo + ox] = bi;
-                }
+              const float *restrict r0 = in + oy * sh * W, *restrict r1 = r0 + W;
+              float *restrict o = out + (pl * Ho + oy) * Wo;
+              gint32 *restrict am = argmax + (pl * Ho + oy) * Wo;
+              gint32 base = oy * sh * W;
+
+              if (sw == 1)
+                maxpool2x2_row (o, am, r0, r1, base, W, Wo, 1);
+              else if (sw == 2)
+                maxpool2x2_row (o, am, r0, r1, base, W, Wo, 2);
+              else
+                maxpool2x2_row (o, am, r0, r1, base, W, Wo, sw);
             }
         }
       return;
@@ -957,12 +1064,18 @@ typedef struct
   const float *b;
 } EltJob;
 
+/* The job's pointers are copied to restrict locals: the project builds with
+ * -fno-strict-aliasing, so otherwise every store could change j->dst and the
+ * loop would reload it and stay scalar. */
 CS_VECTOR_CLONES static void
 relu_fwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict a = j->a;
+
   for (gsize i = i0; i < i1; i++)
-    j->dst[i] = j->a[i] > 0.0f ? j->a[i] : (isnan (j->a[i]) ? j->a[i] : 0.0f);
+    dst[i] = a[i] > 0.0f ? a[i] : (isnan (a[i]) ? a[i] : 0.0f);
 }
 
 void
@@ -978,8 +1091,11 @@ CS_VECTOR_CLONES static void
 relu_bwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict o = j->b;
+
   for (gsize i = i0; i < i1; i++)
-    j->dst[i] = j->b[i] > 0.0f ? j->a[i] : 0.0f;
+    dst[i] = o[i] > 0.0f ? g[i] : 0.0f;
 }
 
 void
@@ -1076,8 +1192,11 @@ static void
 sigmoid_fwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict a = j->a;
+
   for (gsize i = i0; i < i1; i++)
-    j->dst[i] = 1.0f / (1.0f + expf (-j->a[i]));
+    dst[i] = 1.0f / (1.0f + expf (-a[i]));
 }
 
 void
@@ -1093,8 +1212,11 @@ CS_VECTOR_CLONES static void
 sigmoid_bwd_range (gpointer data, gsize i0, gsize i1)
 {
   EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict o = j->b;
+
   for (gsize i = i0; i < i1; i++)
-    j->dst[i] = j->a[i] * j->b[i] * (1.0f - j->b[i]);
+    dst[i] = g[i] * o[i] * (1.0f - o[i]);
 }
 
 void
@@ -1108,37 +1230,81 @@ cs_sigmoid_backward (float       *dx,
 }
 
 #define DROPOUT_CHUNK 16384
+#define DROPOUT_LANES 16
 
 typedef struct
 {
   float       *out;
   float       *mask;
   const float *x;
+  const float *dout;
   gsize        n;
-  float        p;
+  guint32      keep_from;
   float        scale;
   guint64      seed;
 } DropoutJob;
 
-static void
+/*
+ * Each chunk draws from DROPOUT_LANES PCG32 streams of the run's seed, lane l
+ * giving elements l, l + 16, l + 32, ...: the same numbers whatever thread
+ * draws them, and sixteen independent multiply chains instead of one, so the
+ * loop runs at the multiplier's throughput rather than its latency (and
+ * vectorises where the CPU has 64-bit vector multiplies). An element is kept
+ * when its 24-bit uniform u = r >> 8 satisfies u / 2^24 >= p, tested in
+ * integers as u >= keep_from = ceil (p * 2^24): the same test as
+ * cs_rng_uniform (rng) >= p, without the conversion.
+ */
+CS_VECTOR_CLONES static void
 dropout_chunks (gpointer data,
                 gsize    c0,
                 gsize    c1)
 {
   DropoutJob *j = data;
+  float *restrict out = j->out, *restrict mask = j->mask;
+  const float *restrict x = j->x;
+  const guint32 keep_from = j->keep_from;
+  const float scale = j->scale;
 
   for (gsize c = c0; c < c1; c++)
     {
-      gsize start = c * DROPOUT_CHUNK, end = MIN (start + DROPOUT_CHUNK, j->n);
-      CsRng rng;
+      gsize start = c * DROPOUT_CHUNK, end = MIN (start + DROPOUT_CHUNK, j->n), i;
+      guint64 state[DROPOUT_LANES], inc[DROPOUT_LANES];
 
-      /* Each chunk has its own stream of the run's seed: the same numbers
-       * whatever thread draws them. */
-      cs_rng_seed (&rng, j->seed, c);
-      for (gsize i = start; i < end; i++)
+      for (int l = 0; l < DROPOUT_LANES; l++)
         {
-          j->mask[i] = cs_rng_uniform (&rng) >= j->p ? j->scale : 0.0f;
-          j->out[i] = j->x[i] * j->mask[i];
+          CsRng rng;
+          cs_rng_seed (&rng, j->seed, (guint64) c * DROPOUT_LANES + l);
+          state[l] = rng.state;
+          inc[l] = rng.inc;
+        }
+      for (i = start; i < end; i += DROPOUT_LANES)
+        {
+          guint32 r[DROPOUT_LANES];
+          int lanes = (int) MIN ((gsize) DROPOUT_LANES, end - i);
+
+          for (int l = 0; l < DROPOUT_LANES; l++)
+            {
+              guint64 old = state[l];
+              guint32 xorshifted = (guint32) (((old >> 18) ^ old) >> 27);
+              guint32 rot = (guint32) (old >> 59);
+
+              state[l] = old * G_GUINT64_CONSTANT (6364136223846793005) + inc[l];
+              r[l] = (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+            }
+          if (lanes == DROPOUT_LANES)
+            for (int l = 0; l < DROPOUT_LANES; l++)
+              {
+                float m = (r[l] >> 8) >= keep_from ? scale : 0.0f;
+                mask[i + l] = m;
+                out[i + l] = x[i + l] * m;
+              }
+          else
+            for (int l = 0; l < lanes; l++)
+              {
+                float m = (r[l] >> 8) >= keep_from ? scale : 0.0f;
+                mask[i + l] = m;
+                out[i + l] = x[i + l] * m;
+              }
         }
     }
 }
@@ -1151,10 +1317,49 @@ cs_dropout_forward (float       *out,
                     float        p,
                     CsRng       *rng)
 {
-  DropoutJob j = { out, mask, x, n, p, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, 0 };
+  DropoutJob j = { out, mask, x, NULL, n, 0, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, 0 };
+  double from = ceil ((double) p * 16777216.0);
 
+  /* p >= 1 keeps nothing: no 24-bit number reaches 2^24. */
+  j.keep_from = (guint32) CLAMP (from, 0.0, 16777216.0);
   j.seed = ((guint64) cs_rng_next (rng) << 32) | cs_rng_next (rng);
   cs_parallel_for ((n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK, 1, dropout_chunks, &j);
+}
+
+void
+cs_dropout_forward_ref (float       *out,
+                        float       *mask,
+                        const float *x,
+                        gsize        n,
+                        float        p,
+                        CsRng       *rng)
+{
+  float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  guint64 seed = ((guint64) cs_rng_next (rng) << 32) | cs_rng_next (rng);
+
+  for (gsize start = 0; start < n; start += DROPOUT_CHUNK)
+    for (int l = 0; l < DROPOUT_LANES; l++)
+      {
+        CsRng lane;
+
+        cs_rng_seed (&lane, seed, (guint64) (start / DROPOUT_CHUNK) * DROPOUT_LANES + l);
+        for (gsize i = start + l; i < MIN (start + DROPOUT_CHUNK, n); i += DROPOUT_LANES)
+          {
+            mask[i] = cs_rng_uniform (&lane) >= p ? scale : 0.0f;
+            out[i] = x[i] * mask[i];
+          }
+      }
+}
+
+CS_VECTOR_CLONES static void
+dropout_bwd_range (gpointer data, gsize i0, gsize i1)
+{
+  DropoutJob *j = data;
+  float *restrict dx = j->out;
+  const float *restrict dout = j->dout, *restrict mask = j->mask;
+
+  for (gsize i = i0; i < i1; i++)
+    dx[i] = dout[i] * mask[i];
 }
 
 void
@@ -1163,8 +1368,8 @@ cs_dropout_backward (float       *dx,
                      const float *mask,
                      gsize        n)
 {
-  for (gsize i = 0; i < n; i++)
-    dx[i] = dout[i] * mask[i];
+  DropoutJob j = { dx, (float *) mask, NULL, dout, n, 0, 0.0f, 0 };
+  cs_parallel_for (n, ELT_GRAIN, dropout_bwd_range, &j);
 }
 
 /* ---- Classes ----------------------------------------------------------- */

@@ -62,6 +62,10 @@ void   cs_linear_backward_ref   (float       *dx,
  * col is (C*kh*kw, B*Ho*Wo) and is kept for the backward pass;
  * tmp is (K, B*Ho*Wo) scratch. */
 gsize  cs_conv2d_col_size       (const CsWindow *g);
+/* The size of col to pass to cs_conv2d_forward() and keep for cs_conv2d_backward()
+ * (the direct kernel keeps padded input planes there, the full-window one nothing). */
+gsize  cs_conv2d_saved_size     (const CsWindow *g);
+gsize  cs_conv2d_padded_size    (const CsWindow *g);
 gsize  cs_conv2d_tmp_size       (const CsWindow *g);
 void   cs_im2col                (float          *col,
                                  const float    *x,
@@ -150,6 +154,13 @@ void   cs_sigmoid_backward      (float       *dx,
                                  gsize        n);
 /* Inverted dropout as PyTorch: kept values scaled by 1 / (1 - p); mask holds the scale. */
 void   cs_dropout_forward       (float       *out,
+                                 float       *mask,
+                                 const float *x,
+                                 gsize        n,
+                                 float        p,
+                                 CsRng       *rng);
+/* The same masks drawn one number at a time with cs_rng_uniform(). */
+void   cs_dropout_forward_ref   (float       *out,
                                  float       *mask,
                                  const float *x,
                                  gsize        n,

@@ -305,11 +305,11 @@ cs_model_set_batch_capacity (CsModel *self,
       switch (L->spec->kind)
         {
         case CS_LAYER_CONV2D:
-          /* The direct and full-window kernels read the input itself: no im2col buffer. */
-          if (!cs_conv2d_is_full_window (&L->g) && !cs_conv2d_direct_applies (&L->g))
+          /* im2col's matrix, the direct kernel's padded planes, or nothing. */
+          if (cs_conv2d_saved_size (&L->g) > 0)
             {
-              L->col = cs_alloc_floats (cs_conv2d_col_size (&L->g));
-              bytes += cs_conv2d_col_size (&L->g) * sizeof (float);
+              L->col = cs_alloc_floats (cs_conv2d_saved_size (&L->g));
+              bytes += cs_conv2d_saved_size (&L->g) * sizeof (float);
             }
           tmp_size = MAX (tmp_size, cs_conv2d_tmp_size (&L->g));
           if (L->need_dx && !cs_conv2d_is_full_window (&L->g))

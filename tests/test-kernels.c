@@ -338,6 +338,8 @@ test_conv2d (void)
     window (2, 6, 10, 10, 5, 5, 5, 1, 1, 0, 0, 1, 1, FALSE), /* LeNet's conv2 shape */
     window (2, 4, 5, 5, 6, 5, 5, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1 output, like conv3 */
     window (1, 1, 3, 4, 1, 1, 1, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1 kernel */
+    window (2, 1, 28, 28, 7, 5, 5, 1, 1, 2, 2, 1, 1, FALSE), /* the seed CNN's conv: 4+2+1 kernels at a time */
+    window (2, 1, 12, 30, 6, 3, 3, 1, 1, 1, 0, 1, 1, FALSE), /* 28 outputs a row, no side padding */
   };
 
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++)
@@ -357,7 +359,7 @@ test_conv2d (void)
       c.b = random_floats (g->K, -1, 1);
       c.R = random_floats (no, -1, 1);
       c.out = cs_alloc_floats (no);
-      c.col = cs_alloc_floats (cs_conv2d_col_size (g));
+      c.col = cs_alloc_floats (MAX (cs_conv2d_saved_size (g), 1));
       c.tmp = cs_alloc_floats (cs_conv2d_tmp_size (g));
 
       cs_conv2d_forward (c.out, c.col, c.tmp, c.x, c.w, c.b, g);
@@ -387,7 +389,7 @@ test_conv2d_no_dx (void)
   CsWindow g = window (2, 1, 6, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE);
   gsize nx = 72, nw = 27, no = (gsize) 2 * 3 * g.Ho * g.Wo;
   float *x = random_floats (nx, -1, 1), *w = random_floats (nw, -1, 1), *R = random_floats (no, -1, 1);
-  float *out = cs_alloc_floats (no), *col = cs_alloc_floats (cs_conv2d_col_size (&g));
+  float *out = cs_alloc_floats (no), *col = cs_alloc_floats (cs_conv2d_saved_size (&g));
   float *tmp = cs_alloc_floats (cs_conv2d_tmp_size (&g));
   float *dw = cs_alloc_floats (nw), *dw2 = cs_alloc_floats (nw), *dx2 = cs_alloc_floats (nx);
 
@@ -447,6 +449,62 @@ run_pool_case (CsWindow  g,
 
   cs_free_floats (c.x); cs_free_floats (c.out); cs_free_floats (c.R); cs_free_floats (dx);
   g_free (c.argmax);
+}
+
+/* Scan-order maximum, first one wins, first NaN wins: PyTorch's rule, written plainly. */
+static void
+maxpool_plain (float *out, gint32 *am, const float *x, const CsWindow *g)
+{
+  for (int pl = 0; pl < g->B * g->C; pl++)
+    for (int oy = 0; oy < g->Ho; oy++)
+      for (int ox = 0; ox < g->Wo; ox++)
+        {
+          const float *in = x + (gsize) pl * g->H * g->W;
+          float best = 0;
+          gint32 bi = -1;
+          for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++)
+              {
+                int iy = oy * g->sh + i, ix = ox * g->sw + j;
+                float v = in[iy * g->W + ix];
+                if (bi < 0 || (!isnan (best) && (v > best || isnan (v))))
+                  best = v, bi = iy * g->W + ix;
+              }
+          out[((gsize) pl * g->Ho + oy) * g->Wo + ox] = best;
+          am[((gsize) pl * g->Ho + oy) * g->Wo + ox] = bi;
+        }
+}
+
+/* The vectorised 2x2 paths (stride 1 and 2) on values full of ties and NaNs. */
+static void
+test_maxpool_ties_and_nan (void)
+{
+  CsWindow cases[] = { window (2, 3, 28, 28, 3, 2, 2, 1, 1, 0, 0, 1, 1, FALSE),
+                       window (2, 3, 28, 28, 3, 2, 2, 2, 2, 0, 0, 1, 1, FALSE),
+                       window (1, 2, 9, 37, 2, 2, 2, 2, 1, 0, 0, 1, 1, FALSE) };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      const CsWindow *g = &cases[c];
+      gsize nx = (gsize) g->B * g->C * g->H * g->W, no = (gsize) g->B * g->C * g->Ho * g->Wo;
+      float *x = cs_alloc_floats (nx), *out = cs_alloc_floats (no), *ref = cs_alloc_floats (no);
+      gint32 *am = g_new (gint32, no), *am_ref = g_new (gint32, no);
+
+      for (gsize i = 0; i < nx; i++)
+        {
+          guint32 r = cs_rng_below (&rng, 9);
+          x[i] = r == 0 ? NAN : r < 4 ? -1.0f : r < 7 ? 0.0f : 1.0f;
+        }
+      cs_maxpool_forward (out, am, x, g);
+      maxpool_plain (ref, am_ref, x, g);
+      for (gsize i = 0; i < no; i++)
+        {
+          g_assert_cmpint (am[i], ==, am_ref[i]);
+          g_assert_true (isnan (out[i]) ? isnan (ref[i]) : out[i] == ref[i]);
+        }
+      cs_free_floats (x); cs_free_floats (out); cs_free_floats (ref);
+      g_free (am); g_free (am_ref);
+    }
 }
 
 static void
@@ -680,6 +738,49 @@ test_dropout_statistics (void)
   cs_free_floats (mask);
 }
 
+/* The sixteen-lane kernel draws exactly the masks of the one-at-a-time
+ * reference (sizes that end mid-lane and mid-chunk, several p), and
+ * neighbouring elements, which come from different lanes, are independent. */
+static void
+test_dropout_matches_ref (void)
+{
+  static const gsize sizes[] = { 1, 15, 17, 16384, 16385, 100003 };
+  static const float ps[] = { 0.0f, 0.25f, 0.5f, 0.9f, 1.0f };
+
+  for (guint si = 0; si < G_N_ELEMENTS (sizes); si++)
+    for (guint pi = 0; pi < G_N_ELEMENTS (ps); pi++)
+      {
+        gsize n = sizes[si];
+        float *x = cs_alloc_floats (n), *out = cs_alloc_floats (n), *mask = cs_alloc_floats (n);
+        float *out_ref = cs_alloc_floats (n), *mask_ref = cs_alloc_floats (n);
+        CsRng a, b;
+
+        for (gsize i = 0; i < n; i++)
+          x[i] = (float) i - 7.5f;
+        cs_rng_seed (&a, 42 + si, pi);
+        b = a;
+        cs_dropout_forward (out, mask, x, n, ps[pi], &a);
+        cs_dropout_forward_ref (out_ref, mask_ref, x, n, ps[pi], &b);
+        g_assert_cmpmem (mask, n * sizeof (float), mask_ref, n * sizeof (float));
+        g_assert_cmpmem (out, n * sizeof (float), out_ref, n * sizeof (float));
+        g_assert_cmpuint (a.state, ==, b.state);
+
+        if (n == 100003 && ps[pi] == 0.5f)
+          {
+            gsize both = 0;
+            for (gsize i = 0; i + 1 < n; i++)
+              both += mask[i] == 0.0f && mask[i + 1] == 0.0f;
+            /* P(both dropped) = 0.25; the std over 1e5 pairs is 0.0014. */
+            g_assert_cmpfloat_with_epsilon ((double) both / (n - 1), 0.25, 0.007);
+          }
+        cs_free_floats (x);
+        cs_free_floats (out);
+        cs_free_floats (mask);
+        cs_free_floats (out_ref);
+        cs_free_floats (mask_ref);
+      }
+}
+
 static void
 test_rng (void)
 {
@@ -729,10 +830,12 @@ main (int   argc,
   g_test_add_func ("/core/conv2d/reference-and-gradcheck", test_conv2d);
   g_test_add_func ("/core/conv2d/no-input-gradient", test_conv2d_no_dx);
   g_test_add_func ("/core/maxpool2d/gradcheck", test_maxpool);
+  g_test_add_func ("/core/maxpool2d/ties-and-nan", test_maxpool_ties_and_nan);
   g_test_add_func ("/core/avgpool2d/gradcheck", test_avgpool);
   g_test_add_func ("/core/activations/gradcheck", test_elementwise);
   g_test_add_func ("/core/loss/gradcheck", test_losses);
   g_test_add_func ("/core/dropout/statistics", test_dropout_statistics);
+  g_test_add_func ("/core/dropout/matches-ref", test_dropout_matches_ref);
   g_test_add_func ("/core/tanh/vs-reference", test_tanh_reference);
   g_test_add_func ("/core/rng/deterministic", test_rng);
 
