@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs-dataset.h"
+#include "cs-sync.h"
 
 G_DEFINE_QUARK (cs-data-error-quark, cs_data_error)
 
@@ -563,7 +564,7 @@ cs_dataset_ref (CsDataset *self)
 void
 cs_dataset_unref (CsDataset *self)
 {
-  if (self == NULL || !g_atomic_ref_count_dec (&self->ref_count))
+  if (self == NULL || !cs_ref_count_dec (&self->ref_count))
     return;
   data_split_clear (&self->train);
   data_split_clear (&self->test);

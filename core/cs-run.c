@@ -68,7 +68,7 @@ cs_snapshot_ref (CsSnapshot *self)
 void
 cs_snapshot_unref (CsSnapshot *self)
 {
-  if (self == NULL || !g_atomic_ref_count_dec (&self->ref_count))
+  if (self == NULL || !cs_ref_count_dec (&self->ref_count))
     return;
   for (guint i = 0; i < self->n_layers; i++)
     cs_free_floats (self->activations[i]);
@@ -725,7 +725,7 @@ worker_ref (Worker *w)
 static void
 worker_unref (Worker *w)
 {
-  if (!g_atomic_ref_count_dec (&w->ref_count))
+  if (!cs_ref_count_dec (&w->ref_count))
     return;
   g_weak_ref_clear (&w->run);
   g_main_context_unref (w->context);

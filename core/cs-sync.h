@@ -109,4 +109,17 @@ cs_tsan_acquire (gconstpointer p)
 #endif
 }
 
+/* g_atomic_ref_count_dec() runs inside GLib, where TSan does not see its
+ * atomics: every holder's unref releases, and the last one acquires before
+ * the object is torn down. */
+static inline gboolean
+cs_ref_count_dec (gatomicrefcount *rc)
+{
+  cs_tsan_release (rc);
+  if (!g_atomic_ref_count_dec (rc))
+    return FALSE;
+  cs_tsan_acquire (rc);
+  return TRUE;
+}
+
 G_END_DECLS
