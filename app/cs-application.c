@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "cs-application.h"
+#include "cs-gl-probe.h"
 #include "cs-window.h"
 
 struct _CsApplication
@@ -82,6 +83,7 @@ cs_application_startup (GApplication *app)
   g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
 
   G_APPLICATION_CLASS (cs_application_parent_class)->startup (app);
+  cs_prefer_cairo_on_software_gl ();
 
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);

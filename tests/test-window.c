@@ -10,6 +10,7 @@
 #include "cs-test-wait.h"
 #include "cs-checkpoint.h"
 #include "cs-gemm.h"
+#include "cs-gl-probe.h"
 #include "cs-render.h"
 #include "cs-new-run-dialog.h"
 #include "cs-plot.h"
@@ -443,15 +444,52 @@ compare_gint64 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+/* Median, 95th percentile and worst of the intervals between the frame times in times. */
+static void
+report_intervals (const char *what,
+                  GArray     *times)
+{
+  g_autoptr(GArray) deltas = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 1; i < times->len; i++)
+    {
+      gint64 d = g_array_index (times, gint64, i) - g_array_index (times, gint64, i - 1);
+      g_array_append_val (deltas, d);
+    }
+  if (deltas->len < 5)
+    return;
+  g_array_sort (deltas, compare_gint64);
+  g_test_message ("frame intervals %s: %u frames, median %.1f ms, 95th percentile %.1f ms, worst %.1f ms",
+                  what, deltas->len, g_array_index (deltas, gint64, deltas->len / 2) / 1000.0,
+                  g_array_index (deltas, gint64, deltas->len * 95 / 100) / 1000.0,
+                  g_array_index (deltas, gint64, deltas->len - 1) / 1000.0);
+}
+
+static gboolean
+quit_loop (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 test_inside_live (void)
 {
   CsWindow *window = open_window ();
   CsInsideView *inside = cs_window_get_inside_view (window);
   g_autoptr(GArray) times = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr(GArray) deltas = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) idle_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   CsRun *run;
   guint start_updates, tick;
+  gboolean done = FALSE;
+
+  /* The frame clock on its own first (nothing training): what the display gives. */
+  gtk_stack_set_visible_child_name (cs_window_get_views (window), "inside");
+  tick = gtk_widget_add_tick_callback (GTK_WIDGET (window), frame_tick, idle_times, NULL);
+  g_timeout_add (1500, quit_loop, &done);
+  WAIT_FOR (done);
+  gtk_widget_remove_tick_callback (GTK_WIDGET (window), tick);
+  report_intervals ("with nothing training", idle_times);
 
   run = start (window, "lenet5", 1, 0);
   cs_window_select (window, (GObject **) &run, 1);
@@ -463,23 +501,34 @@ test_inside_live (void)
   g_assert_cmpuint (cs_kernel_grid_get_n_kernels (cs_inside_view_get_kernels (inside)), >, 0);
   g_assert_nonnull (cs_feature_maps_get_probabilities (cs_inside_view_get_maps (inside)));
   gtk_widget_remove_tick_callback (GTK_WIDGET (window), tick);
-  for (guint i = 1; i < times->len; i++)
-    {
-      gint64 d = g_array_index (times, gint64, i) - g_array_index (times, gint64, i - 1);
-      g_array_append_val (deltas, d);
-    }
-  if (deltas->len > 4)
-    {
-      g_array_sort (deltas, compare_gint64);
-      g_test_message ("frame intervals while training with the Inside view: %u frames, median %.1f ms, "
-                      "95th percentile %.1f ms, worst %.1f ms", deltas->len,
-                      g_array_index (deltas, gint64, deltas->len / 2) / 1000.0,
-                      g_array_index (deltas, gint64, deltas->len * 95 / 100) / 1000.0,
-                      g_array_index (deltas, gint64, deltas->len - 1) / 1000.0);
-    }
+  report_intervals ("while LeNet-5 trains with the Inside view", times);
   cs_run_stop (run);
   WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
   cs_run_join (run);
+  close_window (window);
+}
+
+/* Set in main(): what the person asked for (GSK_RENDERER) and what the probe found. */
+static char *asked_renderer;
+static const char *gl_renderer;
+
+/* As the app does at startup: on a software GL rasteriser the window draws
+ * with cairo; a renderer named in GSK_RENDERER is kept. */
+static void
+test_renderer_choice (void)
+{
+  CsWindow *window = open_window ();
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
+  const char *type = G_OBJECT_TYPE_NAME (renderer);
+
+  g_test_message ("GL renderer: %s; GSK_RENDERER asked: %s; window draws with %s",
+                  gl_renderer ? gl_renderer : "(not probed)", asked_renderer ? asked_renderer : "(nothing)", type);
+  if (asked_renderer != NULL && g_str_equal (asked_renderer, "gl"))
+    g_assert_cmpstr (type, ==, "GskGLRenderer");
+  else if (asked_renderer == NULL && gl_renderer != NULL && strstr (gl_renderer, "llvmpipe") != NULL)
+    g_assert_cmpstr (type, ==, "GskCairoRenderer");
+  else if (asked_renderer == NULL && gl_renderer != NULL)
+    g_assert_cmpstr (type, ==, "GskGLRenderer");
   close_window (window);
 }
 
@@ -536,6 +585,8 @@ main (int   argc,
   runs_dir = g_dir_make_tmp ("cs-test-ui-XXXXXX", NULL);
   g_setenv ("CONVSCOPE_RUNS_DIR", runs_dir, TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  asked_renderer = g_strdup (g_getenv ("GSK_RENDERER"));
+  gl_renderer = cs_prefer_cairo_on_software_gl ();
 
   g_test_add_func ("/ui/plot/export-shows-curve", test_plot_export);
   g_test_add_func ("/ui/new-run/validates-as-you-type", test_new_run_dialog);
@@ -547,10 +598,12 @@ main (int   argc,
   g_test_add_func ("/ui/kernels/known-colours", test_kernel_colours);
   g_test_add_func ("/ui/feature-maps/match-core", test_feature_maps_match_core);
   g_test_add_func ("/ui/inside/live", test_inside_live);
+  g_test_add_func ("/ui/inside/renderer-choice", test_renderer_choice);
   g_test_add_func ("/ui/window/close-while-training", test_close_while_training);
 
   ret = g_test_run ();
   rm_rf (runs_dir);
   g_free (runs_dir);
+  g_free (asked_renderer);
   return ret;
 }
