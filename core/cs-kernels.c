@@ -323,14 +323,21 @@ conv_bias_rows (gpointer data,
     }
 }
 
-/* ---- Direct convolution of a single input channel ----
- * A first layer (C = 1) makes im2col's GEMM skinny (K x B*P x kh*kw, e.g.
- * 6 x 78400 x 25) and slow; here each (sample, kernel) plane is computed
- * directly from a zero-padded copy of the input, vectorised along rows. */
+/* ---- Direct convolution ----
+ * Small convolutions (the seed's: few channels, rows of at most 32 outputs)
+ * make im2col's matrices big and its GEMMs skinny (LeNet's conv1 is
+ * 6 x 78400 x 25), and im2col/col2im move megabytes a batch. Here each
+ * (sample, kernel) plane is computed directly from zero-padded copies of its
+ * input planes, a row of outputs at a time in one or two 16-float vectors.
+ * The input gradient is the same computation on the padded output gradient
+ * with the kernels flipped and transposed (a "full" convolution); the weight
+ * gradient correlates the output gradient with the padded input planes the
+ * forward pass left in col. */
 
-/* Rows of at most 32 outputs, kept in two 16-float vectors (GCC vector
+/* Rows of at most 32 outputs, kept in one or two 16-float vectors (GCC vector
  * extensions: AVX-512, two AVX2 halves, or SSE quarters, per clone). */
 #define DIRECT_MAX_OUT 32
+#define DIRECT_MAX_TAPS 256   /* C*kh*kw: beyond, a convolution is big enough for im2col and GEMM */
 #define PAD_STRIDE 64
 #define PAD_ROWS 64
 
@@ -343,213 +350,372 @@ cs_conv2d_is_full_window (const CsWindow *g)
          g->Ho == 1 && g->Wo == 1;
 }
 
+/* A padded plane of width wp and hp rows, read 16 or 32 floats at a time from
+ * each of kw offsets, stays inside its PAD_STRIDE rows. */
+static gboolean
+direct_fits (int wp,
+             int hp,
+             int kw,
+             int wo)
+{
+  return wo <= DIRECT_MAX_OUT && wp <= PAD_STRIDE && hp <= PAD_ROWS && kw - 1 + DIRECT_MAX_OUT <= PAD_STRIDE;
+}
+
 gboolean
 cs_conv2d_direct_applies (const CsWindow *g)
 {
-  return g->C == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
-         g->Wo <= DIRECT_MAX_OUT && g->W + 2 * g->pw <= PAD_STRIDE - DIRECT_MAX_OUT &&
-         g->H + 2 * g->ph <= PAD_ROWS && g->kw <= PAD_STRIDE - DIRECT_MAX_OUT && g->kh * g->kw <= 64;
+  return !cs_conv2d_is_full_window (g) && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+         g->C * g->kh * g->kw <= DIRECT_MAX_TAPS && direct_fits (g->W + 2 * g->pw, g->H + 2 * g->ph, g->kw, g->Wo);
+}
+
+/* The input gradient directly too: the output gradient padded by k - 1 - p. */
+static gboolean
+direct_dx_applies (const CsWindow *g)
+{
+  return cs_conv2d_direct_applies (g) && g->ph <= g->kh - 1 && g->pw <= g->kw - 1 &&
+         direct_fits (g->Wo + 2 * (g->kw - 1 - g->pw), g->Ho + 2 * (g->kh - 1 - g->ph), g->kw, g->W);
 }
 
 gsize
 cs_conv2d_padded_size (const CsWindow *g)
 {
-  return (gsize) g->B * (g->H + 2 * g->ph) * PAD_STRIDE;
+  return (gsize) g->B * g->C * (g->H + 2 * g->ph) * PAD_STRIDE;
 }
 
-/* The input plane with its zero padding, rows PAD_STRIDE floats apart (zeros beyond). */
-static void
-pad_plane (float          *pad,
-           const float    *plane,
-           const CsWindow *g)
+gsize
+cs_conv2d_dcol_size (const CsWindow *g)
 {
-  int hp = g->H + 2 * g->ph;
+  if (cs_conv2d_is_full_window (g) || direct_dx_applies (g))
+    return 0;
+  return cs_conv2d_col_size (g);
+}
 
-  memset (pad, 0, sizeof (float) * hp * PAD_STRIDE);
-  for (int y = 0; y < g->H; y++)
-    memcpy (pad + (y + g->ph) * PAD_STRIDE + g->pw, plane + y * g->W, sizeof (float) * g->W);
+/* C planes (H, W) into C padded planes of hp rows, PAD_STRIDE floats apart.
+ * Only the data is written: the borders of pad are zero from its allocation
+ * (cs_alloc_floats) and nothing else writes there, so they stay zero. */
+static void
+pad_planes (float       *pad,
+            const float *src,
+            int          C,
+            int          H,
+            int          W,
+            int          ph,
+            int          pw,
+            int          hp)
+{
+  for (int c = 0; c < C; c++)
+    for (int y = 0; y < H; y++)
+      {
+        float *restrict d = pad + ((gsize) c * hp + y + ph) * PAD_STRIDE + pw;
+        const float *restrict r = src + ((gsize) c * H + y) * W;
+        for (int x = 0; x < W; x++)
+          d[x] = r[x];
+      }
+}
+
+/* The first n (<= 16) lanes of v to o. */
+static inline __attribute__ ((always_inline)) void
+store_lanes (float *restrict o,
+             v16f            v,
+             int             n)
+{
+  float t[16];
+
+  memcpy (t, &v, sizeof t);
+  for (int x = 0; x < n; x++)
+    o[x] = t[x];
 }
 
 /* An unaligned load of 16 floats (a macro: a v16f return value would change the ABI between clones). */
 #define load16(p) ({ v16f _v; memcpy (&_v, (p), sizeof _v); _v; })
+/* The first n (<= 16) floats at p, zeros after, reading nothing beyond p[n - 1]
+ * (a masked load where the CPU has them). */
+#define load_lanes(p, n) ({ float _t[16]; const float *restrict _p = (p); int _n = (n);       \
+                            for (int _x = 0; _x < 16; _x++) _t[_x] = _x < _n ? _p[_x] : 0.0f; \
+                            load16 (_t); })
 
+/* One direct convolution of a batch: src (B, C, H, W) padded by (ph, pw) into
+ * hp rows, kernels w (K, C, kh, kw), out (B, K, Ho, Wo) written. */
 typedef struct
 {
   float          *out;
-  float          *dw;
-  float          *db;
-  float          *pads;
-  const float    *x;
+  float          *pads;   /* (B, C, hp, PAD_STRIDE) kept for the backward pass, or NULL */
+  const float    *src;
   const float    *w;
   const float    *b;
-  const float    *dout;
-  const CsWindow *g;
+  int             C, H, W, K, kh, kw, ph, pw, hp, Ho, Wo;
 } DirectJob;
 
 /*
  * KB kernels k0 .. k0+KB-1 of one sample, a row at a time: each padded input
- * vector is loaded once and used by the KB kernels, and the 2*KB accumulators
- * are independent chains, so the FMAs are not waiting on each other's
- * latency. Inlined with KB a constant; every output sums its taps in order
- * (i, j) from zero and adds the bias last, whatever KB is.
+ * vector is loaded once for the KB kernels, and the KB*NV accumulators are
+ * independent chains, so the FMAs do not wait on each other's latency.
+ * Inlined with KB and NV constants; every output sums its taps in order
+ * (c, i, j) from zero and adds the bias last, whatever KB and NV are.
+ * (Two rows at a time, to load each weight once for both, measured no faster.)
  */
 static inline __attribute__ ((always_inline)) void
-direct_forward_kernels (float          *out,
-                        const float    *pad,
-                        const float    *w,
-                        const float    *bias,
-                        int             k0,
-                        int             KB,
-                        const CsWindow *g)
+direct_rows (float           *out,
+             const float     *pad,
+             const DirectJob *j,
+             int              k0,
+             int              KB,
+             int              NV)
 {
-  int taps = g->kh * g->kw;
-  gsize P = (gsize) g->Ho * g->Wo;
+  const int taps = j->C * j->kh * j->kw, kw = j->kw, kh = j->kh, C = j->C, Wo = j->Wo;
+  gsize P = (gsize) j->Ho * Wo, plane = (gsize) j->hp * PAD_STRIDE;
 
-  for (int y = 0; y < g->Ho; y++)
+  for (int y = 0; y < j->Ho; y++)
     {
       v16f a0[4] = { { 0 } }, a1[4] = { { 0 } };
 
-      for (int i = 0; i < g->kh; i++)
-        {
-          const float *prow = pad + (y + i) * PAD_STRIDE;
-          for (int jj = 0; jj < g->kw; jj++)
-            {
-              v16f v0 = load16 (prow + jj), v1 = load16 (prow + jj + 16);
+      for (int c = 0; c < C; c++)
+        for (int i = 0; i < kh; i++)
+          {
+            const float *prow = pad + c * plane + (gsize) (y + i) * PAD_STRIDE;
+            const float *wt = j->w + (gsize) k0 * taps + (c * kh + i) * kw;
+
+            for (int jj = 0; jj < kw; jj++)
+              {
+                v16f v0 = load16 (prow + jj), v1 = NV > 1 ? load16 (prow + jj + 16) : v0;
 #pragma GCC unroll 4
-              for (int kb = 0; kb < KB; kb++)
-                {
-                  float wv = w[(gsize) (k0 + kb) * taps + i * g->kw + jj];
-                  a0[kb] += wv * v0;
-                  a1[kb] += wv * v1;
-                }
-            }
-        }
+                for (int kb = 0; kb < KB; kb++)
+                  {
+                    float wv = wt[(gsize) kb * taps + jj];
+                    a0[kb] += wv * v0;
+                    if (NV > 1)
+                      a1[kb] += wv * v1;
+                  }
+              }
+          }
 #pragma GCC unroll 4
       for (int kb = 0; kb < KB; kb++)
         {
-          float bv = bias ? bias[k0 + kb] : 0.0f;
-          float *o = out + (gsize) (k0 + kb) * P + (gsize) y * g->Wo;
+          float bv = j->b ? j->b[k0 + kb] : 0.0f;
+          float *o = out + (gsize) (k0 + kb) * P + (gsize) y * Wo;
           v16f r0 = a0[kb] + bv, r1 = a1[kb] + bv;
 
-          if (g->Wo > 16)
+          if (Wo > 16)
             {
               memcpy (o, &r0, sizeof r0);
-              memcpy (o + 16, &r1, sizeof (float) * (g->Wo - 16));
+              store_lanes (o + 16, r1, Wo - 16);
             }
           else
-            memcpy (o, &r0, sizeof (float) * g->Wo);
+            store_lanes (o, r0, Wo);
         }
     }
 }
 
+static inline __attribute__ ((always_inline)) void
+direct_sample (float           *out,
+               const float     *pad,
+               const DirectJob *j,
+               int              NV)
+{
+  int k = 0;
+
+  for (; k + 4 <= j->K; k += 4)
+    direct_rows (out, pad, j, k, 4, NV);
+  if (k + 2 <= j->K)
+    {
+      direct_rows (out, pad, j, k, 2, NV);
+      k += 2;
+    }
+  if (k < j->K)
+    direct_rows (out, pad, j, k, 1, NV);
+}
+
 CS_VECTOR_CLONES static void
-direct_forward_samples (gpointer data,
-                        gsize    b0,
-                        gsize    b1)
+direct_samples (gpointer data,
+                gsize    b0,
+                gsize    b1)
 {
   DirectJob *j = data;
-  const CsWindow *g = j->g;
-  gsize P = (gsize) g->Ho * g->Wo, plane = (gsize) (g->H + 2 * g->ph) * PAD_STRIDE;
+  gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * PAD_STRIDE;
+  float *scratch = j->pads == NULL ? cs_alloc_floats (pad_sample) : NULL;
 
   for (gsize bi = b0; bi < b1; bi++)
     {
-      /* Kept in pads for the backward pass (the weight gradients read it). */
-      float *pad = j->pads + bi * plane;
-      float *out = j->out + bi * g->K * P;
-      int k = 0;
+      float *pad = j->pads != NULL ? j->pads + bi * pad_sample : scratch;
+      float *out = j->out + bi * j->K * (gsize) j->Ho * j->Wo;
 
-      pad_plane (pad, j->x + bi * g->H * g->W, g);
-      for (; k + 4 <= g->K; k += 4)
-        direct_forward_kernels (out, pad, j->w, j->b, k, 4, g);
-      if (k + 2 <= g->K)
+      pad_planes (pad, j->src + bi * j->C * in_plane, j->C, j->H, j->W, j->ph, j->pw, j->hp);
+      if (j->Wo <= 16)
+        direct_sample (out, pad, j, 1);
+      else
+        direct_sample (out, pad, j, 2);
+    }
+  cs_free_floats (scratch);
+}
+
+typedef struct
+{
+  float          *dw;
+  float          *db;
+  const float    *pads;
+  const float    *dout;
+  const CsWindow *g;
+} DirectGradJob;
+
+/*
+ * dw[k][c][i][0 .. kw) (and db[k] with the (c, i) = (0, 0) task): for each
+ * sample and output row, the gradient row times the padded input row (c,
+ * y + i) shifted by jj, summed lane-wise in kw * NV registers (KW and NV
+ * constants when inlined) and across lanes in a fixed order at the end, so
+ * the result does not depend on the number of threads.
+ */
+static inline __attribute__ ((always_inline)) void
+direct_tap_row_grads (const DirectGradJob *j,
+                      int                  k,
+                      int                  c,
+                      int                  i,
+                      int                  KW,
+                      int                  NV)
+{
+  const CsWindow *g = j->g;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, K = g->K, C = g->C;
+  gboolean with_bias = j->db != NULL && c == 0 && i == 0;
+  v16f acc[8][2], bias0 = { 0 }, bias1 = { 0 };
+  float lanes[32], sum;
+
+  memset (acc, 0, sizeof acc);
+  for (int bi = 0; bi < g->B; bi++)
+    {
+      const float *go = j->dout + ((gsize) bi * K + k) * Ho * g->Wo;
+      const float *pad = j->pads + (((gsize) bi * C + c) * hp + i) * PAD_STRIDE;
+
+      for (int y = 0; y < Ho; y++)
         {
-          direct_forward_kernels (out, pad, j->w, j->b, k, 2, g);
-          k += 2;
+          const float *prow = pad + (gsize) y * PAD_STRIDE;
+          v16f g0 = NV > 1 ? load16 (go + y * g->Wo) : load_lanes (go + y * g->Wo, g->Wo);
+          v16f g1 = NV > 1 ? load_lanes (go + y * g->Wo + 16, g->Wo - 16) : g0;
+
+          if (with_bias)
+            {
+              bias0 += g0;
+              if (NV > 1)
+                bias1 += g1;
+            }
+#pragma GCC unroll 8
+          for (int jj = 0; jj < KW; jj++)
+            {
+              acc[jj][0] += g0 * load16 (prow + jj);
+              if (NV > 1)
+                acc[jj][1] += g1 * load16 (prow + jj + 16);
+            }
         }
-      if (k < g->K)
-        direct_forward_kernels (out, pad, j->w, j->b, k, 1, g);
+    }
+  for (int jj = 0; jj < KW; jj++)
+    {
+      memcpy (lanes, &acc[jj][0], 64);
+      memcpy (lanes + 16, &acc[jj][1], 64);
+      sum = 0.0f;
+      for (int x = 0; x < 16 * NV; x++)
+        sum += lanes[x];
+      j->dw[(((gsize) k * C + c) * g->kh + i) * g->kw + jj] += sum;
+    }
+  if (with_bias)
+    {
+      memcpy (lanes, &bias0, 64);
+      memcpy (lanes + 16, &bias1, 64);
+      sum = 0.0f;
+      for (int x = 0; x < 16 * NV; x++)
+        sum += lanes[x];
+      j->db[k] += sum;
     }
 }
 
-/*
- * dw[k] and db[k] of one kernel over the batch, from the padded planes the
- * forward pass left: per tap, 32 running sums along the row (one per output
- * column), and 32 for the bias, each summed in a fixed order at the end, so
- * the result does not depend on the number of threads.
- */
-CS_VECTOR_CLONES static void
-direct_weight_grads (gpointer data,
-                     gsize    k0,
-                     gsize    k1)
+/* The same for any other kw: one tap at a time, two accumulators. */
+static void
+direct_tap_row_grads_any (const DirectGradJob *j,
+                          int                  k,
+                          int                  c,
+                          int                  i)
 {
-  DirectJob *j = data;
   const CsWindow *g = j->g;
-  int taps = g->kh * g->kw;
-  v16f acc[64][2];
-  /* The output gradient plane with rows DIRECT_MAX_OUT apart, zeros beyond Wo. */
-  float grad[PAD_ROWS * DIRECT_MAX_OUT] __attribute__ ((aligned (64)));
-  gsize P = (gsize) g->Ho * g->Wo, plane = (gsize) (g->H + 2 * g->ph) * PAD_STRIDE;
 
-  memset (grad, 0, sizeof grad);
-  for (gsize k = k0; k < k1; k++)
+  for (int jj = 0; jj < g->kw; jj++)
     {
-      v16f bias0 = { 0 }, bias1 = { 0 };
+      const int hp = g->H + 2 * g->ph;
+      gboolean with_bias = j->db != NULL && c == 0 && i == 0 && jj == 0;
+      v16f acc0 = { 0 }, acc1 = { 0 }, bias0 = { 0 }, bias1 = { 0 };
+      float lanes[32], sum = 0.0f;
 
-      memset (acc, 0, sizeof acc);
       for (int bi = 0; bi < g->B; bi++)
-        {
-          const float *go = j->dout + ((gsize) bi * g->K + k) * P;
-          const float *pad = j->pads + bi * plane;
+        for (int y = 0; y < g->Ho; y++)
+          {
+            const float *go = j->dout + (((gsize) bi * g->K + k) * g->Ho + y) * g->Wo;
+            const float *prow = j->pads + (((gsize) bi * g->C + c) * hp + i + y) * PAD_STRIDE + jj;
+            v16f g0 = load_lanes (go, g->Wo), g1 = load_lanes (go + 16, g->Wo - 16);
 
-          /* The whole plane first (reading a row back right after writing it
-           * in pieces would stall on store forwarding); only [0, Wo) is ever
-           * written, so the zeros beyond stay. 16 < Wo: two fixed-size copies
-           * that overlap. */
-          for (int y = 0; y < g->Ho; y++)
-            if (g->Wo > 16)
-              {
-                memcpy (grad + y * DIRECT_MAX_OUT, go + y * g->Wo, 16 * sizeof (float));
-                memcpy (grad + y * DIRECT_MAX_OUT + g->Wo - 16, go + y * g->Wo + g->Wo - 16, 16 * sizeof (float));
-              }
-            else
-              memcpy (grad + y * DIRECT_MAX_OUT, go + y * g->Wo, g->Wo * sizeof (float));
-
-          for (int y = 0; y < g->Ho; y++)
-            {
-              v16f g0 = load16 (grad + y * DIRECT_MAX_OUT), g1 = load16 (grad + y * DIRECT_MAX_OUT + 16);
-
-              bias0 += g0;
-              bias1 += g1;
-              for (int i = 0; i < g->kh; i++)
-                {
-                  const float *prow = pad + (y + i) * PAD_STRIDE;
-                  for (int jj = 0; jj < g->kw; jj++)
-                    {
-                      acc[i * g->kw + jj][0] += g0 * load16 (prow + jj);
-                      acc[i * g->kw + jj][1] += g1 * load16 (prow + jj + 16);
-                    }
-                }
-            }
-        }
-      for (int t = 0; t < taps; t++)
+            acc0 += g0 * load16 (prow);
+            acc1 += g1 * load16 (prow + 16);
+            bias0 += g0;
+            bias1 += g1;
+          }
+      memcpy (lanes, &acc0, 64);
+      memcpy (lanes + 16, &acc1, 64);
+      for (int x = 0; x < 32; x++)
+        sum += lanes[x];
+      j->dw[(((gsize) k * g->C + c) * g->kh + i) * g->kw + jj] += sum;
+      if (with_bias)
         {
-          float lanes[32], sum = 0.0f;
-          memcpy (lanes, &acc[t][0], 64);
-          memcpy (lanes + 16, &acc[t][1], 64);
-          for (int x = 0; x < 32; x++)
-            sum += lanes[x];
-          j->dw[k * taps + t] += sum;
-        }
-      if (j->db != NULL)
-        {
-          float lanes[32], sum = 0.0f;
           memcpy (lanes, &bias0, 64);
           memcpy (lanes + 16, &bias1, 64);
+          sum = 0.0f;
           for (int x = 0; x < 32; x++)
             sum += lanes[x];
           j->db[k] += sum;
         }
     }
+}
+
+/* One task per (k, c, i): K * C * kh of them, each writing its own kw weights. */
+CS_VECTOR_CLONES static void
+direct_weight_grads (gpointer data,
+                     gsize    t0,
+                     gsize    t1)
+{
+  DirectGradJob *j = data;
+  const CsWindow *g = j->g;
+  gboolean one = g->Wo <= 16;
+
+  for (gsize t = t0; t < t1; t++)
+    {
+      int i = (int) (t % g->kh), c = (int) (t / g->kh % g->C), k = (int) (t / g->kh / g->C);
+
+      if (g->kw == 5 && one)
+        direct_tap_row_grads (j, k, c, i, 5, 1);
+      else if (g->kw == 5)
+        direct_tap_row_grads (j, k, c, i, 5, 2);
+      else if (g->kw == 3 && one)
+        direct_tap_row_grads (j, k, c, i, 3, 1);
+      else if (g->kw == 3)
+        direct_tap_row_grads (j, k, c, i, 3, 2);
+      else
+        direct_tap_row_grads_any (j, k, c, i);
+    }
+}
+
+/* dx (B, C, H, W) = the "full" convolution of dout, padded by k - 1 - p, with
+ * the kernels flipped and transposed: wt[c][k][i][j] = w[k][c][kh-1-i][kw-1-j]. */
+static void
+direct_input_grads (float          *dx,
+                    const float    *dout,
+                    const float    *w,
+                    const CsWindow *g)
+{
+  gsize taps = (gsize) g->kh * g->kw;
+  float *wt = cs_alloc_floats ((gsize) g->C * g->K * taps);
+  DirectJob j = { dx, NULL, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
+                  g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W };
+
+  for (int k = 0; k < g->K; k++)
+    for (int c = 0; c < g->C; c++)
+      for (gsize t = 0; t < taps; t++)
+        wt[((gsize) c * g->K + k) * taps + t] = w[((gsize) k * g->C + c) * taps + (taps - 1 - t)];
+  cs_parallel_for (g->B, 4, direct_samples, &j);
+  cs_free_floats (wt);
 }
 
 void
@@ -565,17 +731,19 @@ cs_conv2d_forward (float          *out,
   gsize P = (gsize) g->Ho * g->Wo;
   int BP = (int) (P * g->B);
 
-  if (cs_conv2d_direct_applies (g))
-    {
-      DirectJob j = { out, NULL, NULL, col, x, w, b, NULL, g };
-      cs_parallel_for (g->B, 4, direct_forward_samples, &j);
-      return;
-    }
   if (cs_conv2d_is_full_window (g))
     {
       /* The kernel covers the whole input (LeNet's conv3): a Linear layer on the
        * flattened maps, out (B, K) = x (B, C*H*W) . w^T, already in NCHW order. */
       cs_linear_forward (out, x, w, b, g->B, Kd, g->K);
+      return;
+    }
+  if (cs_conv2d_direct_applies (g))
+    {
+      /* The padded input planes stay in col for the weight gradients. */
+      DirectJob j = { out, col, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
+                      g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo };
+      cs_parallel_for (g->B, 4, direct_samples, &j);
       return;
     }
   cs_im2col (col, x, g);
@@ -647,11 +815,17 @@ cs_conv2d_backward (float          *dx,
     }
   if (cs_conv2d_direct_applies (g))
     {
-      DirectJob j = { NULL, dw, db, col, x, w, NULL, dout, g };
+      DirectGradJob j = { dw, db, col, dout, g };
 
-      cs_parallel_for (g->K, 1, direct_weight_grads, &j);
+      if (dw != NULL)
+        cs_parallel_for ((gsize) g->K * g->C * g->kh, 1, direct_weight_grads, &j);
       if (dx == NULL)
         return;
+      if (direct_dx_applies (g))
+        {
+          direct_input_grads (dx, dout, w, g);
+          return;
+        }
       /* The input gradient as below (dcol = w^T dout, then col2im); col is not needed. */
       db = NULL;
       dw = NULL;

@@ -57,15 +57,19 @@ void   cs_linear_backward_ref   (float       *dx,
                                  int          I,
                                  int          N);
 
-/* ---- Conv2d by im2col + GEMM ----
+/* ---- Conv2d: direct kernels for small ones, a Linear layer for a full
+ * window, im2col + GEMM otherwise ----
  * x is (B, C, H, W), w is (K, C, kh, kw), b is (K), out is (B, K, Ho, Wo);
- * col is (C*kh*kw, B*Ho*Wo) and is kept for the backward pass;
- * tmp is (K, B*Ho*Wo) scratch. */
+ * col (cs_conv2d_saved_size() floats) is what the forward pass keeps for the
+ * backward pass: im2col's (C*kh*kw, B*Ho*Wo) matrix, or the direct kernel's
+ * padded input planes, whose zero borders it never writes, so col has to come
+ * zeroed from cs_alloc_floats() and serve one layer only; tmp is
+ * (K, B*Ho*Wo) scratch. */
 gsize  cs_conv2d_col_size       (const CsWindow *g);
-/* The size of col to pass to cs_conv2d_forward() and keep for cs_conv2d_backward()
- * (the direct kernel keeps padded input planes there, the full-window one nothing). */
 gsize  cs_conv2d_saved_size     (const CsWindow *g);
 gsize  cs_conv2d_padded_size    (const CsWindow *g);
+/* The size of dcol cs_conv2d_backward() needs to compute dx (0: none). */
+gsize  cs_conv2d_dcol_size      (const CsWindow *g);
 gsize  cs_conv2d_tmp_size       (const CsWindow *g);
 void   cs_im2col                (float          *col,
                                  const float    *x,
@@ -93,7 +97,8 @@ void   cs_conv2d_backward       (float          *dx,
                                  const float    *x,
                                  const float    *w,
                                  const CsWindow *g);
-/* Whether the direct kernel (one input channel, stride and dilation 1) serves this geometry. */
+/* Whether the direct kernels serve this geometry: stride and dilation 1, rows of
+ * at most 32 outputs, at most 256 taps (C*kh*kw), and not a full window. */
 gboolean cs_conv2d_direct_applies (const CsWindow *g);
 /* Whether the kernel covers the whole unpadded input, so the convolution is a Linear layer. */
 gboolean cs_conv2d_is_full_window (const CsWindow *g);

@@ -312,8 +312,8 @@ cs_model_set_batch_capacity (CsModel *self,
               bytes += cs_conv2d_saved_size (&L->g) * sizeof (float);
             }
           tmp_size = MAX (tmp_size, cs_conv2d_tmp_size (&L->g));
-          if (L->need_dx && !cs_conv2d_is_full_window (&L->g))
-            dcol_size = MAX (dcol_size, cs_conv2d_col_size (&L->g));
+          if (L->need_dx)
+            dcol_size = MAX (dcol_size, cs_conv2d_dcol_size (&L->g));
           break;
         case CS_LAYER_MAXPOOL2D:
           L->argmax = cs_alloc (n * sizeof (gint32));
