@@ -468,9 +468,12 @@ direct_rows (float           *out,
   for (int y = 0; y < j->Ho; y++)
     {
       v16f a0[4] = { { 0 } }, a1[4] = { { 0 } };
+      /* Kernel rows that fall on padding rows read only zeros: skipped (the
+       * input gradient's padded planes are mostly such rows). */
+      const int i0 = MAX (0, j->ph - y), i1 = MIN (kh, j->ph + j->H - y);
 
       for (int c = 0; c < C; c++)
-        for (int i = 0; i < kh; i++)
+        for (int i = i0; i < i1; i++)
           {
             const float *prow = pad + c * plane + (gsize) (y + i) * PAD_STRIDE;
             const float *wt = j->w + (gsize) k0 * taps + (c * kh + i) * kw;
