@@ -15,7 +15,8 @@
  * (ifunc), so the binary runs on any x86-64 and uses the widest vectors it has. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
 #define CS_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
-                                          optimize ("tree-vectorize", "vect-cost-model=dynamic")))
+                                          optimize ("tree-vectorize", "vect-cost-model=dynamic",         \
+                                                    "no-tree-loop-distribute-patterns")))
 #else
 #define CS_VECTOR_CLONES
 #endif
@@ -413,7 +414,8 @@ pad_planes (float       *pad,
       }
 }
 
-/* The first n (<= 16) lanes of v to o. */
+/* The first n (<= 16) lanes of v to o: a masked store where the CPU has them
+ * (the clones are built without turning such loops into memcpy calls). */
 static inline __attribute__ ((always_inline)) void
 store_lanes (float *restrict o,
              v16f            v,
