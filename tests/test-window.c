@@ -315,6 +315,59 @@ test_plot_export (void)
   g_assert_true (finalized);
 }
 
+/* Red pixels within 3 of (x, y). */
+static int
+red_near (cairo_surface_t *s,
+          int              x,
+          int              y)
+{
+  const guint8 *data = cairo_image_surface_get_data (s);
+  int stride = cairo_image_surface_get_stride (s), n = 0;
+
+  for (int dy = -3; dy <= 3; dy++)
+    for (int dx = -3; dx <= 3; dx++)
+      {
+        int xx = CLAMP (x + dx, 0, cairo_image_surface_get_width (s) - 1);
+        int yy = CLAMP (y + dy, 0, cairo_image_surface_get_height (s) - 1);
+        guint32 p = *(const guint32 *) (data + yy * stride + 4 * xx);
+        n += ((p >> 16) & 0xff) > 200 && ((p >> 8) & 0xff) < 60 && (p & 0xff) < 60;
+      }
+  return n;
+}
+
+/* A curve that ends at the top right (accuracy, epoch after epoch): the legend
+ * goes to a corner where it hides nothing, so the last segment and the last
+ * point stay in full colour. */
+static void
+test_plot_legend_clear (void)
+{
+  CsPlot *plot = g_object_ref_sink (cs_plot_new ());
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 600, 300);
+  cairo_t *cr = cairo_create (s);
+  double x[5] = { 0, 1, 2, 3, 4 }, y[5] = { 95.6, 97.0, 98.2, 98.0, 98.4 };
+  GdkRGBA red = { 1, 0, 0, 1 };
+  /* The frame: left 62, right 600 - 16, top 30 (a title), bottom 300 - 42; the
+   * y range [95.6, 98.4] is padded by 6 % of its span on each side. */
+  double y0 = 95.6 - 0.168, y1 = 98.4 + 0.168;
+#define PX(v) ((int) (62 + (v) / 4.0 * (584 - 62)))
+#define PY(v) ((int) (258 - ((v) - y0) / (y1 - y0) * (258 - 30)))
+
+  cs_plot_set_title (plot, "Test accuracy");
+  cs_plot_set_markers (plot, TRUE);
+  cs_plot_add_series (plot, "lenet5 with a long name", &red);
+  cs_plot_set_points (plot, 0, x, y, 5);
+  cs_plot_draw (plot, cr, 600, 300, FALSE);
+  cairo_surface_flush (s);
+  g_assert_cmpint (red_near (s, PX (4), PY (98.4)), >=, 10);        /* the last point */
+  g_assert_cmpint (red_near (s, PX (3.5), PY (98.2)), >=, 3);       /* the last segment's middle */
+  g_assert_cmpint (red_near (s, PX (2), PY (98.2)), >=, 10);        /* the highest but one */
+#undef PX
+#undef PY
+  cairo_destroy (cr);
+  cairo_surface_destroy (s);
+  g_object_unref (plot);
+}
+
 /* A known weight tensor draws the expected colours at known cells. */
 static void
 test_kernel_colours (void)
@@ -589,6 +642,7 @@ main (int   argc,
   gl_renderer = cs_prefer_cairo_on_software_gl ();
 
   g_test_add_func ("/ui/plot/export-shows-curve", test_plot_export);
+  g_test_add_func ("/ui/plot/legend-keeps-last-point-clear", test_plot_legend_clear);
   g_test_add_func ("/ui/new-run/validates-as-you-type", test_new_run_dialog);
   g_test_add_func ("/ui/window/live-run-feeds-plot", test_live_run);
   g_test_add_func ("/ui/window/opens-with-runs", test_opens_with_runs);

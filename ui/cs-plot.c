@@ -169,6 +169,44 @@ py (const Frame *f,
   return f->bottom - (y - f->y0) / (f->y1 - f->y0) * (f->bottom - f->top);
 }
 
+/* Where the legend box (w x h) goes: the corner of the frame, top right
+ * first, whose box (with a few pixels to spare) covers the fewest points. */
+static void
+legend_corner (CsPlot      *self,
+               const Frame *f,
+               double       w,
+               double       h,
+               double      *x,
+               double      *y)
+{
+  const double xs[4] = { f->right - w - 6, f->right - w - 6, f->left + 6, f->left + 6 };
+  const double ys[4] = { f->top + 6, f->bottom - h - 6, f->top + 6, f->bottom - h - 6 };
+  guint best = 0, best_hidden = G_MAXUINT;
+
+  for (guint c = 0; c < 4; c++)
+    {
+      guint hidden = 0;
+
+      for (guint s = 0; s < self->series->len; s++)
+        {
+          Series *se = g_ptr_array_index (self->series, s);
+          for (guint i = 0; i < se->x->len; i++)
+            {
+              double xv = g_array_index (se->x, double, i), yv = g_array_index (se->y, double, i), X, Y;
+              if (!isfinite (xv) || !isfinite (yv) || (self->log_y && yv <= 0))
+                continue;
+              X = px (f, xv);
+              Y = py (f, ty (self, yv));
+              hidden += X >= xs[c] - 6 && X <= xs[c] + w + 6 && Y >= ys[c] - 6 && Y <= ys[c] + h + 6;
+            }
+        }
+      if (hidden < best_hidden)
+        best = c, best_hidden = hidden;
+    }
+  *x = xs[best];
+  *y = ys[best];
+}
+
 static void
 format_tick (char   *buf,
              gsize   len,
@@ -345,10 +383,10 @@ cs_plot_draw (CsPlot  *self,
     }
   cairo_restore (cr);
 
-  /* Legend: top right, a swatch and the run's name. */
+  /* Legend: a swatch and the run's name, in the corner that hides the fewest points. */
   if (self->series->len > 0)
     {
-      double lw = 0, lh = 18 * self->series->len + 8, lx, ly = f.top + 6;
+      double lw = 0, lh = 18 * self->series->len + 8, lx, ly;
       for (guint s = 0; s < self->series->len; s++)
         {
           cairo_text_extents_t ext;
@@ -356,7 +394,7 @@ cs_plot_draw (CsPlot  *self,
           lw = MAX (lw, ext.x_advance);
         }
       lw += 40;
-      lx = f.right - lw - 6;
+      legend_corner (self, &f, lw, lh, &lx, &ly);
       cairo_set_source_rgba (cr, dark ? 0.15 : 1, dark ? 0.15 : 1, dark ? 0.15 : 1, 0.85);
       cairo_rectangle (cr, lx, ly, lw, lh);
       cairo_fill (cr);
