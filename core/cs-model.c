@@ -42,6 +42,7 @@ struct _CsModel
   gsize       n_params;
   float      *params;
   float      *grads;
+  gboolean    grads_zero;  /* known to be all zero: the next backward skips clearing them */
 
   int         capacity;
   float      *tmp;         /* shared conv scratch (K, B*P) */
@@ -216,6 +217,12 @@ float *
 cs_model_grads (CsModel *self)
 {
   return self->grads;
+}
+
+void
+cs_model_grads_zeroed (CsModel *self)
+{
+  self->grads_zero = TRUE;
 }
 
 guint
@@ -457,7 +464,9 @@ cs_model_loss (CsModel      *self,
   if (!backward)
     return loss;
 
-  memset (self->grads, 0, self->n_params * sizeof (float));
+  if (!self->grads_zero)
+    memset (self->grads, 0, self->n_params * sizeof (float));
+  self->grads_zero = FALSE;
 
   for (guint i = self->n_layers; i-- > 0;)
     {

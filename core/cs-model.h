@@ -34,6 +34,9 @@ CsLossKind    cs_model_get_loss          (const CsModel *self);
 gsize         cs_model_n_params          (const CsModel *self);
 float        *cs_model_params            (CsModel       *self);
 float        *cs_model_grads             (CsModel       *self);
+/* The caller has set every gradient to zero (cs_optim_step_consume() does): the
+ * next backward pass need not clear them first. */
+void          cs_model_grads_zeroed      (CsModel       *self);
 guint         cs_model_n_tensors         (const CsModel *self);
 const CsParam *cs_model_tensor           (const CsModel *self,
                                           guint          i);

@@ -4,6 +4,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <math.h>
 
 #include "cs-gemm.h"
@@ -73,6 +75,8 @@ typedef struct
   CsOptim     *self;
   float       *params;
   const float *grads;
+  float       *backup;       /* params before the step, or NULL */
+  float       *clear;        /* grads, zeroed after the step, or NULL */
   float        lr, mom, wd, b1, b2, one_b1, one_b2, eps, step_size, bc2_sqrt;
 } StepJob;
 
@@ -83,27 +87,53 @@ typedef struct
 #define CS_VECTOR_CLONES
 #endif
 
+/* The backup copy before the update and the clearing of the gradients after it
+ * happen on the chunk while it is in the cache (a pass over memory each
+ * saved), outside the blocks whose restrict pointers they would alias. */
+static inline void
+before_update (StepJob *j,
+               gsize    i0,
+               gsize    i1)
+{
+  if (j->backup != NULL)
+    memcpy (j->backup + i0, j->params + i0, (i1 - i0) * sizeof (float));
+}
+
+static inline void
+after_update (StepJob *j,
+              gsize    i0,
+              gsize    i1)
+{
+  if (j->clear != NULL)
+    memset (j->clear + i0, 0, (i1 - i0) * sizeof (float));
+}
+
 CS_VECTOR_CLONES static void
 sgd_range (gpointer data,
            gsize    i0,
            gsize    i1)
 {
   StepJob *j = data;
-  float *restrict p = j->params, *restrict m = j->self->m;
-  const float *restrict g = j->grads;
-  gboolean first = j->self->step == 1;
 
-  /* g += wd * p; buf = momentum * buf + g (buf starts as g); p -= lr * buf */
-  if (j->mom == 0.0f)
-    for (gsize i = i0; i < i1; i++)
-      p[i] -= j->lr * (g[i] + j->wd * p[i]);
-  else
-    for (gsize i = i0; i < i1; i++)
-      {
-        float gi = g[i] + j->wd * p[i];
-        m[i] = first ? gi : j->mom * m[i] + gi;
-        p[i] -= j->lr * m[i];
-      }
+  before_update (j, i0, i1);
+  {
+    float *restrict p = j->params, *restrict m = j->self->m;
+    const float *restrict g = j->grads;
+    gboolean first = j->self->step == 1;
+
+    /* g += wd * p; buf = momentum * buf + g (buf starts as g); p -= lr * buf */
+    if (j->mom == 0.0f)
+      for (gsize i = i0; i < i1; i++)
+        p[i] -= j->lr * (g[i] + j->wd * p[i]);
+    else
+      for (gsize i = i0; i < i1; i++)
+        {
+          float gi = g[i] + j->wd * p[i];
+          m[i] = first ? gi : j->mom * m[i] + gi;
+          p[i] -= j->lr * m[i];
+        }
+  }
+  after_update (j, i0, i1);
 }
 
 CS_VECTOR_CLONES static void
@@ -112,30 +142,37 @@ adam_range (gpointer data,
             gsize    i1)
 {
   StepJob *j = data;
-  float *restrict p = j->params, *restrict m = j->self->m, *restrict v = j->self->v;
-  const float *restrict g = j->grads;
 
-  for (gsize i = i0; i < i1; i++)
-    {
-      float gi = g[i] + j->wd * p[i];
-      float mi = m[i] * j->b1 + j->one_b1 * gi;
-      float vi = v[i] * j->b2 + j->one_b2 * gi * gi;
-      float denom = sqrtf (vi) / j->bc2_sqrt + j->eps;
+  before_update (j, i0, i1);
+  {
+    float *restrict p = j->params, *restrict m = j->self->m, *restrict v = j->self->v;
+    const float *restrict g = j->grads;
 
-      m[i] = mi;
-      v[i] = vi;
-      p[i] -= j->step_size * (mi / denom);
-    }
+    for (gsize i = i0; i < i1; i++)
+      {
+        float gi = g[i] + j->wd * p[i];
+        float mi = m[i] * j->b1 + j->one_b1 * gi;
+        float vi = v[i] * j->b2 + j->one_b2 * gi * gi;
+        float denom = sqrtf (vi) / j->bc2_sqrt + j->eps;
+
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= j->step_size * (mi / denom);
+      }
+  }
+  after_update (j, i0, i1);
 }
 
 /* One loop over the contiguous parameters, cut into fixed chunks for the pool. */
-void
-cs_optim_step (CsOptim     *self,
-               float       *params,
-               const float *grads)
+static void
+optim_step (CsOptim     *self,
+            float       *params,
+            const float *grads,
+            float       *backup,
+            float       *clear)
 {
   const CsOptimConfig *c = &self->config;
-  StepJob j = { self, params, grads };
+  StepJob j = { self, params, grads, backup, clear };
 
   self->step++;
   j.wd = (float) c->weight_decay;
@@ -165,6 +202,23 @@ cs_optim_step (CsOptim     *self,
       j.bc2_sqrt = (float) sqrt (bc2);
       cs_parallel_for (self->n, OPTIM_GRAIN, adam_range, &j);
     }
+}
+
+void
+cs_optim_step (CsOptim     *self,
+               float       *params,
+               const float *grads)
+{
+  optim_step (self, params, grads, NULL, NULL);
+}
+
+void
+cs_optim_step_consume (CsOptim *self,
+                       float   *params,
+                       float   *grads,
+                       float   *backup)
+{
+  optim_step (self, params, grads, backup, grads);
 }
 
 gint64

@@ -29,6 +29,13 @@ void         cs_optim_free            (CsOptim             *self);
 void         cs_optim_step            (CsOptim             *self,
                                        float               *params,
                                        const float         *grads);
+/* The same step in one pass over memory that also copies the parameters as
+ * they were into @backup (unless NULL) and sets @grads to zero, as a training
+ * loop wants them next (cs_model_grads_zeroed()). */
+void         cs_optim_step_consume    (CsOptim             *self,
+                                       float               *params,
+                                       float               *grads,
+                                       float               *backup);
 gint64       cs_optim_get_step        (const CsOptim       *self);
 /* Moments: SGD's momentum buffer in @first; Adam's exp_avg and exp_avg_sq. */
 float       *cs_optim_get_state       (CsOptim             *self,

@@ -316,8 +316,9 @@ cs_session_train_epoch (CsSession     *self,
       seen += B;
       loss_sum += loss * B;
 
-      memcpy (self->backup, params, n_params * sizeof (float));
-      cs_optim_step (self->optim, params, cs_model_grads (self->model));
+      /* One pass: the weights as they were into backup, the step, the gradients cleared. */
+      cs_optim_step_consume (self->optim, params, cs_model_grads (self->model), self->backup);
+      cs_model_grads_zeroed (self->model);
 
       if (func != NULL && !func (self->epoch, b, n_batches, loss, user_data))
         {

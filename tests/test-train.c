@@ -76,6 +76,55 @@ test_adam_steps (void)
   g_assert_cmpfloat_with_epsilon (v[0], 0.00031225f, 1e-9);
 }
 
+/* The one-pass step used in training gives the same parameters and moments as
+ * the plain step, leaves the old parameters in backup and the gradients zero;
+ * for both optimizers, over several chunks of the pool. */
+static void
+test_step_consume (void)
+{
+  const gsize n = 100003;
+
+  for (int kind = 0; kind < 2; kind++)
+    {
+      CsOptimConfig config;
+      g_autoptr(CsOptim) a = NULL;
+      g_autoptr(CsOptim) b = NULL;
+      float *pa = cs_alloc_floats (n), *pb = cs_alloc_floats (n), *ga = cs_alloc_floats (n);
+      float *gb = cs_alloc_floats (n), *backup = cs_alloc_floats (n), *ma, *mb, *va = NULL, *vb = NULL;
+
+      cs_optim_config_defaults (&config, kind == 0 ? CS_OPTIM_SGD : CS_OPTIM_ADAM);
+      config.momentum = kind == 0 ? 0.9 : 0.0;
+      config.weight_decay = 0.001;
+      a = cs_optim_new (&config, n);
+      b = cs_optim_new (&config, n);
+      for (int step = 0; step < 3; step++)
+        {
+          for (gsize i = 0; i < n; i++)
+            {
+              if (step == 0)
+                pa[i] = pb[i] = (float) sin ((double) i);
+              ga[i] = gb[i] = (float) cos ((double) (i * (step + 1)));
+            }
+          cs_optim_step (a, pa, ga);
+          {
+            g_autofree float *before = g_memdup2 (pb, n * sizeof (float));
+            cs_optim_step_consume (b, pb, gb, backup);
+            g_assert_cmpmem (backup, n * sizeof (float), before, n * sizeof (float));
+          }
+          g_assert_cmpmem (pa, n * sizeof (float), pb, n * sizeof (float));
+          for (gsize i = 0; i < n; i++)
+            g_assert_cmpfloat (gb[i], ==, 0.0f);
+        }
+      ma = cs_optim_get_state (a, &va);
+      mb = cs_optim_get_state (b, &vb);
+      g_assert_cmpmem (ma, n * sizeof (float), mb, n * sizeof (float));
+      if (va != NULL)
+        g_assert_cmpmem (va, n * sizeof (float), vb, n * sizeof (float));
+      cs_free_floats (pa); cs_free_floats (pb); cs_free_floats (ga);
+      cs_free_floats (gb); cs_free_floats (backup);
+    }
+}
+
 /* ---- a whole model, every layer kind, checked by central differences ---- */
 
 static const char all_layers_spec[] =
@@ -399,6 +448,7 @@ main (int   argc,
 
   g_test_add_func ("/core/optim/sgd-steps", test_sgd_steps);
   g_test_add_func ("/core/optim/adam-steps", test_adam_steps);
+  g_test_add_func ("/core/optim/step-consume", test_step_consume);
   g_test_add_func ("/core/model/gradcheck-all-layers", test_model_gradcheck);
   g_test_add_func ("/core/model/init", test_init);
   g_test_add_func ("/core/train/bad-setup", test_bad_setup);
