@@ -1482,7 +1482,6 @@ typedef struct
   float       *out;
   float       *mask;
   const float *x;
-  const float *dout;
   gsize        n;
   guint32      keep_from;
   float        scale;
@@ -1562,7 +1561,7 @@ cs_dropout_forward (float       *out,
                     float        p,
                     CsRng       *rng)
 {
-  DropoutJob j = { out, mask, x, NULL, n, 0, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, 0 };
+  DropoutJob j = { out, mask, x, n, 0, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, 0 };
   double from = ceil ((double) p * 16777216.0);
 
   /* p >= 1 keeps nothing: no 24-bit number reaches 2^24. */
@@ -1596,15 +1595,16 @@ cs_dropout_forward_ref (float       *out,
       }
 }
 
+/* The mask holds 0 or the scale: the gradient is dout times it. */
 CS_VECTOR_CLONES static void
 dropout_bwd_range (gpointer data, gsize i0, gsize i1)
 {
-  DropoutJob *j = data;
-  float *restrict dx = j->out;
-  const float *restrict dout = j->dout, *restrict mask = j->mask;
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict mask = j->b;
 
   for (gsize i = i0; i < i1; i++)
-    dx[i] = dout[i] * mask[i];
+    dst[i] = g[i] * mask[i];
 }
 
 void
@@ -1613,7 +1613,7 @@ cs_dropout_backward (float       *dx,
                      const float *mask,
                      gsize        n)
 {
-  DropoutJob j = { dx, (float *) mask, NULL, dout, n, 0, 0.0f, 0 };
+  EltJob j = { dx, dout, mask };
   cs_parallel_for (n, ELT_GRAIN, dropout_bwd_range, &j);
 }
 
