@@ -66,7 +66,7 @@ spin_for (CsPool       *self,
     }
 }
 
-/* For a helper: a new job (or the end) came, or this helper is not to take part. */
+/* For a helper: a new job came, or the pool is closing. */
 static gboolean
 news_for_helper (CsPool *self,
                  gint    seen)
