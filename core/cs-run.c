@@ -1293,13 +1293,36 @@ event_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/*
+ * Runs func (data) in the thread that iterates the run's main context, never
+ * in the trainer's. (g_main_context_invoke_full() is not that: when the
+ * context is the global default and nobody holds it at that instant — the
+ * CLI or a test between two iterations — it calls func right here, on the
+ * trainer thread; ThreadSanitizer caught progress being merged from both.)
+ */
+static void
+post_to_context (GMainContext   *context,
+                 int             priority,
+                 GSourceFunc     func,
+                 gpointer        data,
+                 GDestroyNotify  notify)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, priority);
+  g_source_set_callback (source, func, data, notify);
+  g_source_set_static_name (source, "[convscope] trainer event");
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
 static void
 post_event (Worker *w,
             Event  *ev)
 {
   ev->worker = worker_ref (w);
   cs_tsan_release (ev);
-  g_main_context_invoke_full (w->context, G_PRIORITY_DEFAULT, event_dispatch, ev, event_free);
+  post_to_context (w->context, G_PRIORITY_DEFAULT, event_dispatch, ev, event_free);
 }
 
 static void
@@ -1432,8 +1455,8 @@ post_snapshot (Worker *w,
   w->snapshot_posted = TRUE;
   cs_mutex_unlock (&w->lock);
   if (post)
-    g_main_context_invoke_full (w->context, G_PRIORITY_DEFAULT_IDLE, snapshot_dispatch,
-                                worker_ref (w), (GDestroyNotify) worker_unref);
+    post_to_context (w->context, G_PRIORITY_DEFAULT_IDLE, snapshot_dispatch,
+                     worker_ref (w), (GDestroyNotify) worker_unref);
 }
 
 static gboolean
@@ -1500,8 +1523,8 @@ batch_cb (int      epoch,
   cs_mutex_unlock (&w->lock);
 
   if (post)
-    g_main_context_invoke_full (w->context, G_PRIORITY_DEFAULT_IDLE, progress_dispatch,
-                                worker_ref (w), (GDestroyNotify) worker_unref);
+    post_to_context (w->context, G_PRIORITY_DEFAULT_IDLE, progress_dispatch,
+                     worker_ref (w), (GDestroyNotify) worker_unref);
 
   if (eval && keep_going)
     {

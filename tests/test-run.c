@@ -144,6 +144,61 @@ new_run (CsRunStore *store,
   return run;
 }
 
+/* Which threads the run's signals were emitted on. */
+typedef struct
+{
+  GThread *main;
+  guint    on_main;
+  guint    elsewhere;
+} ThreadCheck;
+
+static void
+note_thread (ThreadCheck *tc)
+{
+  if (g_thread_self () == tc->main)
+    tc->on_main++;
+  else
+    tc->elsewhere++;
+}
+
+static void
+thread_check_progress_cb (CsRun *run, ThreadCheck *tc)
+{
+  note_thread (tc);
+}
+
+static void
+thread_check_epoch_cb (CsRun *run, guint epoch, ThreadCheck *tc)
+{
+  note_thread (tc);
+}
+
+/* Every event reaches the run in the thread that iterates its main context,
+ * even while that thread is not iterating it (the CLI between two
+ * iterations, here a sleep): g_main_context_invoke_full() used to run them
+ * right on the trainer thread then. */
+static void
+test_events_on_main_thread (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  CsRun *run = new_run (store, "mlp", 2, 3);
+  ThreadCheck tc = { g_thread_self (), 0, 0 };
+
+  g_signal_connect (run, "progress", G_CALLBACK (thread_check_progress_cb), &tc);
+  g_signal_connect (run, "epoch-done", G_CALLBACK (thread_check_epoch_cb), &tc);
+  g_assert_true (cs_run_start (run, small, &error));
+  g_assert_no_error (error);
+  /* Not iterating the context for half a second while the run trains. */
+  g_usleep (500000);
+  g_assert_cmpuint (tc.elsewhere, ==, 0);
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
+  cs_run_join (run);
+  g_assert_cmpuint (tc.on_main, >, 0);
+  g_assert_cmpuint (tc.elsewhere, ==, 0);
+}
+
 static void
 test_events_in_order (void)
 {
@@ -533,6 +588,7 @@ main (int   argc,
   small = cs_dataset_new_subset (mnist, 3000, 1000);
 
   g_test_add_func ("/core/run/events-in-order", test_events_in_order);
+  g_test_add_func ("/core/run/events-on-main-thread", test_events_on_main_thread);
   g_test_add_func ("/core/run/pause-resume-stop", test_pause_resume_stop);
   g_test_add_func ("/core/run/concurrent-equals-solo", test_concurrent_equals_solo);
   g_test_add_func ("/core/run/drop-mid-training", test_drop_mid_training);
