@@ -342,6 +342,8 @@ test_conv2d (void)
     window (2, 1, 12, 30, 6, 3, 3, 1, 1, 1, 0, 1, 1, FALSE), /* 28 outputs a row, no side padding */
     window (2, 2, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1, FALSE),   /* padding wider than the kernel: dx by GEMM */
     window (2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),   /* 3x3 taps, rows of 8 */
+    window (2, 2, 12, 12, 3, 7, 7, 1, 1, 3, 3, 1, 1, FALSE), /* 7x7: the direct kernels' general path */
+    window (2, 3, 9, 20, 4, 3, 4, 1, 1, 1, 2, 1, 1, FALSE),  /* 3x4 kernel, rows of 21 (two vectors) */
     window (2, 32, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),  /* 288 taps: im2col and GEMM throughout */
   };
 
