@@ -1,4 +1,6 @@
-/* Fuzz target: the checkpoint readers (safetensors, and the .pth zip + pickle when the bytes say so). */
+/* Fuzz target: the checkpoint readers (safetensors, and the .pth zip + pickle when
+ * the bytes say so). Built twice, as fuzz-safetensors and fuzz-pth, each with its
+ * own corpus of valid files (safetensors files, torch.save outputs). */
 
 #include "config.h"
 
