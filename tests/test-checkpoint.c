@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-files.h"
 #include "cs-checkpoint.h"
 #include "cs-dataset.h"
 #include "cs-parallel.h"
@@ -569,20 +570,6 @@ test_optimizer_state (void)
   g_assert_nonnull (cs_checkpoint_find (o, "exp_avg_sq.fc2.bias"));
 }
 
-static void
-rm_rf (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -608,7 +595,7 @@ main (int   argc,
   g_test_add_func ("/core/checkpoint/optimizer-state", test_optimizer_state);
 
   ret = g_test_run ();
-  rm_rf (tmpdir);
+  cs_test_rm_rf (tmpdir);
   g_free (tmpdir);
   return ret;
 }

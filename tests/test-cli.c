@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include "cs-test-files.h"
+
 static const char *bin;
 static char *runs_dir;
 
@@ -559,23 +561,6 @@ test_render (void)
   }
 }
 
-static void
-rm_rf (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        rm_rf (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -601,7 +586,7 @@ main (int   argc,
   g_test_add_func ("/cli/render", test_render);
 
   ret = g_test_run ();
-  rm_rf (runs_dir);
+  cs_test_rm_rf (runs_dir);
   g_free (runs_dir);
   return ret;
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-files.h"
 #include "cs-test-wait.h"
 #include "cs-checkpoint.h"
 #include "cs-run-store.h"
@@ -104,23 +105,6 @@ make_tmpdir (void)
   char *dir = g_dir_make_tmp ("cs-test-runs-XXXXXX", &error);
   g_assert_no_error (error);
   return dir;
-}
-
-static void
-rm_rf (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        rm_rf (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static CsRun *
@@ -266,7 +250,7 @@ test_events_in_order (void)
   }
 
   events_clear (&ev);
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 static void
@@ -317,7 +301,7 @@ test_pause_resume_stop (void)
   g_assert_cmpuint (cs_run_n_active_threads (), ==, 0);
 
   events_clear (&ev);
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 /* Two runs at once give the numbers each gives alone. */
@@ -353,7 +337,7 @@ test_concurrent_equals_solo (void)
   g_assert_cmpfloat (cs_run_get_epoch (b, 0)->train_loss, ==, cs_run_get_epoch (solo_b, 0)->train_loss);
   g_assert_cmpfloat (cs_run_get_epoch (b, 0)->test_acc, ==, cs_run_get_epoch (solo_b, 0)->test_acc);
   g_assert_cmpuint (cs_run_n_active_threads (), ==, 0);
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 /* A run dropped while it trains: no crash, its thread ends, nothing delivered to it. */
@@ -382,7 +366,7 @@ test_drop_mid_training (void)
     gint64 t = g_get_monotonic_time () + 100 * 1000;
     WAIT_FOR (g_get_monotonic_time () > t);
   }
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 static void
@@ -421,7 +405,7 @@ test_divergent_run_fails (void)
     g_assert_cmpstr (cs_run_get_message (again), ==, cs_run_get_message (run));
   }
   events_clear (&ev);
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 static void
@@ -467,7 +451,7 @@ test_corrupt_runs_skipped (void)
         g_printerr ("  %s\n", w);
       g_assert_true (g_str_has_prefix (w, "skipped "));
     }
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 static void
@@ -501,7 +485,7 @@ test_csv_export (void)
     }
   g_assert_true (g_str_has_prefix (lines[1], cs_run_get_id (a)));
   g_assert_true (g_str_has_prefix (lines[3], cs_run_get_id (b)));
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 /* A full disk while training: the person is told, training goes on, the previous files are intact. */
@@ -539,7 +523,7 @@ test_save_failure_reported (void)
   g_assert_cmpstr (after, ==, before);
   g_assert_true (cs_run_store_load (reloaded, NULL, &error));
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (reloaded)), ==, 1);
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 /* The data directory disappearing mid-run does not stop it: the data set is in memory. */
@@ -567,11 +551,11 @@ test_data_dir_vanishes (void)
   g_assert_no_error (error);
   run = new_run (store, "mlp", 1, 1);
   g_assert_true (cs_run_start (run, copy, &error));
-  rm_rf (data_dir);
+  cs_test_rm_rf (data_dir);
   WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
   cs_run_join (run);
   g_assert_cmpint (cs_run_get_state (run), ==, CS_RUN_FINISHED);
-  rm_rf (dir);
+  cs_test_rm_rf (dir);
 }
 
 int

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-files.h"
 #include "cs-test-wait.h"
 #include "cs-checkpoint.h"
 #include "cs-gemm.h"
@@ -612,23 +613,6 @@ test_close_while_training (void)
   }
 }
 
-static void
-rm_rf (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        rm_rf (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -656,7 +640,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/close-while-training", test_close_while_training);
 
   ret = g_test_run ();
-  rm_rf (runs_dir);
+  cs_test_rm_rf (runs_dir);
   g_free (runs_dir);
   g_free (asked_renderer);
   return ret;
