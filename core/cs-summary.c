@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "cs-checkpoint.h"
 #include "cs-gemm.h"
 #include "cs-model.h"
 #include "cs-optim.h"
@@ -207,17 +208,6 @@ cs_format_thousands (guint64 v)
   return g_string_free (s, FALSE);
 }
 
-static char *
-shape_string (const int *shape,
-              int        ndim)
-{
-  GString *s = g_string_new ("[");
-  for (int d = 0; d < ndim; d++)
-    g_string_append_printf (s, "%s%d", d ? ", " : "", shape[d]);
-  g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 /* Pads to @width display characters (the tree glyphs are one character each). */
 static void
 append_padded (GString    *s,
@@ -288,11 +278,11 @@ cs_summary_format (const CsSummary    *self,
       g_autofree char *v = NULL;
 
       if (g_str_equal (col, "output"))
-        v = shape_string (self->out_shape, self->out_ndim);
+        v = cs_tensor_shape_string (self->out_shape, self->out_ndim);
       else if (g_str_equal (col, "input") && self->rows->len > 0)
         {
           const CsSummaryRow *r0 = &g_array_index (self->rows, CsSummaryRow, 0);
-          v = shape_string (r0->in_shape, r0->in_ndim);
+          v = cs_tensor_shape_string (r0->in_shape, r0->in_ndim);
         }
       else if (g_str_equal (col, "trainable"))
         v = g_strdup ("True");
@@ -313,9 +303,9 @@ cs_summary_format (const CsSummary    *self,
           g_autofree char *v = NULL;
 
           if (g_str_equal (col, "input"))
-            v = shape_string (r->in_shape, r->in_ndim);
+            v = cs_tensor_shape_string (r->in_shape, r->in_ndim);
           else if (g_str_equal (col, "output"))
-            v = shape_string (r->out_shape, r->out_ndim);
+            v = cs_tensor_shape_string (r->out_shape, r->out_ndim);
           else if (g_str_equal (col, "kernel"))
             v = g_strdup (r->kernel ? r->kernel : "--");
           else if (g_str_equal (col, "params"))

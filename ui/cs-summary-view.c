@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include "cs-checkpoint.h"
 #include "cs-presets.h"
 #include "cs-summary.h"
 #include "cs-summary-view.h"
@@ -60,17 +61,6 @@ cs_summary_item_init (CsSummaryItem *self)
 {
 }
 
-static char *
-shape_str (const int *s,
-           int        n)
-{
-  GString *g = g_string_new ("[");
-  for (int d = 0; d < n; d++)
-    g_string_append_printf (g, "%s%d", d ? ", " : "", s[d]);
-  g_string_append_c (g, ']');
-  return g_string_free (g, FALSE);
-}
-
 /* ---- the view ---- */
 
 struct _CsSummaryView
@@ -113,9 +103,10 @@ cs_summary_view_set_model (CsSummaryView       *self,
   {
     CsSummaryItem *top = g_object_new (CS_TYPE_SUMMARY_ITEM, NULL);
     top->values[0] = g_strdup (s->model_name);
-    top->values[1] = s->rows->len ? shape_str (g_array_index (s->rows, CsSummaryRow, 0).in_shape,
-                                               g_array_index (s->rows, CsSummaryRow, 0).in_ndim) : g_strdup ("--");
-    top->values[2] = shape_str (s->out_shape, s->out_ndim);
+    top->values[1] = s->rows->len ? cs_tensor_shape_string (g_array_index (s->rows, CsSummaryRow, 0).in_shape,
+                                                            g_array_index (s->rows, CsSummaryRow, 0).in_ndim)
+                                  : g_strdup ("--");
+    top->values[2] = cs_tensor_shape_string (s->out_shape, s->out_ndim);
     top->values[3] = g_strdup ("--");
     top->values[4] = g_strdup ("--");
     top->values[5] = g_strdup ("--");
@@ -128,8 +119,8 @@ cs_summary_view_set_model (CsSummaryView       *self,
       CsSummaryItem *item = g_object_new (CS_TYPE_SUMMARY_ITEM, NULL);
 
       item->values[0] = g_strdup_printf ("%s  (%s)", r->label, r->name);
-      item->values[1] = shape_str (r->in_shape, r->in_ndim);
-      item->values[2] = shape_str (r->out_shape, r->out_ndim);
+      item->values[1] = cs_tensor_shape_string (r->in_shape, r->in_ndim);
+      item->values[2] = cs_tensor_shape_string (r->out_shape, r->out_ndim);
       item->values[3] = g_strdup (r->kernel ? r->kernel : "--");
       item->values[4] = r->params ? cs_format_thousands (r->params) : g_strdup ("--");
       item->values[5] = r->mult_adds ? cs_format_thousands (r->mult_adds) : g_strdup ("--");
