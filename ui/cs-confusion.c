@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs-confusion.h"
+#include "cs-style.h"
 
 struct _CsConfusion
 {
@@ -104,17 +105,6 @@ cs_confusion_draw (CsConfusion *self,
   cairo_restore (cr);
 }
 
-static gboolean
-widget_is_dark (GtkWidget *widget)
-{
-  GdkRGBA color;
-
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
-  G_GNUC_END_IGNORE_DEPRECATIONS
-  return (color.red + color.green + color.blue) / 3 > 0.5;
-}
-
 static void
 cs_confusion_snapshot (GtkWidget   *widget,
                        GtkSnapshot *snapshot)
@@ -122,7 +112,7 @@ cs_confusion_snapshot (GtkWidget   *widget,
   int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
   cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
 
-  cs_confusion_draw (CS_CONFUSION (widget), cr, w, h, widget_is_dark (widget));
+  cs_confusion_draw (CS_CONFUSION (widget), cr, w, h, cs_widget_is_dark (widget));
   cairo_destroy (cr);
 }
 

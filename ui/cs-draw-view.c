@@ -55,6 +55,31 @@ G_DEFINE_FINAL_TYPE (CsDrawView, cs_draw_view, GTK_TYPE_WIDGET)
 enum { SIGNAL_SHOW_MAPS, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
+/* Strokes hold points in [0, 1]^2 (x, y pairs): each is stroked scaled to sx x sy,
+ * a single point as a dot. The pad and the model's input draw them the same way. */
+static void
+trace_strokes (cairo_t   *cr,
+               GPtrArray *strokes,
+               double     sx,
+               double     sy)
+{
+  for (guint i = 0; i < strokes->len; i++)
+    {
+      GArray *pts = g_ptr_array_index (strokes, i);
+      const double *p = (const double *) pts->data;
+      guint n = pts->len / 2;
+
+      if (n == 0)
+        continue;
+      cairo_move_to (cr, p[0] * sx, p[1] * sy);
+      if (n == 1)
+        cairo_line_to (cr, p[0] * sx + 0.01, p[1] * sy);
+      for (guint k = 1; k < n; k++)
+        cairo_line_to (cr, p[2 * k] * sx, p[2 * k + 1] * sy);
+      cairo_stroke (cr);
+    }
+}
+
 float *
 cs_draw_rasterize (GPtrArray *strokes,
                    int        size,
@@ -70,21 +95,7 @@ cs_draw_rasterize (GPtrArray *strokes,
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
   cairo_set_source_rgba (cr, 0, 0, 0, 1);
-  for (guint i = 0; i < strokes->len; i++)
-    {
-      GArray *pts = g_ptr_array_index (strokes, i);
-      const double *p = (const double *) pts->data;
-      guint n = pts->len / 2;
-
-      if (n == 0)
-        continue;
-      cairo_move_to (cr, p[0] * size, p[1] * size);
-      if (n == 1)
-        cairo_line_to (cr, p[0] * size + 0.01, p[1] * size);
-      for (guint k = 1; k < n; k++)
-        cairo_line_to (cr, p[2 * k] * size, p[2 * k + 1] * size);
-      cairo_stroke (cr);
-    }
+  trace_strokes (cr, strokes, size, size);
   cairo_destroy (cr);
   cairo_surface_flush (s);
   data = cairo_image_surface_get_data (s);
@@ -294,21 +305,7 @@ pad_draw (GtkDrawingArea *area,
   cairo_set_line_width (cr, MIN (width, height) / 12.0);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
-  for (guint i = 0; i < self->strokes->len; i++)
-    {
-      GArray *pts = g_ptr_array_index (self->strokes, i);
-      const double *p = (const double *) pts->data;
-      guint n = pts->len / 2;
-
-      if (n == 0)
-        continue;
-      cairo_move_to (cr, p[0] * width, p[1] * height);
-      if (n == 1)
-        cairo_line_to (cr, p[0] * width + 0.01, p[1] * height);
-      for (guint k = 1; k < n; k++)
-        cairo_line_to (cr, p[2 * k] * width, p[2 * k + 1] * height);
-      cairo_stroke (cr);
-    }
+  trace_strokes (cr, self->strokes, width, height);
   if (self->strokes->len == 0)
     {
       cairo_set_source_rgba (cr, 0, 0, 0, 0.3);

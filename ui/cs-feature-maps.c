@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cs-feature-maps.h"
+#include "cs-style.h"
 #include "cs-render.h"
 
 struct _CsFeatureMaps
@@ -72,15 +73,11 @@ cs_feature_maps_snapshot (GtkWidget   *widget,
   CsFeatureMaps *self = CS_FEATURE_MAPS (widget);
   int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
   cairo_t *cr;
-  GdkRGBA color;
 
   if (!self->ready)
     return;
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
-  G_GNUC_END_IGNORE_DEPRECATIONS
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
-  render (self, cr, w, (color.red + color.green + color.blue) / 3 > 0.5);
+  render (self, cr, w, cs_widget_is_dark (widget));
   cairo_destroy (cr);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs-kernel-grid.h"
+#include "cs-style.h"
 
 struct _CsKernelGrid
 {
@@ -25,17 +26,6 @@ struct _CsKernelGrid
 
 G_DEFINE_FINAL_TYPE (CsKernelGrid, cs_kernel_grid, GTK_TYPE_WIDGET)
 
-static gboolean
-is_dark (GtkWidget *widget)
-{
-  GdkRGBA color;
-
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
-  G_GNUC_END_IGNORE_DEPRECATIONS
-  return (color.red + color.green + color.blue) / 3 > 0.5;
-}
-
 static void
 cs_kernel_grid_snapshot (GtkWidget   *widget,
                          GtkSnapshot *snapshot)
@@ -47,7 +37,7 @@ cs_kernel_grid_snapshot (GtkWidget   *widget,
   if (self->spec == NULL)
     return;
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
-  cs_render_kernels (cr, self->spec, self->params, self->layout, self->scale, w, is_dark (widget), self->cells);
+  cs_render_kernels (cr, self->spec, self->params, self->layout, self->scale, w, cs_widget_is_dark (widget), self->cells);
   cairo_destroy (cr);
 }
 

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "cs-plot.h"
+#include "cs-style.h"
 #include "cs-render.h"
 
 typedef struct
@@ -438,17 +439,6 @@ cs_plot_draw (CsPlot  *self,
   cairo_restore (cr);
 }
 
-static gboolean
-is_dark (GtkWidget *widget)
-{
-  GdkRGBA color;
-
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &color);
-  G_GNUC_END_IGNORE_DEPRECATIONS
-  return (color.red + color.green + color.blue) / 3 > 0.5;
-}
-
 static void
 cs_plot_snapshot (GtkWidget   *widget,
                   GtkSnapshot *snapshot)
@@ -457,7 +447,7 @@ cs_plot_snapshot (GtkWidget   *widget,
   int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
   cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
 
-  cs_plot_draw (self, cr, w, h, is_dark (widget));
+  cs_plot_draw (self, cr, w, h, cs_widget_is_dark (widget));
   cairo_destroy (cr);
 }
 
