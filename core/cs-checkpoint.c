@@ -312,7 +312,17 @@ cs_checkpoint_new_empty (const char *path,
   self->format = g_strdup (format);
   self->tensors = g_ptr_array_new_with_free_func ((GDestroyNotify) cs_tensor_free);
   self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   return self;
+}
+
+void
+cs_checkpoint_add_tensor (CsCheckpoint *self,
+                          CsTensor     *t)
+{
+  g_assert (!g_hash_table_contains (self->by_name, t->name));
+  g_ptr_array_add (self->tensors, t);
+  g_hash_table_insert (self->by_name, t->name, t);
 }
 
 void
@@ -331,6 +341,7 @@ cs_checkpoint_free (CsCheckpoint *self)
     return;
   g_free (self->path);
   g_free (self->format);
+  g_clear_pointer (&self->by_name, g_hash_table_unref);
   g_clear_pointer (&self->tensors, g_ptr_array_unref);
   g_clear_pointer (&self->metadata, g_hash_table_unref);
   g_free (self);
@@ -494,13 +505,10 @@ const CsTensor *
 cs_checkpoint_find (const CsCheckpoint *self,
                     const char         *name)
 {
-  for (guint i = 0; i < self->tensors->len; i++)
-    {
-      const CsTensor *t = g_ptr_array_index (self->tensors, i);
-      if (g_str_equal (t->name, name))
-        return t;
-    }
-  return NULL;
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  return g_hash_table_lookup (self->by_name, name);
 }
 
 char *

@@ -45,6 +45,7 @@ typedef struct
   char        *format;      /* "safetensors" or "pytorch" */
   GPtrArray   *tensors;     /* of CsTensor, in file order */
   GHashTable  *metadata;    /* string -> string */
+  GHashTable  *by_name;     /* tensor name -> CsTensor (borrowed from tensors) */
 } CsCheckpoint;
 
 GQuark    cs_checkpoint_error_quark   (void);

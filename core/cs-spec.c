@@ -1390,6 +1390,71 @@ infer_shape (CsLayerSpec   *layer,
     }
 }
 
+/* Parameters of one layer, or FALSE when they do not fit in 64 bits. */
+static gboolean
+layer_params (const CsLayerSpec *layer,
+              guint64           *out)
+{
+  guint64 n = 0;
+
+  if (layer->kind == CS_LAYER_LINEAR)
+    return g_uint64_checked_mul (&n, (guint64) layer->out_features, (guint64) layer->in_features) &&
+           g_uint64_checked_add (out, n, layer->bias ? (guint64) layer->out_features : 0);
+  if (layer->kind == CS_LAYER_CONV2D)
+    return g_uint64_checked_mul (&n, (guint64) layer->out_channels, (guint64) layer->in_channels) &&
+           g_uint64_checked_mul (&n, n, (guint64) layer->kh) &&
+           g_uint64_checked_mul (&n, n, (guint64) layer->kw) &&
+           g_uint64_checked_add (out, n, layer->bias ? (guint64) layer->out_channels : 0);
+  *out = 0;
+  return TRUE;
+}
+
+/* The sizes a model can be built with: each layer's output per sample, and the
+ * parameters of all layers so far. Checked before anything is allocated. */
+static gboolean
+check_sizes (const CsLayerSpec  *layer,
+             const char         *label,
+             guint64            *total_params,
+             GError            **error)
+{
+  guint64 n = G_MAXUINT64, out = (guint64) layer->out.c * (guint64) layer->out.h * (guint64) layer->out.w;
+
+  if (out > CS_SPEC_MAX_ACTIVATIONS)
+    {
+      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                   "%s: %s gives %" G_GUINT64_FORMAT " values per sample; at most %d are supported",
+                   label, layer->call, out, CS_SPEC_MAX_ACTIVATIONS);
+      return FALSE;
+    }
+  if (!layer_params (layer, &n) || n > CS_SPEC_MAX_PARAMS ||
+      !g_uint64_checked_add (total_params, *total_params, n) || *total_params > CS_SPEC_MAX_PARAMS)
+    {
+      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                   "%s: %s has %" G_GUINT64_FORMAT " parameters, which makes the model larger than the "
+                   "%d parameters Convscope trains (%d MB for each of weights, gradients and optimizer state)",
+                   label, layer->call, n, CS_SPEC_MAX_PARAMS, CS_SPEC_MAX_PARAMS / 1000000 * 4);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+guint64
+cs_spec_n_params (const CsSpec *self)
+{
+  guint64 total = 0;
+
+  g_return_val_if_fail (self != NULL, 0);
+
+  for (guint i = 0; i < self->layers->len; i++)
+    {
+      guint64 n = 0;
+      /* Parsed specs passed check_sizes: no overflow here. */
+      layer_params (g_ptr_array_index (self->layers, i), &n);
+      total += n;
+    }
+  return total;
+}
+
 CsSpec *
 cs_spec_parse (const char  *text,
                GError     **error)
@@ -1404,6 +1469,7 @@ cs_spec_parse (const char  *text,
   gboolean have_map = FALSE;
   const char *from = "the input";
   g_autofree char *from_owned = NULL;
+  guint64 total_params = 0;
 
   g_return_val_if_fail (text != NULL, NULL);
 
@@ -1458,6 +1524,13 @@ cs_spec_parse (const char  *text,
           ps.p += 5;
           if (!parse_input_line (&ps, &self->input))
             return NULL;
+          if ((guint64) self->input.c * self->input.h * self->input.w > CS_SPEC_MAX_ACTIVATIONS)
+            {
+              g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                           "line %u: an input of %dx%dx%d is more than the %d values per sample supported",
+                           ln + 1, self->input.c, self->input.h, self->input.w, CS_SPEC_MAX_ACTIVATIONS);
+              return NULL;
+            }
           have_input = TRUE;
           shape = self->input;
           last_map = shape;
@@ -1596,7 +1669,8 @@ cs_spec_parse (const char  *text,
       else if (!bind_args (&bound, args) || !fill_layer (&bound, layer))
         return NULL;
 
-      if (!infer_shape (layer, label, from, shape.flat && have_map ? &last_map : NULL, error))
+      if (!infer_shape (layer, label, from, shape.flat && have_map ? &last_map : NULL, error) ||
+          !check_sizes (layer, label, &total_params, error))
         return NULL;
       if (!layer->out.flat)
         {

@@ -89,6 +89,13 @@ const CsLayerSpec *cs_spec_layer    (const CsSpec  *self,
                                      guint          i);
 CsShape      cs_spec_output_shape   (const CsSpec  *self);
 gsize        cs_shape_numel         (CsShape        shape);
+/* Weights and biases of all the layers. */
+guint64      cs_spec_n_params       (const CsSpec  *self);
+
+/* What a spec may ask for: parameters in all (a quarter of this in MB per
+ * copy: weights, gradients, optimizer state), and values per sample out of any layer. */
+#define CS_SPEC_MAX_PARAMS      100000000
+#define CS_SPEC_MAX_ACTIVATIONS 16777216
 char        *cs_shape_to_string     (CsShape        shape) G_GNUC_WARN_UNUSED_RESULT;
 const char  *cs_layer_kind_name     (CsLayerKind    kind);
 gboolean     cs_layer_kind_has_params (CsLayerKind  kind);

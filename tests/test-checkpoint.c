@@ -252,7 +252,7 @@ test_bad_safetensors (void)
     { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, -1, CS_CHECKPOINT_ERROR_FORMAT,
       "is before begin" },
     { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
-      8, -1, CS_CHECKPOINT_ERROR_FORMAT, "names a tensor twice" },
+      8, -1, CS_CHECKPOINT_ERROR_FORMAT, "appears twice in one object" },
     { "{\"__metadata__\":{\"epoch\":3},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, -1,
       CS_CHECKPOINT_ERROR_FORMAT, "__metadata__ value \"epoch\" is not a string" },
     { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, -1, CS_CHECKPOINT_ERROR_FORMAT, "has no valid data_offsets" },
