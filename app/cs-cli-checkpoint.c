@@ -9,6 +9,7 @@
 
 #include "cs-checkpoint.h"
 #include "cs-cli.h"
+#include "cs-file.h"
 #include "cs-dataset.h"
 #include "cs-digit.h"
 #include "cs-image-io.h"
@@ -97,12 +98,10 @@ cs_cli_predict (int    argc,
 
       if (ds == NULL)
         return cs_cli_fail (error);
-      if (cs_model_input_size (model) != (gsize) ds->test.rows * ds->test.cols)
+      if (!cs_spec_fits_dataset (spec, ds, &error))
         {
-          g_autofree char *s = cs_shape_to_string (spec->input);
-          fprintf (stderr, "convscope: the model expects %s inputs but the %s images are 1x%ux%u\n",
-                   s, ds->name, ds->test.rows, ds->test.cols);
-          return CS_EXIT_FAILURE;
+          g_prefix_error (&error, "%s: ", ckpt->path);
+          return cs_cli_fail (error);
         }
       cs_evaluate (model, &ds->test, 100, &r);
       printf ("Test accuracy on %s: %.2f%% (%u of %u), loss %.4f\n", ds->name, r.test_acc,
@@ -230,6 +229,17 @@ cs_cli_convert (int    argc,
   return CS_EXIT_OK;
 }
 
+/* The model's name, or why none could be told. */
+static const char *
+spec_error_or_name (const CsCheckpoint *ckpt,
+                    CsSpec            **spec,
+                    char              **model_name,
+                    GError            **spec_error)
+{
+  *spec = cs_checkpoint_infer_spec (ckpt, NULL, model_name, spec_error);
+  return *spec ? *model_name : (*spec_error)->message;
+}
+
 int
 cs_cli_inspect (int    argc,
                 char **argv)
@@ -241,6 +251,7 @@ cs_cli_inspect (int    argc,
   g_autoptr(GError) spec_error = NULL;
   g_autofree char *model_name = NULL;
   g_autoptr(GList) keys = NULL;
+  g_autoptr(GPtrArray) names = NULL;
   int status = CS_EXIT_OK;
   gsize total = 0;
   int name_w = 4;
@@ -255,18 +266,30 @@ cs_cli_inspect (int    argc,
   if (ckpt == NULL)
     return cs_cli_fail (error);
 
-  printf ("File:    %s\nFormat:  %s\n", ckpt->path, g_str_equal (ckpt->format, "pytorch")
-          ? "PyTorch (torch.save zip, state_dict)" : "safetensors");
-  spec = cs_checkpoint_infer_spec (ckpt, NULL, &model_name, &spec_error);
-  printf ("Model:   %s\n", spec ? model_name : spec_error->message);
+  /* Names, dtypes and metadata come from the file: what a terminal would
+   * take as escape sequences is printed as \xNN. */
+  {
+    g_autofree char *shown_path = cs_str_printable (ckpt->path);
+    g_autofree char *shown_model = cs_str_printable (spec_error_or_name (ckpt, &spec, &model_name, &spec_error));
+    printf ("File:    %s\nFormat:  %s\n", shown_path, g_str_equal (ckpt->format, "pytorch")
+            ? "PyTorch (torch.save zip, state_dict)" : "safetensors");
+    printf ("Model:   %s\n", shown_model);
+  }
+  names = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < ckpt->tensors->len; i++)
-    name_w = MAX (name_w, (int) strlen (((CsTensor *) g_ptr_array_index (ckpt->tensors, i))->name));
+    {
+      char *shown = cs_str_printable (((CsTensor *) g_ptr_array_index (ckpt->tensors, i))->name);
+      name_w = MAX (name_w, (int) MIN (strlen (shown), 80));
+      g_ptr_array_add (names, shown);
+    }
   printf ("\n%-*s  %-20s %-18s %s\n", name_w, "TENSOR", "DTYPE", "SHAPE", "VALUES");
   for (guint i = 0; i < ckpt->tensors->len; i++)
     {
       const CsTensor *t = g_ptr_array_index (ckpt->tensors, i);
       g_autofree char *shape = cs_tensor_shape_string (t->shape, t->ndim);
-      printf ("%-*s  %-20s %-18s %" G_GSIZE_FORMAT "\n", name_w, t->name, t->dtype, shape, t->numel);
+      g_autofree char *dtype = cs_str_printable (t->dtype);
+      printf ("%-*s  %-20s %-18s %" G_GSIZE_FORMAT "\n", name_w, (char *) g_ptr_array_index (names, i), dtype, shape,
+              t->numel);
       total += t->numel;
     }
   printf ("\n%u tensors, %" G_GSIZE_FORMAT " values\n", ckpt->tensors->len, total);
@@ -276,16 +299,23 @@ cs_cli_inspect (int    argc,
   for (GList *l = keys; l; l = l->next)
     {
       const char *v = g_hash_table_lookup (ckpt->metadata, l->data);
+      g_autofree char *key = cs_str_printable (l->data);
       if (strchr (v, '\n') != NULL)
         {
           g_auto(GStrv) lines = g_strsplit (v, "\n", -1);
-          printf ("  %s:\n", (char *) l->data);
+          printf ("  %s:\n", key);
           for (guint i = 0; lines[i]; i++)
             if (lines[i][0])
-              printf ("    %s\n", lines[i]);
+              {
+                g_autofree char *line = cs_str_printable (lines[i]);
+                printf ("    %s\n", line);
+              }
         }
       else
-        printf ("  %s: %s\n", (char *) l->data, v);
+        {
+          g_autofree char *value = cs_str_printable (v);
+          printf ("  %s: %s\n", key, value);
+        }
     }
   return CS_EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cs-cli.h"
+#include "cs-file.h"
 
 typedef struct
 {
@@ -106,7 +107,16 @@ cs_cli_run (int    argc,
 int
 cs_cli_fail (const GError *error)
 {
-  fprintf (stderr, "convscope: %s\n", error->message);
+  /* Messages quote names from files: escape what a terminal would obey, keep the line breaks. */
+  g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+
+  fprintf (stderr, "convscope: ");
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *line = cs_str_printable (lines[i]);
+      fprintf (stderr, "%s%s", i ? "\n" : "", line);
+    }
+  fprintf (stderr, "\n");
   return CS_EXIT_FAILURE;
 }
 

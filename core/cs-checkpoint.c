@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cs-checkpoint-private.h"
+#include "cs-file.h"
 #include "cs-presets.h"
 #include "cs-sync.h"
 
@@ -456,17 +458,8 @@ cs_checkpoint_load (const char  *path,
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "%s is a directory, not a checkpoint", path);
-      return NULL;
-    }
-  if (g_file_test (path, G_FILE_TEST_EXISTS) && !g_file_test (path, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "%s is not a regular file", path);
-      return NULL;
-    }
-  mapped = g_mapped_file_new (path, FALSE, &local_error);
+  /* Opened without blocking and checked to be a regular file on the descriptor itself. */
+  mapped = cs_file_map_regular (path, G_MAXUINT64, &local_error);
   if (mapped == NULL)
     {
       g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "%s", local_error->message);
@@ -577,6 +570,25 @@ cs_checkpoint_infer_spec (const CsCheckpoint *self,
                        "%s: the spec in its metadata does not parse: %s", self->path, local_error->message);
           return NULL;
         }
+      /* The file must hold the weights its spec asks for: a few bytes of
+       * metadata must not make us allocate a model of 100M parameters. */
+      {
+        guint64 have = 0, need = cs_spec_n_params (spec);
+        for (guint i = 0; i < self->tensors->len; i++)
+          {
+            const CsTensor *t = g_ptr_array_index (self->tensors, i);
+            if (t->data != NULL)
+              have += t->numel;
+          }
+        if (need != have)
+          {
+            g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
+                         "%s: the spec in its metadata has %" G_GUINT64_FORMAT " parameters but the file holds %"
+                         G_GUINT64_FORMAT " weights", self->path, need, have);
+            cs_spec_free (spec);
+            return NULL;
+          }
+      }
       if (model_name)
         *model_name = g_strdup (m ? m : "spec from the checkpoint");
       return spec;
@@ -648,6 +660,20 @@ cs_checkpoint_apply (const CsCheckpoint *self,
                        "%s: %s is stored as %s, not as floating point", self->path, p->name, t->dtype);
           return FALSE;
         }
+      {
+        gsize bad = 0, first = 0;
+        for (gsize k = 0; k < t->numel; k++)
+          if (!isfinite (t->data[k]) && bad++ == 0)
+            first = k;
+        if (bad > 0)
+          {
+            g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                         "%s: %s holds %" G_GSIZE_FORMAT " NaN or infinite value%s (the first at element %"
+                         G_GSIZE_FORMAT "); the training that wrote it diverged", self->path, p->name, bad,
+                         bad == 1 ? "" : "s", first);
+            return FALSE;
+          }
+      }
     }
   for (guint i = 0; i < self->tensors->len; i++)
     {

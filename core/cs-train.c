@@ -101,22 +101,16 @@ cs_hyper_params_validate (const CsHyperParams *hp,
   return TRUE;
 }
 
-CsSession *
-cs_session_new (const CsSpec        *spec,
-                const CsHyperParams *hp,
-                const CsDataset     *data,
-                GError             **error)
+gboolean
+cs_spec_fits_dataset (const CsSpec     *spec,
+                      const CsDataset  *data,
+                      GError          **error)
 {
-  CsSession *self;
   CsShape in;
-  int n_out;
-  CsRng init_rng;
+  gsize n_out;
 
-  g_return_val_if_fail (spec != NULL, NULL);
-  g_return_val_if_fail (data != NULL, NULL);
-
-  if (!cs_hyper_params_validate (hp, data->train.n, error))
-    return NULL;
+  g_return_val_if_fail (spec != NULL, FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
 
   in = spec->input;
   if (cs_shape_numel (in) != (gsize) data->train.rows * data->train.cols ||
@@ -126,16 +120,36 @@ cs_session_new (const CsSpec        *spec,
       g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_INVALID,
                    "the model expects %s inputs but the %s images are 1x%ux%u",
                    s, data->name, data->train.rows, data->train.cols);
-      return NULL;
+      return FALSE;
     }
-  n_out = (int) cs_shape_numel (cs_spec_output_shape (spec));
+  n_out = cs_shape_numel (cs_spec_output_shape (spec));
   if (n_out < CS_N_CLASSES)
     {
       g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_INVALID,
-                   "the model has %d outputs but %s has %d classes; its last layer should have %d outputs",
-                   n_out, data->name, CS_N_CLASSES, CS_N_CLASSES);
-      return NULL;
+                   "the model has %" G_GSIZE_FORMAT " output%s but %s has %d classes; its last layer should have %d outputs",
+                   n_out, n_out == 1 ? "" : "s", data->name, CS_N_CLASSES, CS_N_CLASSES);
+      return FALSE;
     }
+  return TRUE;
+}
+
+CsSession *
+cs_session_new (const CsSpec        *spec,
+                const CsHyperParams *hp,
+                const CsDataset     *data,
+                GError             **error)
+{
+  CsSession *self;
+  CsRng init_rng;
+
+  g_return_val_if_fail (spec != NULL, NULL);
+  g_return_val_if_fail (data != NULL, NULL);
+
+  if (!cs_hyper_params_validate (hp, data->train.n, error))
+    return NULL;
+
+  if (!cs_spec_fits_dataset (spec, data, error))
+    return NULL;
 
   self = g_new0 (CsSession, 1);
   self->hp = *hp;
@@ -223,12 +237,16 @@ cs_evaluate (CsModel           *model,
 {
   gsize in_size = cs_model_input_size (model);
   int n_out = cs_model_n_outputs (model);
-  g_autofree gint32 *y = g_new (gint32, batch_size);
+  g_autofree gint32 *y = NULL;
   float *x = cs_alloc_floats ((gsize) batch_size * in_size);
   guint correct = 0;
   guint class_total[CS_N_CLASSES] = { 0 };
   double loss = 0;
 
+  /* The loss reads the logit of every label: callers check cs_spec_fits_dataset(). */
+  g_return_if_fail (n_out >= CS_N_CLASSES);
+  g_return_if_fail (in_size == (gsize) split->rows * split->cols);
+  y = g_new (gint32, batch_size);
   memset (result->confusion, 0, sizeof result->confusion);
   for (guint first = 0; first < split->n; first += batch_size)
     {

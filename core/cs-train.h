@@ -57,6 +57,10 @@ gboolean       cs_hyper_params_validate   (const CsHyperParams *hp,
                                            guint                n_train,
                                            GError             **error);
 
+/* Whether a model of @spec takes @data's images and has an output for each of its classes. */
+gboolean       cs_spec_fits_dataset       (const CsSpec        *spec,
+                                           const CsDataset     *data,
+                                           GError             **error);
 CsSession     *cs_session_new             (const CsSpec        *spec,
                                            const CsHyperParams *hp,
                                            const CsDataset     *data,

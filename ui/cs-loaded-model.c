@@ -160,8 +160,17 @@ eval_thread (GTask        *task,
              GCancellable *cancellable)
 {
   EvalJob *job = task_data;
-  g_autoptr(CsModel) model = cs_model_new (job->spec);
-  g_autoptr(CsPool) pool = cs_pool_new (MAX (1, (int) g_get_num_processors () / 2));
+  g_autoptr(CsModel) model = NULL;
+  g_autoptr(CsPool) pool = NULL;
+  GError *error = NULL;
+
+  if (!cs_spec_fits_dataset (job->spec, job->data, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  model = cs_model_new (job->spec);
+  pool = cs_pool_new (MAX (1, (int) g_get_num_processors () / 2));
 
   cs_pool_set_current (pool);
   memcpy (cs_model_params (model), job->params, job->n_params * sizeof (float));
