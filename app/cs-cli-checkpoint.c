@@ -222,7 +222,7 @@ cs_cli_convert (int    argc,
   g_hash_table_insert (meta, g_strdup ("model"), g_strdup (model_name));
   g_hash_table_insert (meta, g_strdup ("converted_from"), g_path_get_basename (argv[1]));
 
-  if (!cs_checkpoint_save (argv[2], model, NULL, meta, &error))
+  if (!cs_checkpoint_save_full (argv[2], model, NULL, meta, CS_WRITE_USER_PATH, &error))
     return cs_cli_fail (error);
   printf ("Wrote %s: %s, %u tensors, %" G_GSIZE_FORMAT " parameters\n", argv[2], model_name,
           cs_model_n_tensors (model), cs_model_n_params (model));

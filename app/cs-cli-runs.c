@@ -181,7 +181,7 @@ cs_cli_runs (int    argc,
         }
       if (output != NULL)
         {
-          if (!cs_write_file_atomic (output, out->str, out->len, &error))
+          if (!cs_write_file_full (output, out->str, out->len, CS_WRITE_USER_PATH, &error))
             return cs_cli_fail (error);
         }
       else

@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cs-checkpoint-private.h"
@@ -104,6 +105,105 @@ write_all (int          fd,
   return TRUE;
 }
 
+/* Writes into a device, a FIFO or a socket the user named (-o /dev/stdout,
+ * /dev/null, /dev/full): in place, since renaming over it would replace the
+ * node with a regular file. */
+static gboolean
+write_special (const char  *path,
+               const void  *data,
+               gsize        len,
+               GError     **error)
+{
+  int fd = open (path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK), err = 0, flags;
+
+  if (fd < 0)
+    {
+      err = errno;
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "could not write %s: %s", path,
+                   err == ENXIO ? "a FIFO with no reader" : g_strerror (err));
+      return FALSE;
+    }
+  /* Opened without blocking (a FIFO with no reader); written blocking. */
+  flags = fcntl (fd, F_GETFL);
+  if (flags >= 0)
+    fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (!write_all (fd, data, len, &err))
+    {
+      close (fd);
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "could not write %s: %s", path,
+                   g_strerror (err));
+      return FALSE;
+    }
+  if (close (fd) != 0)
+    {
+      err = errno;
+      g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "could not write %s: %s", path,
+                   g_strerror (err));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_file_full (const char    *path,
+                 const void    *data,
+                 gsize          len,
+                 CsWriteFlags   flags,
+                 int            links,
+                 GError       **error)
+{
+  struct stat st;
+
+  if (lstat (path, &st) == 0)
+    {
+      if (S_ISDIR (st.st_mode))
+        {
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "could not save %s: it is a directory", path);
+          return FALSE;
+        }
+      if (S_ISLNK (st.st_mode) && (flags & CS_WRITE_USER_PATH))
+        {
+          /* The user's link: replace what it points to, and keep the link. */
+          g_autoptr(GError) local_error = NULL;
+          g_autofree char *target = g_file_read_link (path, &local_error);
+          g_autofree char *dir = g_path_get_dirname (path);
+          g_autofree char *resolved = NULL;
+
+          if (target == NULL)
+            {
+              g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, "could not save %s: %s", path,
+                           local_error->message);
+              return FALSE;
+            }
+          if (links >= 16)
+            {
+              g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO,
+                           "could not save %s: too many levels of symbolic links", path);
+              return FALSE;
+            }
+          resolved = g_path_is_absolute (target) ? g_steal_pointer (&target) : g_build_filename (dir, target, NULL);
+          return write_file_full (resolved, data, len, flags, links + 1, error);
+        }
+      if (!S_ISREG (st.st_mode) && !S_ISLNK (st.st_mode) && (flags & CS_WRITE_USER_PATH))
+        return write_special (path, data, len, error);
+      /* Inside the runs directory a link or a node someone planted is
+       * replaced by the rename below, never written through. */
+    }
+  return cs_write_file_atomic (path, data, len, error);
+}
+
+gboolean
+cs_write_file_full (const char    *path,
+                    const void    *data,
+                    gsize          len,
+                    CsWriteFlags   flags,
+                    GError       **error)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  return write_file_full (path, data, len, flags, 0, error);
+}
+
 gboolean
 cs_write_file_atomic (const char  *path,
                       const void  *data,
@@ -156,6 +256,7 @@ cs_safetensors_write (const char        *path,
                       const CsTensorRef *tensors,
                       guint              n_tensors,
                       GHashTable        *metadata,
+                      CsWriteFlags       flags,
                       GError           **error)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
@@ -235,7 +336,7 @@ cs_safetensors_write (const char        *path,
 #endif
     }
 
-  return cs_write_file_atomic (path, file->data, file->len, error);
+  return cs_write_file_full (path, file->data, file->len, flags, error);
 }
 
 static char *
@@ -255,6 +356,17 @@ cs_checkpoint_save (const char *path,
                     CsOptim    *optim,
                     GHashTable *metadata,
                     GError    **error)
+{
+  return cs_checkpoint_save_full (path, model, optim, metadata, CS_WRITE_RUNS_DIR, error);
+}
+
+gboolean
+cs_checkpoint_save_full (const char   *path,
+                         CsModel      *model,
+                         CsOptim      *optim,
+                         GHashTable   *metadata,
+                         CsWriteFlags  flags,
+                         GError      **error)
 {
   guint n = cs_model_n_tensors (model);
   g_autofree CsTensorRef *refs = g_new0 (CsTensorRef, n);
@@ -295,11 +407,11 @@ cs_checkpoint_save (const char *path,
               orefs[k++] = (CsTensorRef) { name, p->ndim, p->shape, second + p->offset };
             }
         }
-      if (!cs_safetensors_write (opath, orefs, k, ometa, error))
+      if (!cs_safetensors_write (opath, orefs, k, ometa, flags, error))
         return FALSE;
     }
 
-  return cs_safetensors_write (path, refs, n, metadata, error);
+  return cs_safetensors_write (path, refs, n, metadata, flags, error);
 }
 
 /* ---- reading ------------------------------------------------------------ */

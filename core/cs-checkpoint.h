@@ -93,10 +93,25 @@ gboolean  cs_write_file_atomic        (const char        *path,
                                        gsize              len,
                                        GError           **error);
 
+typedef enum
+{
+  CS_WRITE_RUNS_DIR  = 0,        /* inside the runs directory: links and odd nodes are replaced, never followed */
+  CS_WRITE_USER_PATH = 1 << 0,   /* a path the user named: a link is written through (the link stays),
+                                  * a device or FIFO is written in place (-o /dev/null, /dev/full) */
+} CsWriteFlags;
+
+/* cs_write_file_atomic() for regular files, with @flags for what else @path may be. */
+gboolean  cs_write_file_full          (const char        *path,
+                                       const void        *data,
+                                       gsize              len,
+                                       CsWriteFlags       flags,
+                                       GError           **error);
+
 gboolean  cs_safetensors_write        (const char        *path,
                                        const CsTensorRef *tensors,
                                        guint              n_tensors,
                                        GHashTable        *metadata,
+                                       CsWriteFlags       flags,
                                        GError           **error);
 
 /* The model's parameters under their state_dict names; @metadata (string to
@@ -106,6 +121,13 @@ gboolean  cs_checkpoint_save          (const char        *path,
                                        CsModel           *model,
                                        CsOptim           *optim,
                                        GHashTable        *metadata,
+                                       GError           **error);
+/* The same, for a path the user chose (see CsWriteFlags). */
+gboolean  cs_checkpoint_save_full     (const char        *path,
+                                       CsModel           *model,
+                                       CsOptim           *optim,
+                                       GHashTable        *metadata,
+                                       CsWriteFlags       flags,
                                        GError           **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsCheckpoint, cs_checkpoint_free)

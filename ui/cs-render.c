@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 
+#include "cs-checkpoint.h"
 #include "cs-render.h"
 
 #define MARGIN 12.0
@@ -380,6 +381,15 @@ cs_render_feature_maps (cairo_t            *cr,
   return y + MARGIN;
 }
 
+static cairo_status_t
+append_bytes (void                *closure,
+              const unsigned char *data,
+              unsigned int         length)
+{
+  g_byte_array_append (closure, data, length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
 gboolean
 cs_render_to_file (const char    *path,
                    double         width,
@@ -387,7 +397,7 @@ cs_render_to_file (const char    *path,
                    gpointer       data,
                    GError       **error)
 {
-  g_autofree char *tmp = g_strconcat (path, ".part", NULL);
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
   double height = func (NULL, width, data);
   cairo_surface_t *surface;
   cairo_status_t status;
@@ -397,9 +407,9 @@ cs_render_to_file (const char    *path,
   if (png)
     surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) width, (int) ceil (height));
   else if (g_str_has_suffix (path, ".svg"))
-    surface = cairo_svg_surface_create (tmp, width, height);
+    surface = cairo_svg_surface_create_for_stream (append_bytes, bytes, width, height);
   else if (g_str_has_suffix (path, ".pdf"))
-    surface = cairo_pdf_surface_create (tmp, width, height);
+    surface = cairo_pdf_surface_create_for_stream (append_bytes, bytes, width, height);
   else
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s: give the file a .png, .svg or .pdf name", path);
@@ -411,20 +421,19 @@ cs_render_to_file (const char    *path,
   func (cr, width, data);
   cairo_destroy (cr);
   if (png)
-    status = cairo_surface_write_to_png (surface, tmp);
+    status = cairo_surface_write_to_png_stream (surface, append_bytes, bytes);
   else
     {
       cairo_surface_finish (surface);
       status = cairo_surface_status (surface);
     }
   cairo_surface_destroy (surface);
-  if (status != CAIRO_STATUS_SUCCESS || g_rename (tmp, path) != 0)
+  if (status != CAIRO_STATUS_SUCCESS)
     {
-      int err = errno;
-      g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not write %s: %s", path,
-                   status != CAIRO_STATUS_SUCCESS ? cairo_status_to_string (status) : g_strerror (err));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not draw %s: %s", path,
+                   cairo_status_to_string (status));
       return FALSE;
     }
-  return TRUE;
+  /* Drawn in memory, then written as every save is (atomically, or into the device the user named). */
+  return cs_write_file_full (path, bytes->data, bytes->len, CS_WRITE_USER_PATH, error);
 }

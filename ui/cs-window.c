@@ -568,14 +568,15 @@ cs_window_save_selected (CsWindow    *self,
       if (cs_run_get_n_epochs (run) > 0)
         g_hash_table_insert (meta, (char *) "test_accuracy",
                              g_strdup_printf ("%.2f", cs_run_get_epoch (run, cs_run_get_n_epochs (run) - 1)->test_acc));
-      return cs_checkpoint_save (path, model, NULL, meta, error);
+      return cs_checkpoint_save_full (path, model, NULL, meta, CS_WRITE_USER_PATH, error);
     }
   else
     {
       CsLoadedModel *m = CS_LOADED_MODEL (item);
       g_hash_table_insert (meta, (char *) "spec", g_strdup (cs_loaded_model_get_spec (m)->text));
       g_hash_table_insert (meta, (char *) "model", g_strdup (cs_loaded_model_get_model (m)));
-      return cs_checkpoint_save (path, cs_loaded_model_get_model_instance (m), NULL, meta, error);
+      return cs_checkpoint_save_full (path, cs_loaded_model_get_model_instance (m), NULL, meta,
+                                      CS_WRITE_USER_PATH, error);
     }
 }
 
@@ -691,7 +692,7 @@ cs_window_export_csv (CsWindow    *self,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "select one or more runs to export their history");
       return FALSE;
     }
-  return cs_write_file_atomic (path, out->str, out->len, error);
+  return cs_write_file_full (path, out->str, out->len, CS_WRITE_USER_PATH, error);
 }
 
 static void
