@@ -4,9 +4,14 @@
 
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cs-run-store.h"
 
@@ -108,6 +113,91 @@ compare_runs (gconstpointer a,
   return strcmp (cs_run_get_id (ra), cs_run_get_id (rb));
 }
 
+/* A temporary file of cs_write_file_atomic(): ".NAME.XXXXXX". */
+static gboolean
+is_temp_name (const char *name)
+{
+  gsize n = strlen (name);
+  const char *dot;
+
+  if (name[0] != '.' || n < 9 || (dot = strrchr (name, '.')) == name || dot != name + n - 7)
+    return FALSE;
+  for (int k = 1; k <= 6; k++)
+    if (!g_ascii_isalnum (dot[k]))
+      return FALSE;
+  return TRUE;
+}
+
+/* What an interrupted save leaves behind: temporary files older than a
+ * minute (a save in progress is seconds old) in a run nobody trains (its
+ * .lock is free), and, if nothing else is left, the folder itself: killed
+ * before its first run.json landed, it never held a run. Returns whether the
+ * folder is gone. Only regular files are removed, and nothing is followed. */
+static gboolean
+sweep_orphans (int         store_fd,
+               const char *name)
+{
+  g_autoptr(GPtrArray) temps = g_ptr_array_new_with_free_func (g_free);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gboolean other = FALSE, has_record = FALSE;
+  struct dirent *de;
+  DIR *d;
+  int fd, lock_fd;
+
+  fd = openat (store_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  lock_fd = openat (fd, ".lock", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (lock_fd >= 0)
+    {
+      struct stat lst;
+      gboolean busy = fstat (lock_fd, &lst) != 0 || !S_ISREG (lst.st_mode) ||
+                      (flock (lock_fd, LOCK_SH | LOCK_NB) != 0);
+      close (lock_fd);
+      if (busy)
+        {
+          close (fd);
+          return FALSE;
+        }
+    }
+  d = fdopendir (fd);
+  if (d == NULL)
+    {
+      close (fd);
+      return FALSE;
+    }
+  while ((de = readdir (d)) != NULL)
+    {
+      struct stat st;
+
+      if (g_str_equal (de->d_name, ".") || g_str_equal (de->d_name, ".."))
+        continue;
+      if (g_str_equal (de->d_name, "run.json"))
+        has_record = TRUE;
+      if (is_temp_name (de->d_name) && fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISREG (st.st_mode) && now - st.st_mtime > 60)
+        g_ptr_array_add (temps, g_strdup (de->d_name));
+      else if (!g_str_equal (de->d_name, ".lock"))
+        other = TRUE;
+    }
+  for (guint i = 0; i < temps->len; i++)
+    if (unlinkat (dirfd (d), g_ptr_array_index (temps, i), 0) != 0)
+      other = TRUE;
+  if (!other && !has_record)
+    {
+      struct stat st;
+      /* An empty folder is only taken if it too is old: a run being created is not. */
+      if (fstat (dirfd (d), &st) == 0 && now - st.st_mtime > 60)
+        {
+          unlinkat (dirfd (d), ".lock", 0);
+          closedir (d);
+          return unlinkat (store_fd, name, AT_REMOVEDIR) == 0;
+        }
+    }
+  closedir (d);
+  return FALSE;
+}
+
 gboolean
 cs_run_store_load (CsRunStore  *self,
                    GPtrArray  **warnings,
@@ -119,6 +209,7 @@ cs_run_store_load (CsRunStore  *self,
   g_autoptr(GPtrArray) warn = g_ptr_array_new_with_free_func (g_free);
   guint old_len = self->runs->len;
   const char *name;
+  int store_fd;
 
   if (!g_file_test (self->dir, G_FILE_TEST_EXISTS))
     {
@@ -139,13 +230,25 @@ cs_run_store_load (CsRunStore  *self,
       return FALSE;
     }
 
+  store_fd = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = g_build_filename (self->dir, name, NULL);
       g_autoptr(GError) run_error = NULL;
+      struct stat st;
       CsRun *run;
 
-      if (name[0] == '.' || !g_file_test (path, G_FILE_TEST_IS_DIR))
+      /* Runs are folders in the runs directory: a link is never followed out of it. */
+      if (name[0] == '.' || lstat (path, &st) != 0)
+        continue;
+      if (S_ISLNK (st.st_mode))
+        {
+          g_ptr_array_add (warn, g_strdup_printf ("skipped %s: a symbolic link, not a run folder", path));
+          continue;
+        }
+      if (!S_ISDIR (st.st_mode))
+        continue;
+      if (store_fd >= 0 && sweep_orphans (store_fd, name))
         continue;
       run = cs_run_load (path, &run_error);
       if (run == NULL)
@@ -155,6 +258,8 @@ cs_run_store_load (CsRunStore  *self,
         }
       g_ptr_array_add (found, run);
     }
+  if (store_fd >= 0)
+    close (store_fd);
   g_ptr_array_sort (found, compare_runs);
 
   g_ptr_array_set_size (self->runs, 0);
@@ -216,39 +321,97 @@ cs_run_store_find (CsRunStore  *self,
   return NULL;
 }
 
+/* Removes @name in the folder @parent_fd and all it holds, relative to
+ * descriptors opened with O_NOFOLLOW: a link inside (or a link swapped in
+ * while we work) is removed, never followed. */
 static gboolean
-remove_tree (const char  *path,
-             GError     **error)
+remove_tree_at (int          parent_fd,
+                const char  *name,
+                const char  *shown,
+                int          depth,
+                GError     **error)
 {
-  g_autoptr(GDir) dir = g_dir_open (path, 0, error);
-  const char *name;
+  struct dirent *de;
+  DIR *d;
+  int fd, err;
 
-  if (dir == NULL)
-    return FALSE;
-  while ((name = g_dir_read_name (dir)) != NULL)
+  if (depth > 32)
     {
-      g_autofree char *child = g_build_filename (path, name, NULL);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not remove %s: nested too deeply", shown);
+      return FALSE;
+    }
+  fd = openat (parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || (d = fdopendir (fd)) == NULL)
+    {
+      err = errno;
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "could not remove %s: %s", shown,
+                   err == ELOOP || err == ENOTDIR ? "not a folder (a link is not followed)" : g_strerror (err));
+      return FALSE;
+    }
+  while ((de = readdir (d)) != NULL)
+    {
+      struct stat st;
+      g_autofree char *child = NULL;
 
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      if (g_str_equal (de->d_name, ".") || g_str_equal (de->d_name, ".."))
+        continue;
+      child = g_build_filename (shown, de->d_name, NULL);
+      if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode))
         {
-          if (!remove_tree (child, error))
-            return FALSE;
+          if (!remove_tree_at (dirfd (d), de->d_name, child, depth + 1, error))
+            {
+              closedir (d);
+              return FALSE;
+            }
         }
-      else if (g_unlink (child) != 0)
+      else if (unlinkat (dirfd (d), de->d_name, 0) != 0)
         {
-          int err = errno;
+          err = errno;
+          closedir (d);
           g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "could not remove %s: %s", child,
                        g_strerror (err));
           return FALSE;
         }
     }
-  if (g_rmdir (path) != 0)
+  closedir (d);
+  if (unlinkat (parent_fd, name, AT_REMOVEDIR) != 0)
+    {
+      err = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "could not remove %s: %s", shown, g_strerror (err));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A run's folder, which must be a folder (not a link) directly in the runs directory. */
+static gboolean
+remove_tree (const char  *path,
+             GError     **error)
+{
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  struct stat st;
+  gboolean ok;
+  int fd;
+
+  if (lstat (path, &st) == 0 && S_ISLNK (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+                   "%s is a symbolic link, not a run folder; Convscope does not delete through links", path);
+      return FALSE;
+    }
+  fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
     {
       int err = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "could not remove %s: %s", path, g_strerror (err));
       return FALSE;
     }
-  return TRUE;
+  ok = remove_tree_at (fd, base, path, 0, error);
+  close (fd);
+  return ok;
 }
 
 gboolean

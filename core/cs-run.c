@@ -18,6 +18,7 @@
 #include "cs-checkpoint.h"
 #include "cs-gemm.h"
 #include "cs-presets.h"
+#include "cs-file.h"
 #include "cs-run.h"
 #include "cs-sync.h"
 
@@ -517,6 +518,50 @@ get_num (Reader *rd, JsonObject *o, const char *name, double def)
   return def;
 }
 
+/* A whole number in [min, max]: a cast of anything else would be undefined. */
+static gint64
+get_int (Reader     *rd,
+         JsonObject *o,
+         const char *name,
+         gint64      def,
+         gint64      min,
+         gint64      max)
+{
+  double v = get_num (rd, o, name, (double) def);
+
+  if (rd->failed)
+    return def;
+  if (!(v >= (double) min && v <= (double) max) || v != floor (v))
+    {
+      g_set_error (rd->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: not a valid run record (\"%s\" should be a whole number from %" G_GINT64_FORMAT " to %"
+                   G_GINT64_FORMAT ")", rd->path, name, min, max);
+      rd->failed = TRUE;
+      return def;
+    }
+  return (gint64) v;
+}
+
+/* Element @i of @arr as a number; @what names the array in the message. */
+static double
+element_num (Reader     *rd,
+             JsonArray  *arr,
+             guint       i,
+             const char *what)
+{
+  JsonNode *n = json_array_get_element (arr, i);
+
+  if (rd->failed)
+    return 0;
+  if (JSON_NODE_HOLDS_VALUE (n) &&
+      (json_node_get_value_type (n) == G_TYPE_INT64 || json_node_get_value_type (n) == G_TYPE_DOUBLE))
+    return json_node_get_double (n);
+  g_set_error (rd->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               "%s: not a valid run record (item %u of \"%s\" should be a number)", rd->path, i, what);
+  rd->failed = TRUE;
+  return 0;
+}
+
 static RunRecord *
 record_from_json (const char  *text,
                   gsize        len,
@@ -531,6 +576,15 @@ record_from_json (const char  *text,
   JsonNode *node;
   const char *s;
 
+  /* Strict and shallow first: json-glib recurses as deep as the file nests. */
+  {
+    g_autofree char *what = g_strdup_printf ("%s: not valid JSON", path);
+    if (!cs_json_check_strict (text, len, 8, what, &local_error))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s", local_error->message);
+        return NULL;
+      }
+  }
   if (!json_parser_load_from_data (parser, text, len, &local_error))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not valid JSON: %s", path, local_error->message);
@@ -565,13 +619,13 @@ record_from_json (const char  *text,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: unknown run state \"%s\"", path, s);
       return NULL;
     }
-  r->created = (gint64) get_num (&rd, root, "created", 0);
-  r->started = (gint64) get_num (&rd, root, "started", 0);
-  r->ended = (gint64) get_num (&rd, root, "ended", 0);
+  r->created = get_int (&rd, root, "created", 0, 0, G_MAXINT64 / 2);
+  r->started = get_int (&rd, root, "started", 0, 0, G_MAXINT64 / 2);
+  r->ended = get_int (&rd, root, "ended", 0, 0, G_MAXINT64 / 2);
   r->train_seconds = get_num (&rd, root, "train_seconds", 0);
-  r->n_params = (gsize) get_num (&rd, root, "n_params", 0);
-  r->at_epoch = (int) get_num (&rd, root, "at_epoch", 0);
-  r->at_batch = (int) get_num (&rd, root, "at_batch", 0);
+  r->n_params = (gsize) get_int (&rd, root, "n_params", 0, 0, G_MAXINT64 / 2);
+  r->at_epoch = (int) get_int (&rd, root, "at_epoch", 0, 0, G_MAXINT);
+  r->at_batch = (int) get_int (&rd, root, "at_batch", 0, 0, G_MAXINT);
 
   node = member (&rd, root, "hyperparameters", JSON_NODE_OBJECT, TRUE);
   if (node == NULL)
@@ -587,10 +641,10 @@ record_from_json (const char  *text,
   r->hp.optim.beta1 = get_num (&rd, hp, "beta1", 0.9);
   r->hp.optim.beta2 = get_num (&rd, hp, "beta2", 0.999);
   r->hp.optim.eps = get_num (&rd, hp, "eps", 1e-8);
-  r->hp.epochs = (int) get_num (&rd, hp, "epochs", 5);
-  r->hp.batch_size = (int) get_num (&rd, hp, "batch_size", 100);
-  r->hp.threads = (int) get_num (&rd, hp, "threads", 1);
-  r->hp.seed = (guint64) get_num (&rd, hp, "seed", 1);
+  r->hp.epochs = (int) get_int (&rd, hp, "epochs", 5, 0, G_MAXINT);
+  r->hp.batch_size = (int) get_int (&rd, hp, "batch_size", 100, 1, G_MAXINT);
+  r->hp.threads = (int) get_int (&rd, hp, "threads", 1, 1, 4096);
+  r->hp.seed = (guint64) get_int (&rd, hp, "seed", 1, 0, G_MAXINT64 / 2);
 
   node = member (&rd, root, "epochs", JSON_NODE_ARRAY, FALSE);
   if (node != NULL)
@@ -609,7 +663,7 @@ record_from_json (const char  *text,
               return NULL;
             }
           eo = json_node_get_object (en);
-          e.epoch = (int) get_num (&rd, eo, "epoch", i);
+          e.epoch = (int) get_int (&rd, eo, "epoch", i, 0, G_MAXINT);
           e.train_loss = get_num (&rd, eo, "train_loss", NAN);
           e.train_acc = get_num (&rd, eo, "train_acc", NAN);
           e.test_loss = get_num (&rd, eo, "test_loss", NAN);
@@ -620,7 +674,7 @@ record_from_json (const char  *text,
             {
               JsonArray *ca = json_node_get_array (node);
               for (guint c = 0; c < MIN (CS_N_CLASSES, json_array_get_length (ca)); c++)
-                e.class_acc[c] = json_array_get_double_element (ca, c);
+                e.class_acc[c] = element_num (&rd, ca, c, "class_acc");
             }
           if ((node = member (&rd, eo, "confusion", JSON_NODE_ARRAY, FALSE)) != NULL)
             {
@@ -630,10 +684,23 @@ record_from_json (const char  *text,
                   JsonNode *rn = json_array_get_element (rows, t);
                   JsonArray *row;
                   if (!JSON_NODE_HOLDS_ARRAY (rn))
-                    continue;
+                    {
+                      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                   "%s: row %u of epoch %u's confusion matrix is not an array", path, t, i);
+                      return NULL;
+                    }
                   row = json_node_get_array (rn);
                   for (guint p = 0; p < MIN (CS_N_CLASSES, json_array_get_length (row)); p++)
-                    e.confusion[t][p] = (guint) json_array_get_int_element (row, p);
+                    {
+                      double v = element_num (&rd, row, p, "confusion");
+                      if (!rd.failed && !(v >= 0 && v <= G_MAXUINT32))
+                        {
+                          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                       "%s: epoch %u's confusion matrix holds %g, not a count", path, i, v);
+                          return NULL;
+                        }
+                      e.confusion[t][p] = (guint) v;
+                    }
                 }
             }
           g_array_append_val (r->epochs, e);
@@ -646,7 +713,7 @@ record_from_json (const char  *text,
       JsonObject *lo = json_node_get_object (node);
       JsonArray *pts;
 
-      r->loss_stride = MAX (1, (guint) get_num (&rd, lo, "stride", 1));
+      r->loss_stride = (guint) get_int (&rd, lo, "stride", 1, 1, G_MAXUINT32);
       node = member (&rd, lo, "points", JSON_NODE_ARRAY, FALSE);
       pts = node ? json_node_get_array (node) : NULL;
       for (guint i = 0; pts && i < json_array_get_length (pts); i++)
@@ -660,8 +727,10 @@ record_from_json (const char  *text,
               g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: loss point %u is not [step, loss]", path, i);
               return NULL;
             }
-          p.step = json_array_get_double_element (pa, 0);
-          p.loss = (float) json_array_get_double_element (pa, 1);
+          p.step = element_num (&rd, pa, 0, "loss points");
+          p.loss = (float) element_num (&rd, pa, 1, "loss points");
+          if (rd.failed)
+            return NULL;
           g_array_append_val (r->loss, p);
         }
     }
@@ -999,7 +1068,8 @@ static gboolean
 run_locked_elsewhere (const char *dir)
 {
   g_autofree char *path = g_build_filename (dir, ".lock", NULL);
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  guint64 size;
+  int fd = cs_file_open_regular (path, CS_FILE_NO_FOLLOW, G_MAXUINT64, &size, NULL);
   gboolean locked = FALSE;
 
   if (fd < 0)
@@ -1022,9 +1092,13 @@ cs_run_load (const char  *run_dir,
   RunRecord *record;
   gsize len;
 
-  if (!g_file_get_contents (path, &text, &len, &local_error))
+  /* Not through a link, not a FIFO or /dev/zero, not more than a record can be. */
+  if (!cs_file_read_regular (path, CS_FILE_NO_FOLLOW, CS_RUN_RECORD_MAX_BYTES, &text, &len, &local_error))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s", local_error->message);
+      g_set_error (error, G_IO_ERROR,
+                   g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? G_IO_ERROR_NOT_FOUND
+                                                                                   : G_IO_ERROR_INVALID_DATA,
+                   "%s", local_error->message);
       return NULL;
     }
   record = record_from_json (text, len, path, error);
@@ -1381,9 +1455,12 @@ checkpoint_metadata (Worker              *w,
   return meta;
 }
 
-static void
+/* Whether the checkpoint was saved; if not, the person is told and *message
+ * (when given) says why. */
+static gboolean
 worker_save_checkpoint (Worker              *w,
-                        const CsEpochResult *last)
+                        const CsEpochResult *last,
+                        char               **message)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GHashTable) meta = checkpoint_metadata (w, last);
@@ -1391,6 +1468,8 @@ worker_save_checkpoint (Worker              *w,
 
   if (!cs_checkpoint_save (path, cs_session_get_model (w->session), cs_session_get_optim (w->session), meta, &error))
     {
+      if (message != NULL)
+        *message = g_strdup (error->message);
       /* Training goes on; the person is told (the last good checkpoint stays). */
       Event *ev = g_new0 (Event, 1);
       ev->kind = EVENT_STATE;
@@ -1399,7 +1478,9 @@ worker_save_checkpoint (Worker              *w,
       ev->train_seconds = w->record->train_seconds;
       post_event (w, ev);
       g_debug ("%s", error->message);
+      return FALSE;
     }
+  return TRUE;
 }
 
 static CsSnapshot *
@@ -1556,7 +1637,7 @@ worker_thread (gpointer data)
   const CsEpochResult *last = NULL;
 
   /* Held for the thread's life: another process listing runs knows this one is live. */
-  w->lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  w->lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
   if (w->lock_fd >= 0)
     flock (w->lock_fd, LOCK_EX);
 
@@ -1605,15 +1686,35 @@ worker_thread (gpointer data)
               final_message = g_strdup (error->message);
             }
           /* What was learned is kept: the weights as they are (a NaN step was undone). */
-          worker_save_checkpoint (w, last);
+          {
+            g_autofree char *why = NULL;
+            if (!worker_save_checkpoint (w, last, &why))
+              {
+                char *both = g_strdup_printf ("%s; and the checkpoint could not be saved: %s", final_message, why);
+                g_free (final_message);
+                final_message = both;
+                final_state = CS_RUN_FAILED;
+              }
+          }
           break;
         }
 
       w->record->train_seconds += result.seconds;
       g_array_append_val (w->record->epochs, result);
       last = &g_array_index (w->record->epochs, CsEpochResult, w->record->epochs->len - 1);
-      /* Checkpoint first, then the record that counts the epoch. */
-      worker_save_checkpoint (w, last);
+      /* Checkpoint first, then the record that counts the epoch. The
+       * last one is the run's result: if it cannot be saved the run has
+       * failed, whatever it learned (an earlier one is retried next epoch). */
+      {
+        g_autofree char *why = NULL;
+        if (!worker_save_checkpoint (w, last, &why) && e == w->record->hp.epochs - 1)
+          {
+            final_state = CS_RUN_FAILED;
+            final_message = g_strdup_printf ("the final checkpoint could not be saved: %s; "
+                                             "checkpoint.safetensors, if there is one, holds an earlier epoch's "
+                                             "weights", why);
+          }
+      }
       w->record->at_epoch = e + 1;
       w->record->at_batch = 0;
       worker_write_record (w);

@@ -9,6 +9,9 @@
 
 G_BEGIN_DECLS
 
+/* A run.json larger than this is not one Convscope wrote (10,000 epochs take about 2 MB). */
+#define CS_RUN_RECORD_MAX_BYTES ((guint64) 64 * 1024 * 1024)
+
 typedef enum
 {
   CS_RUN_QUEUED,

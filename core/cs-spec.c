@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-file.h"
 #include "cs-spec.h"
 
 G_DEFINE_QUARK (cs-spec-error-quark, cs_spec_error)
@@ -1718,7 +1719,8 @@ cs_spec_load_file (const char  *path,
   gsize len;
   CsSpec *spec;
 
-  if (!g_file_get_contents (path, &text, &len, &local_error))
+  /* Not a FIFO (it would block), not a device, not more than any spec can be. */
+  if (!cs_file_read_regular (path, CS_FILE_FOLLOW_LINKS, 1024 * 1024, &text, &len, &local_error))
     {
       g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX, "%s", local_error->message);
       return NULL;
