@@ -280,6 +280,9 @@ typedef struct
   gboolean      failed;
   gsize         bytes;     /* what the objects, their items, strings and the memo take */
   gsize         budget;
+  /* Immutable values made once: None, False, True, (), and 0..255 (BININT1),
+   * which are most of a state_dict's objects. */
+  Obj          *none, *bools[2], *empty_tuple, *small_ints[256];
 } Vm;
 
 /* Limits no state_dict comes near: torch.save's pickler keeps the stack at a
@@ -289,6 +292,7 @@ typedef struct
 #define MAX_DEPTH   64
 /* Bytes of bookkeeping per object, item and memo entry (malloc's headers and the hash node). */
 #define OBJ_COST    (sizeof (Obj) + 16)
+#define ARRAY_COST  64
 #define ITEM_COST   8
 #define MEMO_COST   64
 
@@ -352,12 +356,26 @@ obj_new (Vm      *vm,
 
   if (!charge (vm, OBJ_COST))
     return NULL;
+  if ((kind == OBJ_TUPLE || kind == OBJ_LIST || kind == OBJ_DICT) && !charge (vm, ARRAY_COST))
+    return NULL;
   o = g_new0 (Obj, 1);
   o->kind = kind;
   if (kind == OBJ_TUPLE || kind == OBJ_LIST || kind == OBJ_DICT)
     o->items = g_ptr_array_new ();
   g_ptr_array_add (vm->arena, o);
   return o;
+}
+
+/* A shared immutable value, made on first use. */
+static Obj *
+shared (Vm      *vm,
+        Obj    **slot,
+        ObjKind  kind,
+        gint64   i)
+{
+  if (*slot == NULL && (*slot = obj_new (vm, kind)) != NULL)
+    (*slot)->i = i;
+  return *slot;
 }
 
 /* Adds @item to the container @o, keeping its nesting depth. */
@@ -385,7 +403,17 @@ container_of (Vm        *vm,
               ObjKind    kind,
               GPtrArray *items)
 {
-  Obj *o = obj_new (vm, kind);
+  Obj *o;
+
+  if (kind == OBJ_TUPLE && items->len == 0)
+    return shared (vm, &vm->empty_tuple, OBJ_TUPLE, 0);
+  o = obj_new (vm, kind);
+  if (o != NULL && items->len > 0)
+    {
+      /* Sized once: a container built whole does not grow. */
+      g_ptr_array_unref (o->items);
+      o->items = g_ptr_array_sized_new (items->len);
+    }
 
   for (guint k = 0; o != NULL && k < items->len; k++)
     if (!add_item (vm, o, g_ptr_array_index (items, k)))
@@ -744,7 +772,7 @@ vm_run (Vm *vm)
           }
           break;
         case ')': /* EMPTY_TUPLE */
-          push (vm, obj_new (vm, OBJ_TUPLE));
+          push (vm, shared (vm, &vm->empty_tuple, OBJ_TUPLE, 0));
           break;
         case 't': /* TUPLE */
           {
@@ -813,11 +841,8 @@ vm_run (Vm *vm)
         case 'K': /* BININT1 */
           if (need (vm, 1))
             {
-              Obj *o = obj_new (vm, OBJ_INT);
-              if (o == NULL)
-                break;
-              o->i = *vm->p++;
-              push (vm, o);
+              guint8 v = *vm->p++;
+              push (vm, shared (vm, &vm->small_ints[v], OBJ_INT, v));
             }
           break;
         case 'M': /* BININT2 */
@@ -871,16 +896,10 @@ vm_run (Vm *vm)
           break;
         case 0x88: /* NEWTRUE */
         case 0x89: /* NEWFALSE */
-          {
-            Obj *o = obj_new (vm, OBJ_BOOL);
-              if (o == NULL)
-                break;
-            o->i = op == 0x88;
-            push (vm, o);
-          }
+          push (vm, shared (vm, &vm->bools[op == 0x88], OBJ_BOOL, op == 0x88));
           break;
         case 'N': /* NONE */
-          push (vm, obj_new (vm, OBJ_NONE));
+          push (vm, shared (vm, &vm->none, OBJ_NONE, 0));
           break;
         case '}': /* EMPTY_DICT */
           push (vm, obj_new (vm, OBJ_DICT));
@@ -1217,9 +1236,9 @@ cs_pth_parse (const guint8 *data,
   vm.marks = g_array_new (FALSE, FALSE, sizeof (guint));
   vm.memo = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   vm.arena = g_ptr_array_new_with_free_func ((GDestroyNotify) obj_free);
-  /* A state_dict's pickle takes about 10 bytes of objects per byte (measured
-   * on 300k tensors: CS_PTH_VM_BYTES_PER_BYTE in the tests); the budget
-   * leaves room for twice that. */
+  /* A state_dict's pickle takes up to about 13 bytes of objects per byte
+   * (/core/checkpoint/many-tensors: 100k tensors, each global and string
+   * written out rather than memoized); the budget leaves room for more. */
   vm.budget = CS_PTH_VM_FIXED_BUDGET + CS_PTH_VM_BUDGET_PER_BYTE * pkl->size;
   result = vm_run (&vm);
   if (result == NULL)

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cs-test-files.h"
 #include "cs-checkpoint.h"
@@ -570,6 +571,479 @@ test_optimizer_state (void)
   g_assert_nonnull (cs_checkpoint_find (o, "exp_avg_sq.fc2.bias"));
 }
 
+
+/* ---- #15: hostile tensors, pickles and headers, made here byte by byte ---- */
+
+/* A zip of stored entries, with correct CRCs. */
+static char *
+make_zip_n (const char          *file,
+            const char * const  *names,
+            GBytes * const      *datas,
+            guint                n)
+{
+  g_autoptr(GByteArray) z = g_byte_array_new ();
+  g_autoptr(GByteArray) cd = g_byte_array_new ();
+  g_autofree guint32 *offsets = g_new (guint32, n);
+
+  for (guint i = 0; i < n; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (datas[i], &len);
+      guint32 crc = crc32_simple (data, len);
+      guint16 nl = strlen (names[i]);
+
+      offsets[i] = z->len;
+      put32 (z, 0x04034b50); put16 (z, 20); put16 (z, 0); put16 (z, 0); put32 (z, 0);
+      put32 (z, crc); put32 (z, len); put32 (z, len); put16 (z, nl); put16 (z, 0);
+      g_byte_array_append (z, (const guint8 *) names[i], nl);
+      g_byte_array_append (z, data, len);
+
+      put32 (cd, 0x02014b50); put16 (cd, 20); put16 (cd, 20); put16 (cd, 0); put16 (cd, 0); put32 (cd, 0);
+      put32 (cd, crc); put32 (cd, len); put32 (cd, len); put16 (cd, nl); put16 (cd, 0); put16 (cd, 0);
+      put16 (cd, 0); put16 (cd, 0); put32 (cd, 0); put32 (cd, offsets[i]);
+      g_byte_array_append (cd, (const guint8 *) names[i], nl);
+    }
+  {
+    guint32 cd_start = z->len;
+    g_byte_array_append (z, cd->data, cd->len);
+    put32 (z, 0x06054b50); put16 (z, 0); put16 (z, 0); put16 (z, n); put16 (z, n);
+    put32 (z, cd->len); put32 (z, cd_start); put16 (z, 0);
+  }
+  return write_tmp (file, z->data, z->len);
+}
+
+/* A protocol-2 pickle written as torch.save writes a state_dict. */
+static void
+pk_str (GByteArray *a,
+        const char *s)
+{
+  guint8 op = 'X';
+  g_byte_array_append (a, &op, 1);
+  put32 (a, strlen (s));
+  g_byte_array_append (a, (const guint8 *) s, strlen (s));
+}
+
+static void
+pk_op (GByteArray *a,
+       const char *ops)
+{
+  g_byte_array_append (a, (const guint8 *) ops, strlen (ops));
+}
+
+static void
+pk_int (GByteArray *a,
+        gint64      v)
+{
+  if (v >= 0 && v < 256)
+    {
+      guint8 b[2] = { 'K', (guint8) v };
+      g_byte_array_append (a, b, 2);
+    }
+  else
+    {
+      guint8 b[10] = { 0x8a, 8 };
+      for (int k = 0; k < 8; k++)
+        b[2 + k] = (guint8) ((guint64) v >> (8 * k));
+      g_byte_array_append (a, b, 10);
+    }
+}
+
+/* key -> _rebuild_tensor_v2 (storage @skey of @snumel floats, offset, size, stride). */
+static void
+pk_tensor (GByteArray   *a,
+           const char   *key,
+           const char   *skey,
+           gint64        snumel,
+           gint64        offset,
+           int           ndim,
+           const gint64 *size,
+           const gint64 *stride)
+{
+  pk_str (a, key);
+  pk_op (a, "ctorch._utils\n_rebuild_tensor_v2\n(");
+  pk_op (a, "(");
+  pk_str (a, "storage");
+  pk_op (a, "ctorch\nFloatStorage\n");
+  pk_str (a, skey);
+  pk_str (a, "cpu");
+  pk_int (a, snumel);
+  pk_op (a, "tQ");
+  pk_int (a, offset);
+  pk_op (a, "(");
+  for (int d = 0; d < ndim; d++)
+    pk_int (a, size[d]);
+  pk_op (a, "t(");
+  for (int d = 0; d < ndim; d++)
+    pk_int (a, stride[d]);
+  pk_op (a, "t\x89" "ccollections\nOrderedDict\n)Rt" "R");
+}
+
+static GByteArray *
+pk_begin (void)
+{
+  GByteArray *a = g_byte_array_new ();
+  pk_op (a, "\x80\x02" "ccollections\nOrderedDict\n)R(");
+  return a;
+}
+
+static void
+pk_end (GByteArray *a)
+{
+  pk_op (a, "u.");
+}
+
+/* A .pth of one pickle and one float storage "0" of @n floats (k/8 each). */
+static char *
+make_pth (const char *file,
+          GByteArray *pickle,
+          gsize       n)
+{
+  g_autofree float *floats = g_new (float, MAX (n, 1));
+  g_autoptr(GBytes) pkl = g_bytes_new (pickle->data, pickle->len);
+  g_autoptr(GBytes) data = NULL;
+  const char *names[] = { "archive/data.pkl", "archive/data/0" };
+  GBytes *datas[2];
+
+  for (gsize k = 0; k < n; k++)
+    floats[k] = k / 8.0f;
+  data = g_bytes_new (floats, n * sizeof (float));
+  datas[0] = pkl;
+  datas[1] = data;
+  return make_zip_n (file, names, datas, 2);
+}
+
+static void
+test_hostile_tensors (void)
+{
+  static const struct
+  {
+    int         ndim;
+    gint64      size[3];
+    gint64      stride[3];
+    gint64      offset;
+    const char *fragment;
+  } cases[] = {
+    /* numel overflows 64 bits: once wrote past a heap buffer */
+    { 3, { G_MAXINT32, G_MAXINT32, G_MAXINT32 }, { 0, 0, 0 }, 0, "invalid size or stride in dimension 2" },
+    /* strides that wrap round to a small index: once read outside the storage */
+    { 3, { 2, 2, 2 }, { G_MAXINT64, G_MAXINT64, 2 }, 0, "strides reach past 2^64" },
+    { 1, { 5 }, { G_MAXINT64 / 2 + 1 }, 0, "strides reach past 2^64" },
+    /* stride 0: one float as a 1 GB tensor */
+    { 1, { 250000000 }, { 0 }, 0, "has 250000000 elements but its storage only 4" },
+    /* past the end, and a negative stride */
+    { 1, { 4 }, { 1 }, 1, "reaches element 4 of a storage of 4" },
+    { 1, { 2 }, { -1 }, 1, "invalid size or stride in dimension 0" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GByteArray) pk = pk_begin ();
+      g_autofree char *name = g_strdup_printf ("tensor-%u.pth", i);
+      g_autofree char *path = NULL;
+
+      pk_tensor (pk, "w", "0", 4, cases[i].offset, cases[i].ndim, cases[i].size, cases[i].stride);
+      pk_end (pk);
+      path = make_pth (name, pk, 4);
+      expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, cases[i].fragment);
+    }
+
+  /* The well-formed view next to them loads, values gathered by stride. */
+  {
+    g_autoptr(GByteArray) pk = pk_begin ();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CsCheckpoint) ckpt = NULL;
+    g_autofree char *path = NULL;
+    const gint64 size[2] = { 2, 2 }, stride[2] = { 1, 2 };
+    const CsTensor *t;
+
+    pk_tensor (pk, "w", "0", 4, 0, 2, size, stride);
+    pk_end (pk);
+    path = make_pth ("tensor-ok.pth", pk, 4);
+    ckpt = cs_checkpoint_load (path, &error);
+    g_assert_no_error (error);
+    t = cs_checkpoint_find (ckpt, "w");
+    g_assert_nonnull (t);
+    g_assert_cmpfloat (t->data[1], ==, 2 / 8.0f);   /* [0][1] = storage[2] */
+    g_assert_cmpfloat (t->data[2], ==, 1 / 8.0f);
+  }
+
+  /* Many views of one storage may not add up to more than the file can hold. */
+  {
+    g_autoptr(GByteArray) pk = pk_begin ();
+    g_autofree char *path = NULL;
+    const gint64 size[1] = { 65536 }, stride[1] = { 1 };
+
+    for (int k = 0; k < 200; k++)
+      {
+        g_autofree char *key = g_strdup_printf ("w%d", k);
+        pk_tensor (pk, key, "0", 65536, 0, 1, size, stride);
+      }
+    pk_end (pk);
+    path = make_pth ("many-views.pth", pk, 65536);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "more memory than a file of this size can hold");
+  }
+}
+
+static void
+test_pickle_limits (void)
+{
+  /* 200,000 nested TUPLE1s: once overflowed the C stack when freed. */
+  {
+    g_autoptr(GByteArray) pk = g_byte_array_new ();
+    g_autofree char *path = NULL;
+
+    pk_op (pk, "\x80\x02N");
+    for (int k = 0; k < 200000; k++)
+      pk_op (pk, "\x85");
+    pk_op (pk, ".");
+    path = make_pth ("nested.pth", pk, 0);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "objects nested more than 64 deep");
+  }
+  /* A 10 MB pickle of empty lists: once took 1 GB; now stops at its budget. */
+  {
+    gsize n = 10 * 1000 * 1000;
+    g_autoptr(GByteArray) pk = g_byte_array_sized_new (n + 8);
+    g_autofree char *path = NULL;
+
+    /* one list, then APPENDS of 1,000 empty lists at a time, as a pickler writes them */
+    pk_op (pk, "\x80\x02]");
+    while (pk->len + 1003 < n)
+      {
+        gsize at = pk->len;
+        g_byte_array_set_size (pk, at + 1002);
+        pk->data[at] = '(';
+        memset (pk->data + at + 1, ']', 1000);
+        pk->data[at + 1001] = 'e';
+      }
+    pk_op (pk, ".");
+    path = make_pth ("big.pth", pk, 0);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "unpickling it would take more than");
+  }
+  /* Two million Nones left on the stack (they cost nothing): the stack has its own bound. */
+  {
+    gsize n = 2 * 1000 * 1000;
+    g_autoptr(GByteArray) pk = g_byte_array_sized_new (n + 8);
+    g_autofree char *path = NULL;
+
+    pk_op (pk, "\x80\x02");
+    g_byte_array_set_size (pk, n);
+    memset (pk->data + 2, 'N', n - 3);
+    pk->data[n - 1] = '.';
+    path = make_pth ("tall.pth", pk, 0);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "the pickle's stack grows past 1048576 items");
+  }
+  /* A list that holds itself: no recursion, no leak (LeakSanitizer checks in CI). */
+  {
+    g_autoptr(GByteArray) pk = g_byte_array_new ();
+    g_autofree char *path = NULL;
+
+    static const guint8 cycle[] = { 0x80, 0x02, ']', 'q', 0x00, 'h', 0x00, 'a', '.' };
+    g_byte_array_append (pk, cycle, sizeof cycle);
+    path = make_pth ("cycle.pth", pk, 0);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_UNSUPPORTED, "holds no state_dict");
+  }
+  /* Too many MARKs open at once, and a zip that names an entry twice. */
+  {
+    g_autoptr(GByteArray) pk = g_byte_array_new ();
+    g_autofree char *path = NULL;
+
+    pk_op (pk, "\x80\x02");
+    for (int k = 0; k < 5000; k++)
+      pk_op (pk, "(");
+    pk_op (pk, ".");
+    path = make_pth ("marks.pth", pk, 0);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "more than 4096 MARKs open at once");
+  }
+  {
+    g_autoptr(GBytes) a = g_bytes_new_static ("\x80\x02}.", 4);
+    const char *names[] = { "archive/data.pkl", "archive/data.pkl" };
+    GBytes *datas[] = { a, a };
+    g_autofree char *path = make_zip_n ("twice.pth", names, datas, 2);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "the zip entry archive/data.pkl appears twice");
+  }
+}
+
+/* 100,000 tensors (views of one storage, as a real file's would be separate):
+ * linear time, where the name lookups once made it quadratic (minutes). */
+static void
+test_many_tensors (void)
+{
+  guint n = 100000;
+  g_autoptr(GByteArray) pk = pk_begin ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsCheckpoint) ckpt = NULL;
+  g_autofree char *path = NULL;
+  const gint64 size[1] = { 1 }, stride[1] = { 1 };
+  gint64 t0;
+
+  for (guint k = 0; k < n; k++)
+    {
+      g_autofree char *key = g_strdup_printf ("layer%u.weight", k);
+      /* torch.save's pickler closes SETITEMS every 1,000 items */
+      if (k > 0 && k % 1000 == 0)
+        pk_op (pk, "u(");
+      pk_tensor (pk, key, "0", n, k, 1, size, stride);
+    }
+  pk_end (pk);
+  path = make_pth ("many.pth", pk, n);
+  t0 = g_get_monotonic_time ();
+  ckpt = cs_checkpoint_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ckpt->tensors->len, ==, n);
+  g_assert_cmpfloat (cs_checkpoint_find (ckpt, "layer99999.weight")->data[0], ==, 99999 / 8.0f);
+  if (g_test_verbose ())
+    g_printerr ("  %u tensors, pickle %u bytes, loaded in %.2f s\n", n, pk->len,
+                (g_get_monotonic_time () - t0) / 1e6);
+
+  /* The same number in a safetensors header. */
+  {
+    g_autoptr(GString) h = g_string_new ("{");
+    g_autoptr(CsCheckpoint) st = NULL;
+    g_autofree char *spath = NULL;
+
+    for (guint k = 0; k < 80000; k++)
+      g_string_append_printf (h, "%s\"t%u\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[%u,%u]}",
+                              k ? "," : "", k, 4 * k, 4 * k + 4);
+    g_string_append_c (h, '}');
+    spath = make_safetensors ("many.safetensors", h->str, 4 * 80000, -1);
+    st = cs_checkpoint_load (spath, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (st->tensors->len, ==, 80000);
+    g_assert_cmpstr (((CsTensor *) g_ptr_array_index (st->tensors, 79999))->name, ==, "t79999");
+  }
+}
+
+static void
+test_hostile_headers (void)
+{
+  /* 100,000 nested arrays: once overflowed the stack in the JSON parser. */
+  {
+    g_autoptr(GString) h = g_string_new ("{\"a\":");
+    g_autofree char *path = NULL;
+    for (int k = 0; k < 100000; k++)
+      g_string_append_c (h, '[');
+    for (int k = 0; k < 100000; k++)
+      g_string_append_c (h, ']');
+    g_string_append_c (h, '}');
+    path = make_safetensors ("deep.safetensors", h->str, 0, -1);
+    expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, "nested more than 8 deep");
+  }
+  {
+    static const struct { const char *header; const char *fragment; } cases[] = {
+      /* a duplicate behind an escape, and one inside a tensor's own object */
+      { "{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},\"\\u0061\":{}}", "\"a\" appears twice" },
+      { "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,4]}}", "\"dtype\" appears twice" },
+      /* what a lenient parser takes: a trailing comma, a comment, a bare word, a single quote */
+      { "{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4],}}", "a comma before the end" },
+      { "{/*x*/\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", "without a quoted name" },
+      { "{\"a\":{\"dtype\":F32,\"shape\":[],\"data_offsets\":[0,4]}}", "not a JSON value" },
+      { "{'a':{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", "without a quoted name" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        g_autofree char *name = g_strdup_printf ("lenient-%u.safetensors", i);
+        g_autofree char *path = make_safetensors (name, cases[i].header, 4, -1);
+        expect_load_error (path, CS_CHECKPOINT_ERROR_FORMAT, cases[i].fragment);
+      }
+  }
+}
+
+/* A spec in the metadata is checked against the file before a model is made. */
+static void
+test_metadata_spec_bounded (void)
+{
+  static const char * const specs[] = {
+    /* a billion parameters: refused by the spec's limits, naming the layer */
+    "input 1x28x28\\nflat = nn.Flatten()\\nfc = nn.Linear(784, 1000000)",
+    /* within the limits, but not what the file holds */
+    "input 1x28x28\\nflat = nn.Flatten()\\nfc = nn.Linear(784, 10000)",
+  };
+  static const char * const fragments[] = {
+    "fc: nn.Linear(784, 1000000) has 785000000 parameters",
+    "the spec in its metadata has 7850000 parameters but the file holds 1 weights",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (specs); i++)
+    {
+      g_autofree char *header = g_strdup_printf ("{\"__metadata__\":{\"spec\":\"%s\"},"
+                                                 "\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                                                 specs[i]);
+      g_autofree char *name = g_strdup_printf ("meta-spec-%u.safetensors", i);
+      g_autofree char *path = make_safetensors (name, header, 4, -1);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CsCheckpoint) ckpt = cs_checkpoint_load (path, &error);
+      g_autoptr(CsSpec) spec = NULL;
+
+      g_assert_no_error (error);
+      spec = cs_checkpoint_infer_spec (ckpt, NULL, NULL, &error);
+      g_assert_null (spec);
+      if (strstr (error->message, fragments[i]) == NULL)
+        g_error ("expected \"%s\" in \"%s\"", fragments[i], error->message);
+    }
+}
+
+/* NaN weights are refused by name, not turned into "NaN" predictions. */
+static void
+test_nan_weights_refused (void)
+{
+  g_autoptr(CsModel) m = random_model ("lenet5", 3);
+  g_autofree char *path = tmp_path ("nan.safetensors");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsCheckpoint) ckpt = NULL;
+  g_autoptr(CsModel) back = NULL;
+  const CsParam *p = cs_model_find_tensor (m, "conv2.weight");
+
+  cs_model_params (m)[p->offset + 7] = NAN;
+  cs_model_params (m)[p->offset + 9] = INFINITY;
+  g_assert_true (cs_checkpoint_save (path, m, NULL, NULL, &error));
+  ckpt = cs_checkpoint_load (path, &error);
+  g_assert_no_error (error);
+  back = cs_checkpoint_to_model (ckpt, NULL, &error);
+  g_assert_null (back);
+  g_assert_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "conv2.weight holds 2 NaN or infinite values (the first at element 7)"));
+}
+
+/* Outputs the user names: a device is written in place, /dev/full says so, a link keeps being a link. */
+static void
+test_user_outputs (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *target = tmp_path ("target.csv");
+  g_autofree char *link = tmp_path ("link.csv");
+  g_autofree char *got = NULL;
+  struct stat st;
+
+  g_assert_true (cs_write_file_full ("/dev/null", "abc", 3, CS_WRITE_USER_PATH, &error));
+  g_assert_no_error (error);
+  g_assert_true (stat ("/dev/null", &st) == 0 && S_ISCHR (st.st_mode));
+  g_assert_false (cs_write_file_full ("/dev/full", "abc", 3, CS_WRITE_USER_PATH, &error));
+  g_assert_nonnull (strstr (error->message, "No space left on device"));
+  g_clear_error (&error);
+  g_assert_true (stat ("/dev/full", &st) == 0 && S_ISCHR (st.st_mode));
+
+  g_assert_true (g_file_set_contents (target, "old", -1, NULL));
+  g_assert_cmpint (symlink ("target.csv", link), ==, 0);
+  g_assert_true (cs_write_file_full (link, "new", 3, CS_WRITE_USER_PATH, &error));
+  g_assert_true (lstat (link, &st) == 0 && S_ISLNK (st.st_mode));
+  g_assert_true (g_file_get_contents (target, &got, NULL, NULL));
+  g_assert_cmpstr (got, ==, "new");
+
+  /* In the runs directory a planted link is replaced, its target untouched. */
+  g_assert_true (cs_write_file_full (link, "run", 3, CS_WRITE_RUNS_DIR, &error));
+  g_assert_true (lstat (link, &st) == 0 && S_ISREG (st.st_mode));
+  g_free (got);
+  g_assert_true (g_file_get_contents (target, &got, NULL, NULL));
+  g_assert_cmpstr (got, ==, "new");
+
+  /* A FIFO as a checkpoint answers at once. */
+  {
+    g_autofree char *fifo = tmp_path ("fifo.pth");
+    g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+    expect_load_error (fifo, CS_CHECKPOINT_ERROR_IO, "is a FIFO, not a regular file");
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -593,6 +1067,13 @@ main (int   argc,
   g_test_add_func ("/core/checkpoint/mismatch", test_mismatch);
   g_test_add_func ("/core/checkpoint/failed-save-keeps-old-file", test_failed_save_keeps_old_file);
   g_test_add_func ("/core/checkpoint/optimizer-state", test_optimizer_state);
+  g_test_add_func ("/core/checkpoint/hostile-tensors", test_hostile_tensors);
+  g_test_add_func ("/core/checkpoint/pickle-limits", test_pickle_limits);
+  g_test_add_func ("/core/checkpoint/many-tensors", test_many_tensors);
+  g_test_add_func ("/core/checkpoint/hostile-headers", test_hostile_headers);
+  g_test_add_func ("/core/checkpoint/metadata-spec-bounded", test_metadata_spec_bounded);
+  g_test_add_func ("/core/checkpoint/nan-weights-refused", test_nan_weights_refused);
+  g_test_add_func ("/core/checkpoint/user-outputs", test_user_outputs);
 
   ret = g_test_run ();
   cs_test_rm_rf (tmpdir);
