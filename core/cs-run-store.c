@@ -141,6 +141,7 @@ sweep_orphans (int         store_fd,
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   gboolean other = FALSE, has_record = FALSE;
   struct dirent *de;
+  struct stat dir_st;
   DIR *d;
   int fd, lock_fd;
 
@@ -160,8 +161,8 @@ sweep_orphans (int         store_fd,
           return FALSE;
         }
     }
-  d = fdopendir (fd);
-  if (d == NULL)
+  /* The folder's age before we change it (removing a file touches its mtime). */
+  if (fstat (fd, &dir_st) != 0 || (d = fdopendir (fd)) == NULL)
     {
       close (fd);
       return FALSE;
@@ -183,11 +184,9 @@ sweep_orphans (int         store_fd,
   for (guint i = 0; i < temps->len; i++)
     if (unlinkat (dirfd (d), g_ptr_array_index (temps, i), 0) != 0)
       other = TRUE;
-  if (!other && !has_record)
+  /* An empty folder is only taken if it too is old: a run being created is not. */
+  if (!other && !has_record && now - dir_st.st_mtime > 60)
     {
-      struct stat st;
-      /* An empty folder is only taken if it too is old: a run being created is not. */
-      if (fstat (dirfd (d), &st) == 0 && now - st.st_mtime > 60)
         {
           unlinkat (dirfd (d), ".lock", 0);
           closedir (d);

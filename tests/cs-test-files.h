@@ -14,7 +14,8 @@ cs_test_rm_rf (const char *path)
   while (dir && (name = g_dir_read_name (dir)))
     {
       g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+      /* A link is removed, never followed (the hostile-runs tests plant some). */
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
         cs_test_rm_rf (child);
       else
         g_unlink (child);

@@ -428,6 +428,43 @@ test_fashion_mnist (void)
   g_assert_cmpstr (cs_dataset_class_name (ds, 9), ==, "Ankle boot");
 }
 
+
+/* #15: a gzip bomb is stopped at 100 times the file, not inflated whole. The
+ * header promises 3 GB; the stream holds 256 MB of zeros (about 250 KB
+ * compressed: the 3 GB of the report would take seconds just to make here). */
+static void
+test_gzip_bomb (Fixture       *f,
+                gconstpointer  data)
+{
+  GByteArray *a = make_images (0x803, 3000000, 32, 32, 0);
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = NULL;
+  guint n, rows, cols;
+
+  /* zeros after the header, compressed in chunks */
+  {
+    g_autoptr(GZlibCompressor) comp = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, 9);
+    g_autoptr(GOutputStream) mem = g_memory_output_stream_new_resizable ();
+    g_autoptr(GOutputStream) out = g_converter_output_stream_new (mem, G_CONVERTER (comp));
+    g_autofree guint8 *zeros = g_malloc0 (1 << 24);
+    gsize written;
+
+    g_output_stream_write_all (out, a->data, a->len, &written, NULL, &error);
+    for (int k = 0; k < 16 && error == NULL; k++)
+      g_output_stream_write_all (out, zeros, 1 << 24, &written, NULL, &error);
+    g_assert_no_error (error);
+    g_output_stream_close (out, NULL, &error);
+    g_assert_no_error (error);
+    path = write_file (f, "bomb-idx3-ubyte.gz", g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
+                       g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem)));
+    g_byte_array_unref (a);
+  }
+  g_assert_false (cs_idx_read_images (path, &pixels, &n, &rows, &cols, &error));
+  g_assert_error (error, CS_DATA_ERROR, CS_DATA_ERROR_BAD_SIZE);
+  g_assert_nonnull (strstr (error->message, "the gzip file inflates to more than 100 times its"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -449,6 +486,7 @@ main (int   argc,
   ADD ("/core/idx/missing", test_missing);
   ADD ("/core/idx/garbage-gzip", test_garbage_gzip);
   ADD ("/core/idx/gzip-cut", test_gzip_cut);
+  ADD ("/core/idx/gzip-bomb", test_gzip_bomb);
 #undef ADD
   g_test_add_func ("/core/dataset/mnist-stats", test_mnist_stats);
   g_test_add_func ("/core/dataset/fashion-mnist", test_fashion_mnist);

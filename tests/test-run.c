@@ -3,6 +3,10 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
 #include <math.h>
 #include <string.h>
 
@@ -518,6 +522,9 @@ test_save_failure_reported (void)
   cs_run_join (run);
   cs_checkpoint_inject_write_failure (0, 0);
   g_assert_true (told);
+  /* Its only epoch's checkpoint was never saved: the run failed, and says why. */
+  g_assert_cmpint (cs_run_get_state (run), ==, CS_RUN_FAILED);
+  g_assert_nonnull (strstr (cs_run_get_message (run), "the final checkpoint could not be saved: "));
   /* Nothing was damaged: the run.json on disk is the last one written whole. */
   g_assert_true (g_file_get_contents (json_path, &after, NULL, NULL));
   g_assert_cmpstr (after, ==, before);
@@ -558,6 +565,153 @@ test_data_dir_vanishes (void)
   cs_test_rm_rf (dir);
 }
 
+
+/* #15: what someone else may have put in the runs directory. */
+static char *
+record_with (const char *good_json,
+             const char *pattern,
+             const char *replacement)
+{
+  g_autoptr(GRegex) re = g_regex_new (pattern, 0, 0, NULL);
+  char *out = g_regex_replace (re, good_json, -1, 0, replacement, 0, NULL);
+  g_assert_cmpstr (out, !=, good_json);
+  return out;
+}
+
+static void
+age (const char *path,
+     int         seconds)
+{
+  struct utimbuf t = { time (NULL) - seconds, time (NULL) - seconds };
+  g_assert_cmpint (utime (path, &t), ==, 0);
+}
+
+static gboolean
+warned (GPtrArray  *warnings,
+        const char *fragment)
+{
+  for (guint i = 0; i < warnings->len; i++)
+    if (strstr (g_ptr_array_index (warnings, i), fragment) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_hostile_runs_dir (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *victim = make_tmpdir ();
+  g_autofree char *victim_file = g_build_filename (victim, "precious.txt", NULL);
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GPtrArray) warnings = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *good_json = NULL;
+  CsRun *good = new_run (store, "mlp", 1, 1);
+  g_autofree char *good_path = g_build_filename (cs_run_get_dir (good), "run.json", NULL);
+  gint64 t0;
+
+  g_assert_true (g_file_get_contents (good_path, &good_json, NULL, NULL));
+  g_assert_true (g_file_set_contents (victim_file, "keep me", -1, NULL));
+
+  /* A run folder that is a link to a folder outside: skipped, and never emptied. */
+  {
+    g_autofree char *link = g_build_filename (dir, "20260101-000000-linked", NULL);
+    g_autofree char *victim_json = g_build_filename (victim, "run.json", NULL);
+    g_autoptr(CsRun) linked = NULL;
+
+    g_assert_true (g_file_set_contents (victim_json, good_json, -1, NULL));
+    g_assert_cmpint (symlink (victim, link), ==, 0);
+    linked = cs_run_load (link, &error);
+    g_assert_no_error (error);
+    g_assert_false (cs_run_store_delete (store, linked, &error));
+    g_assert_nonnull (strstr (error->message, "is a symbolic link, not a run folder"));
+    g_clear_error (&error);
+    g_assert_true (g_file_test (victim_file, G_FILE_TEST_IS_REGULAR));
+    g_assert_true (g_file_test (victim_json, G_FILE_TEST_IS_REGULAR));
+  }
+  /* run.json as a FIFO, as a link to /dev/zero, nested deep, wrongly typed. */
+  {
+    static const struct { const char *name, *pattern, *replacement; } typed[] = {
+      { "created-huge", "\"created\": [0-9]+", "\"created\": 1e300" },
+      { "created-text", "\"created\": [0-9]+", "\"created\": \"yesterday\"" },
+      { "epochs-text", "\"epochs\": \\[\\s*\\]", "\"epochs\": [{\"class_acc\": [\"x\"]}]" },
+      { "epochs-row", "\"epochs\": \\[\\s*\\]", "\"epochs\": [{\"confusion\": [1, 2]}]" },
+      { "epochs-count", "\"epochs\": \\[\\s*\\]", "\"epochs\": [{\"confusion\": [[-1]]}]" },
+      { "batch-zero", "\"batch_size\": [0-9]+", "\"batch_size\": 0" },
+    };
+    g_autofree char *fifo_dir = g_build_filename (dir, "fifo", NULL);
+    g_autofree char *fifo = g_build_filename (fifo_dir, "run.json", NULL);
+    g_autofree char *zero_dir = g_build_filename (dir, "zero", NULL);
+    g_autofree char *zero = g_build_filename (zero_dir, "run.json", NULL);
+    g_autofree char *deep_dir = g_build_filename (dir, "deep", NULL);
+    g_autofree char *deep = g_build_filename (deep_dir, "run.json", NULL);
+    g_autoptr(GString) nest = g_string_new ("{\"a\":");
+
+    g_mkdir (fifo_dir, 0755);
+    g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
+    g_mkdir (zero_dir, 0755);
+    g_assert_cmpint (symlink ("/dev/zero", zero), ==, 0);
+    g_mkdir (deep_dir, 0755);
+    for (int k = 0; k < 100000; k++)
+      g_string_append_c (nest, '[');
+    g_assert_true (g_file_set_contents (deep, nest->str, -1, NULL));
+    for (guint i = 0; i < G_N_ELEMENTS (typed); i++)
+      {
+        g_autofree char *sub = g_build_filename (dir, typed[i].name, NULL);
+        g_autofree char *path = g_build_filename (sub, "run.json", NULL);
+        g_autofree char *text = record_with (good_json, typed[i].pattern, typed[i].replacement);
+        g_mkdir (sub, 0755);
+        g_assert_true (g_file_set_contents (path, text, -1, NULL));
+      }
+    /* and a FIFO as another good run's .lock: listed, without a hang */
+    {
+      CsRun *good2 = new_run (store, "mlp", 1, 2);
+      g_autofree char *lock = g_build_filename (cs_run_get_dir (good2), ".lock", NULL);
+      g_assert_cmpint (mkfifo (lock, 0644), ==, 0);
+    }
+  }
+  /* Left by a kill -9: a folder holding only a temporary run.json, and an old
+   * temporary checkpoint beside a good run.json; a fresh one is a save in progress. */
+  g_autofree char *orphan_dir = g_build_filename (dir, "20260101-000000-orphan", NULL);
+  g_autofree char *orphan = g_build_filename (orphan_dir, ".run.json.Ab12Cd", NULL);
+  g_autofree char *old_tmp = g_build_filename (cs_run_get_dir (good), ".checkpoint.safetensors.Zz99Yy", NULL);
+  g_autofree char *new_tmp = g_build_filename (cs_run_get_dir (good), ".checkpoint.safetensors.Qq11Ww", NULL);
+  g_mkdir (orphan_dir, 0755);
+  g_assert_true (g_file_set_contents (orphan, "{", -1, NULL));
+  age (orphan, 3600);
+  age (orphan_dir, 3600);
+  g_assert_true (g_file_set_contents (old_tmp, "half", -1, NULL));
+  age (old_tmp, 3600);
+  g_assert_true (g_file_set_contents (new_tmp, "half", -1, NULL));
+
+  t0 = g_get_monotonic_time ();
+  g_assert_true (cs_run_store_load (store, &warnings, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 10 * G_USEC_PER_SEC);   /* nothing hung */
+  for (guint i = 0; g_test_verbose () && i < warnings->len; i++)
+    g_printerr ("  %s\n", (char *) g_ptr_array_index (warnings, i));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, 2);
+  g_assert_true (warned (warnings, "20260101-000000-linked: a symbolic link, not a run folder"));
+  g_assert_true (warned (warnings, "fifo/run.json is a FIFO, not a regular file"));
+  g_assert_true (warned (warnings, "zero/run.json is a symbolic link, which is not followed here"));
+  g_assert_true (warned (warnings, "deep/run.json: not valid JSON: nested more than 8 deep"));
+  g_assert_true (warned (warnings, "created-huge/run.json: not a valid run record (\"created\" should be a whole number"));
+  g_assert_true (warned (warnings, "created-text/run.json: not a valid run record (\"created\" should be a number)"));
+  g_assert_true (warned (warnings, "epochs-text/run.json: not a valid run record (item 0 of \"class_acc\" should be a number)"));
+  g_assert_true (warned (warnings, "epochs-row/run.json: row 0 of epoch 0's confusion matrix is not an array"));
+  g_assert_true (warned (warnings, "epochs-count/run.json: epoch 0's confusion matrix holds -1, not a count"));
+  g_assert_true (warned (warnings, "batch-zero/run.json: not a valid run record (\"batch_size\" should be a whole number from 1"));
+  g_assert_false (warned (warnings, "orphan"));
+  g_assert_cmpuint (warnings->len, ==, 10);
+  g_assert_false (g_file_test (orphan_dir, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (old_tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (new_tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (victim_file, G_FILE_TEST_IS_REGULAR));
+
+  cs_test_rm_rf (dir);
+  cs_test_rm_rf (victim);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -581,6 +735,7 @@ main (int   argc,
   g_test_add_func ("/core/run/csv-export", test_csv_export);
   g_test_add_func ("/core/run/save-failure-reported", test_save_failure_reported);
   g_test_add_func ("/core/run/data-dir-vanishes", test_data_dir_vanishes);
+  g_test_add_func ("/core/run/hostile-runs-dir", test_hostile_runs_dir);
 
   ret = g_test_run ();
   cs_dataset_unref (small);

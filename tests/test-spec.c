@@ -4,6 +4,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cs-presets.h"
@@ -283,6 +284,46 @@ test_load_file (void)
   g_assert_nonnull (strstr (error->message, "/nonexistent/model.spec"));
 }
 
+
+/* #15: sizes that would not fit in memory or in an int are refused, naming the layer. */
+static void
+test_size_limits (void)
+{
+  /* 4G parameters: once SIGTRAP in the allocator */
+  expect_error ("input 1x256x256\nflat = nn.Flatten()\nfc = nn.Linear(65536, 65536)\n", CS_SPEC_ERROR_SHAPE,
+                "line 3, fc: nn.Linear(65536, 65536) has 4295032832 parameters, which makes the model larger than "
+                "the 100000000 parameters Convscope trains");
+  /* fine one by one, too many together */
+  expect_error ("input 784\nfc1 = nn.Linear(784, 60000)\nfc2 = nn.Linear(60000, 1000)\n", CS_SPEC_ERROR_SHAPE,
+                "line 3, fc2: nn.Linear(60000, 1000) has 60001000 parameters");
+  /* activations: a map of 32767 x 32767 x 64 */
+  expect_error ("input 1x32767x32767\n", CS_SPEC_ERROR_SHAPE,
+                "line 1: an input of 1x32767x32767 is more than the 16777216 values per sample supported");
+  expect_error ("input 1x2048x2048\nconv = nn.Conv2d(1, 64, 3, padding=1)\n", CS_SPEC_ERROR_SHAPE,
+                "line 2, conv: nn.Conv2d(1, 64, 3, padding=1) gives 268435456 values per sample; at most 16777216");
+}
+
+/* A FIFO or a device as a spec file answers at once. */
+static void
+test_load_special (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("cs-test-spec-XXXXXX", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "model.spec", NULL);
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  spec = cs_spec_load_file (fifo, &error);
+  g_assert_null (spec);
+  g_assert_nonnull (strstr (error->message, "model.spec is a FIFO, not a regular file"));
+  g_clear_error (&error);
+  spec = cs_spec_load_file ("/dev/zero", &error);
+  g_assert_null (spec);
+  g_assert_nonnull (strstr (error->message, "/dev/zero is a character device, not a regular file"));
+  g_unlink (fifo);
+  g_rmdir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -294,6 +335,8 @@ main (int   argc,
   g_test_add_func ("/core/spec/net-fails-at-conv4", test_net_fails);
   g_test_add_func ("/core/spec/syntax", test_syntax);
   g_test_add_func ("/core/spec/errors", test_errors);
+  g_test_add_func ("/core/spec/size-limits", test_size_limits);
+  g_test_add_func ("/core/spec/load-special-files", test_load_special);
   g_test_add_func ("/core/spec/load-file", test_load_file);
 
   return g_test_run ();
