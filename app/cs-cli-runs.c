@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -184,8 +185,12 @@ cs_cli_runs (int    argc,
           if (!cs_write_file_full (output, out->str, out->len, CS_WRITE_USER_PATH, &error))
             return cs_cli_fail (error);
         }
-      else
-        fwrite (out->str, 1, out->len, stdout);
+      else if (fwrite (out->str, 1, out->len, stdout) != out->len || fflush (stdout) != 0)
+        {
+          int err = errno;
+          fprintf (stderr, "convscope: could not write the CSV to standard output: %s\n", g_strerror (err));
+          return CS_EXIT_FAILURE;
+        }
       return CS_EXIT_OK;
     }
   return cs_cli_usage_error ("runs", "unknown command \"%s\" (list, show, export, delete)", cmd);

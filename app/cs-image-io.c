@@ -10,28 +10,20 @@
 #include <string.h>
 #include <gio/gio.h>
 
+#include "cs-file.h"
 #include "cs-image-io.h"
 
 static gboolean
-check_png_header (const char  *path,
-                  GError     **error)
+check_png_header (const guint8  *head,
+                  gsize          got,
+                  const char    *path,
+                  GError       **error)
 {
   static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-  guint8 head[24];
-  gsize got = 0;
   guint32 w, h;
-  FILE *f = fopen (path, "rb");
 
-  if (f == NULL)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", path, g_strerror (saved));
-      return FALSE;
-    }
-  got = fread (head, 1, sizeof head, f);
-  fclose (f);
   /* Anything that is not a PNG with an IHDR is left to cairo to reject. */
-  if (got < sizeof head || memcmp (head, signature, 8) != 0 || memcmp (head + 12, "IHDR", 4) != 0)
+  if (got < 24 || memcmp (head, signature, 8) != 0 || memcmp (head + 12, "IHDR", 4) != 0)
     return TRUE;
   w = (guint32) head[16] << 24 | (guint32) head[17] << 16 | (guint32) head[18] << 8 | head[19];
   h = (guint32) head[20] << 24 | (guint32) head[21] << 16 | (guint32) head[22] << 8 | head[23];
@@ -45,11 +37,49 @@ check_png_header (const char  *path,
   return TRUE;
 }
 
+typedef struct
+{
+  const guint8 *p;
+  gsize         left;
+} Reader;
+
+static cairo_status_t
+read_bytes (void          *closure,
+            unsigned char *out,
+            unsigned int   length)
+{
+  Reader *r = closure;
+
+  if (length > r->left)
+    return CAIRO_STATUS_READ_ERROR;
+  memcpy (out, r->p, length);
+  r->p += length;
+  r->left -= length;
+  return CAIRO_STATUS_SUCCESS;
+}
+
 float *
 cs_image_load_gray (const char  *path,
                     int         *width,
                     int         *height,
                     GError     **error)
+{
+  g_autofree char *bytes = NULL;
+  gsize len;
+
+  /* A regular file only (a FIFO would block), and not more than a PNG of the largest digit image can be. */
+  if (!cs_file_read_regular (path, CS_FILE_FOLLOW_LINKS, CS_IMAGE_MAX_FILE_BYTES, &bytes, &len, error))
+    return NULL;
+  return cs_image_load_gray_bytes ((const guint8 *) bytes, len, path, width, height, error);
+}
+
+float *
+cs_image_load_gray_bytes (const guint8  *bytes,
+                          gsize          len,
+                          const char    *path,
+                          int           *width,
+                          int           *height,
+                          GError       **error)
 {
   cairo_surface_t *surface;
   cairo_status_t status;
@@ -57,17 +87,13 @@ cs_image_load_gray (const char  *path,
   const guint8 *data;
   float *gray;
   int w, h, stride;
+  Reader reader = { bytes, len };
 
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such image file", path);
-      return NULL;
-    }
   /* Refuse an oversized image from its header, before cairo allocates
    * width x height x 4 bytes for it. */
-  if (!check_png_header (path, error))
+  if (!check_png_header (bytes, len, path, error))
     return NULL;
-  surface = cairo_image_surface_create_from_png (path);
+  surface = cairo_image_surface_create_from_png_stream (read_bytes, &reader);
   status = cairo_surface_status (surface);
   if (status != CAIRO_STATUS_SUCCESS)
     {
@@ -82,14 +108,15 @@ cs_image_load_gray (const char  *path,
   stride = cairo_image_surface_get_stride (surface);
   format = cairo_image_surface_get_format (surface);
   data = cairo_image_surface_get_data (surface);
-  /* Again after decoding: the file may have changed since its header was read. */
-  if (w < 1 || h < 1 || w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE)
+  /* Again after decoding (the header check passes what is not a PNG IHDR to cairo). */
+  if (w < 1 || h < 1 || w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE || data == NULL ||
+      (format != CAIRO_FORMAT_A8 && format != CAIRO_FORMAT_RGB24 && format != CAIRO_FORMAT_ARGB32))
     {
       cairo_surface_destroy (surface);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: a %dx%d image is not a digit", path, w, h);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: a %dx%d image of this kind is not a digit",
+                   path, w, h);
       return NULL;
     }
-
   gray = g_new (float, (gsize) w * h);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)

@@ -19,6 +19,7 @@
 #include "cs-gemm.h"
 #include "cs-presets.h"
 #include "cs-file.h"
+#include "cs-run-private.h"
 #include "cs-run.h"
 #include "cs-sync.h"
 
@@ -737,6 +738,24 @@ record_from_json (const char  *text,
   if (rd.failed)
     return NULL;
   return g_steal_pointer (&r);
+}
+
+gboolean
+cs_run_record_check (const char  *text,
+                     gsize        len,
+                     const char  *path,
+                     GError     **error)
+{
+  g_autoptr(RunRecord) r = NULL;
+  g_autoptr(CsSpec) spec = NULL;
+
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  r = record_from_json (text, len, path, error);
+  if (r == NULL)
+    return FALSE;
+  spec = cs_spec_parse (r->spec_text, error);
+  return spec != NULL;
 }
 
 /* ---- live training threads ---------------------------------------------- */

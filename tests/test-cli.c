@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cs-test-files.h"
 
@@ -561,6 +562,81 @@ test_render (void)
   }
 }
 
+
+/* A safetensors file from a header and @data_len zero bytes. */
+static char *
+write_safetensors (const char *name,
+                   const char *header,
+                   gsize       data_len)
+{
+  g_autofree char *path = g_build_filename (runs_dir, name, NULL);
+  g_autoptr(GByteArray) a = g_byte_array_new ();
+  guint64 n = GUINT64_TO_LE ((guint64) strlen (header));
+  g_autofree guint8 *zeros = g_malloc0 (data_len + 1);
+
+  g_byte_array_append (a, (guint8 *) &n, 8);
+  g_byte_array_append (a, (const guint8 *) header, strlen (header));
+  g_byte_array_append (a, zeros, data_len);
+  g_assert_true (g_file_set_contents (path, (char *) a->data, a->len, NULL));
+  return g_steal_pointer (&path);
+}
+
+/* #15 at the command line: each case a clear message, status 1 or 2, no signal, no hang. */
+static void
+test_hostile_inputs (void)
+{
+  /* Terminal escapes in names and metadata are shown escaped, never sent raw. */
+  {
+    g_autofree char *path = write_safetensors ("escapes.safetensors",
+      "{\"__metadata__\":{\"note\\u001b]0;pwned\\u0007\":\"\\u001b[2J\\u009b31m\"},"
+      "\"w\\u001b[31m\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    g_auto(Result) r = { 0 };
+
+    run_cli (&r, "inspect", path, NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_null (strchr (r.out, '\033'));
+    g_assert_null (strchr (r.out, '\007'));
+    g_assert_null (strstr (r.out, "\xc2\x9b"));
+    assert_contains (r.out, "w\\x1b[31m");
+    assert_contains (r.out, "note\\x1b]0;pwned\\x07: \\x1b[2J\\x9b31m");
+  }
+  /* A model with one output: predict --test once read past its logits. */
+  {
+    g_autofree char *path = write_safetensors ("one-output.safetensors",
+      "{\"__metadata__\":{\"spec\":\"input 784\\nfc = nn.Linear(784, 1)\"},"
+      "\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[1,784],\"data_offsets\":[0,3136]},"
+      "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[3136,3140]}}", 3140);
+    g_auto(Result) r = { 0 };
+
+    run_cli (&r, "predict", "-c", path, "--test", NULL);
+    g_assert_cmpint (r.status, ==, 1);
+    assert_contains (r.err, "one-output.safetensors: the model has 1 output but MNIST has 10 classes");
+  }
+  /* CSV to a full disk: the error, status 1, and /dev/full still a device. */
+  {
+    g_autofree char *empty = g_build_filename (runs_dir, "no-runs", NULL);
+    g_auto(Result) r = { 0 };
+    struct stat st;
+
+    run_cli (&r, "runs", "export", "--all", "--csv", "-o", "/dev/full", "--runs-dir", empty, NULL);
+    g_assert_cmpint (r.status, ==, 1);
+    assert_contains (r.err, "could not write /dev/full: No space left on device");
+    g_assert_true (stat ("/dev/full", &st) == 0 && S_ISCHR (st.st_mode));
+  }
+  /* A FIFO as the model spec: refused at once. */
+  {
+    g_autofree char *fifo = g_build_filename (runs_dir, "model.spec", NULL);
+    g_auto(Result) r = { 0 };
+
+    g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+    run_cli (&r, "summary", "--model", fifo, NULL);
+    g_assert_cmpint (r.status, >=, 1);
+    g_assert_cmpint (r.status, <=, 2);
+    assert_contains (r.err, "model.spec is a FIFO, not a regular file");
+    g_unlink (fifo);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -584,6 +660,7 @@ main (int   argc,
   g_test_add_func ("/cli/predict-image-size", test_predict_image_size);
   g_test_add_func ("/cli/hostile-checkpoints", test_hostile_checkpoints);
   g_test_add_func ("/cli/render", test_render);
+  g_test_add_func ("/cli/hostile-inputs", test_hostile_inputs);
 
   ret = g_test_run ();
   cs_test_rm_rf (runs_dir);
