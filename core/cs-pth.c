@@ -861,7 +861,8 @@ vm_run (Vm *vm)
             {
               guint8 n = *vm->p++;
               Obj *o;
-              gint64 v = 0;
+              guint64 u = 0;
+              gint64 v;
               if (n > 8)
                 {
                   vm_fail (vm, CS_CHECKPOINT_ERROR_UNSUPPORTED, "an integer of %u bytes", n);
@@ -869,10 +870,13 @@ vm_run (Vm *vm)
                 }
               if (!need (vm, n))
                 break;
+              /* Unsigned: a byte shifted into bit 63 of a signed value is undefined
+               * (found by fuzz-pickle). Then sign-extended from n bytes. */
               for (guint k = 0; k < n; k++)
-                v |= (gint64) vm->p[k] << (8 * k);
+                u |= (guint64) vm->p[k] << (8 * k);
               if (n > 0 && n < 8 && (vm->p[n - 1] & 0x80))
-                v -= (gint64) 1 << (8 * n);
+                u |= ~(guint64) 0 << (8 * n);
+              v = (gint64) u;
               vm->p += n;
               if ((o = obj_new (vm, OBJ_INT)) == NULL)
                 break;
