@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cs-test-files.h"
+#include "cs-test-zip.h"
 #include "cs-checkpoint.h"
 #include "cs-dataset.h"
 #include "cs-parallel.h"
@@ -373,33 +374,15 @@ test_bad_pth (void)
   }
 }
 
-/* A hand-made zip: one stored entry per (name, data) pair, with a correct CRC. */
-static guint32
-crc32_simple (const guint8 *p,
-              gsize         n)
+/* A .pth-like zip file of stored entries (tests/cs-test-zip.h). */
+static char *
+make_zip_n (const char          *file,
+            const char * const  *names,
+            GBytes * const      *datas,
+            guint                n)
 {
-  guint32 c = 0xffffffffu;
-  for (gsize i = 0; i < n; i++)
-    {
-      c ^= p[i];
-      for (int k = 0; k < 8; k++)
-        c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-  return c ^ 0xffffffffu;
-}
-
-static void
-put16 (GByteArray *a, guint16 v)
-{
-  guint8 b[2] = { v & 0xff, v >> 8 };
-  g_byte_array_append (a, b, 2);
-}
-
-static void
-put32 (GByteArray *a, guint32 v)
-{
-  guint8 b[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
-  g_byte_array_append (a, b, 4);
+  g_autoptr(GByteArray) z = cs_test_zip (names, datas, n);
+  return write_tmp (file, z->data, z->len);
 }
 
 static char *
@@ -408,23 +391,10 @@ make_zip (const char   *file,
           const guint8 *data,
           gsize         len)
 {
-  g_autoptr(GByteArray) z = g_byte_array_new ();
-  guint32 crc = crc32_simple (data, len);
-  guint32 cd_start;
-  guint16 nl = strlen (entry);
-
-  put32 (z, 0x04034b50); put16 (z, 20); put16 (z, 0); put16 (z, 0); put32 (z, 0);
-  put32 (z, crc); put32 (z, len); put32 (z, len); put16 (z, nl); put16 (z, 0);
-  g_byte_array_append (z, (const guint8 *) entry, nl);
-  g_byte_array_append (z, data, len);
-  cd_start = z->len;
-  put32 (z, 0x02014b50); put16 (z, 20); put16 (z, 20); put16 (z, 0); put16 (z, 0); put32 (z, 0);
-  put32 (z, crc); put32 (z, len); put32 (z, len); put16 (z, nl); put16 (z, 0); put16 (z, 0);
-  put16 (z, 0); put16 (z, 0); put32 (z, 0); put32 (z, 0);
-  g_byte_array_append (z, (const guint8 *) entry, nl);
-  put32 (z, 0x06054b50); put16 (z, 0); put16 (z, 0); put16 (z, 1); put16 (z, 1);
-  put32 (z, z->len - cd_start); put32 (z, cd_start); put16 (z, 0);
-  return write_tmp (file, z->data, z->len);
+  g_autoptr(GBytes) bytes = g_bytes_new (data, len);
+  const char *names[] = { entry };
+  GBytes *datas[] = { bytes };
+  return make_zip_n (file, names, datas, 1);
 }
 
 static void
@@ -574,44 +544,6 @@ test_optimizer_state (void)
 
 /* ---- #15: hostile tensors, pickles and headers, made here byte by byte ---- */
 
-/* A zip of stored entries, with correct CRCs. */
-static char *
-make_zip_n (const char          *file,
-            const char * const  *names,
-            GBytes * const      *datas,
-            guint                n)
-{
-  g_autoptr(GByteArray) z = g_byte_array_new ();
-  g_autoptr(GByteArray) cd = g_byte_array_new ();
-  g_autofree guint32 *offsets = g_new (guint32, n);
-
-  for (guint i = 0; i < n; i++)
-    {
-      gsize len;
-      const guint8 *data = g_bytes_get_data (datas[i], &len);
-      guint32 crc = crc32_simple (data, len);
-      guint16 nl = strlen (names[i]);
-
-      offsets[i] = z->len;
-      put32 (z, 0x04034b50); put16 (z, 20); put16 (z, 0); put16 (z, 0); put32 (z, 0);
-      put32 (z, crc); put32 (z, len); put32 (z, len); put16 (z, nl); put16 (z, 0);
-      g_byte_array_append (z, (const guint8 *) names[i], nl);
-      g_byte_array_append (z, data, len);
-
-      put32 (cd, 0x02014b50); put16 (cd, 20); put16 (cd, 20); put16 (cd, 0); put16 (cd, 0); put32 (cd, 0);
-      put32 (cd, crc); put32 (cd, len); put32 (cd, len); put16 (cd, nl); put16 (cd, 0); put16 (cd, 0);
-      put16 (cd, 0); put16 (cd, 0); put32 (cd, 0); put32 (cd, offsets[i]);
-      g_byte_array_append (cd, (const guint8 *) names[i], nl);
-    }
-  {
-    guint32 cd_start = z->len;
-    g_byte_array_append (z, cd->data, cd->len);
-    put32 (z, 0x06054b50); put16 (z, 0); put16 (z, 0); put16 (z, n); put16 (z, n);
-    put32 (z, cd->len); put32 (z, cd_start); put16 (z, 0);
-  }
-  return write_tmp (file, z->data, z->len);
-}
-
 /* A protocol-2 pickle written as torch.save writes a state_dict. */
 static void
 pk_str (GByteArray *a,
@@ -619,7 +551,7 @@ pk_str (GByteArray *a,
 {
   guint8 op = 'X';
   g_byte_array_append (a, &op, 1);
-  put32 (a, strlen (s));
+  cs_test_put32 (a, strlen (s));
   g_byte_array_append (a, (const guint8 *) s, strlen (s));
 }
 
