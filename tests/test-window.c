@@ -178,6 +178,25 @@ test_open_and_save (void)
   /* A file that is no checkpoint: the error comes back to be shown in the window. */
   g_assert_false (cs_window_open_checkpoint (window, "/dev/null", &error));
   g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  /* A model with one output opens, and says why it cannot be evaluated on
+   * MNIST's ten classes (the evaluation once read past its logits). */
+  {
+    g_autofree char *one = g_build_filename (runs_dir, "one-output.safetensors", NULL);
+    g_autoptr(CsSpec) spec = cs_spec_parse ("input 784\nfc = nn.Linear(784, 1)\n", NULL);
+    g_autoptr(CsModel) model = cs_model_new (spec);
+    g_autoptr(GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);
+
+    g_hash_table_insert (meta, (char *) "spec", spec->text);
+    g_assert_true (cs_checkpoint_save (one, model, NULL, meta, &error));
+    g_assert_true (cs_window_open_checkpoint (window, one, &error));
+    g_assert_no_error (error);
+    g_action_group_activate_action (G_ACTION_GROUP (window), "evaluate", NULL);
+    WAIT_FOR (strstr (cs_window_get_status_text (window), "cannot be evaluated") != NULL);
+    g_assert_nonnull (strstr (cs_window_get_status_text (window),
+                              "cannot be evaluated: the model has 1 output but MNIST has 10 classes"));
+  }
   close_window (window);
 }
 

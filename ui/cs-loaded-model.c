@@ -21,6 +21,7 @@ struct _CsLoadedModel
   CsEpochResult  result;
   gboolean       evaluated;
   gboolean       evaluating;
+  char          *eval_error;   /* why it cannot be evaluated (e.g. too few outputs), or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (CsLoadedModel, cs_loaded_model, G_TYPE_OBJECT)
@@ -33,6 +34,7 @@ cs_loaded_model_finalize (GObject *object)
 {
   CsLoadedModel *self = CS_LOADED_MODEL (object);
 
+  g_free (self->eval_error);
   g_free (self->name);
   g_free (self->path);
   g_free (self->model_name);
@@ -128,6 +130,7 @@ const CsSpec *cs_loaded_model_get_spec (CsLoadedModel *self) { return self->spec
 CsModel *cs_loaded_model_get_model_instance (CsLoadedModel *self) { return self->model; }
 const CsCheckpoint *cs_loaded_model_get_checkpoint (CsLoadedModel *self) { return self->checkpoint; }
 gboolean cs_loaded_model_is_evaluating (CsLoadedModel *self) { return self->evaluating; }
+const char *cs_loaded_model_get_eval_error (CsLoadedModel *self) { return self->eval_error; }
 
 const CsEpochResult *
 cs_loaded_model_get_result (CsLoadedModel *self)
@@ -187,11 +190,18 @@ eval_done (GObject      *source,
   CsLoadedModel *self = CS_LOADED_MODEL (source);
   EvalJob *job = g_task_get_task_data (G_TASK (res));
 
+  g_autoptr(GError) error = NULL;
+
   self->evaluating = FALSE;
-  if (g_task_propagate_boolean (G_TASK (res), NULL))
+  if (g_task_propagate_boolean (G_TASK (res), &error))
     {
       self->result = job->result;
       self->evaluated = TRUE;
+    }
+  else
+    {
+      g_free (self->eval_error);
+      self->eval_error = g_strdup (error->message);
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EVALUATED]);
 }
@@ -203,7 +213,7 @@ cs_loaded_model_evaluate (CsLoadedModel *self,
   g_autoptr(GTask) task = NULL;
   EvalJob *job;
 
-  if (self->evaluating || self->evaluated)
+  if (self->evaluating || self->evaluated || self->eval_error != NULL)
     return;
   self->evaluating = TRUE;
   job = g_new0 (EvalJob, 1);

@@ -27,5 +27,7 @@ void                cs_loaded_model_evaluate     (CsLoadedModel  *self,
                                                   CsDataset      *data);
 const CsEpochResult *cs_loaded_model_get_result  (CsLoadedModel  *self);
 gboolean            cs_loaded_model_is_evaluating (CsLoadedModel *self);
+/* Why the model cannot be evaluated on the data set (it has too few outputs, ...), or NULL. */
+const char         *cs_loaded_model_get_eval_error (CsLoadedModel *self);
 
 G_END_DECLS

@@ -74,7 +74,9 @@ update (CsRunRow *self)
       gtk_label_set_text (self->title, cs_loaded_model_get_name (m));
       sub = g_strdup_printf ("%s · %s checkpoint%s", cs_loaded_model_get_model (m),
                              g_str_equal (cs_loaded_model_get_format (m), "pytorch") ? "PyTorch" : "safetensors",
-                             cs_loaded_model_is_evaluating (m) ? " · evaluating…" : "");
+                             cs_loaded_model_is_evaluating (m) ? " · evaluating…"
+                             : cs_loaded_model_get_eval_error (m) ? " · cannot be evaluated" : "");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self), cs_loaded_model_get_eval_error (m));
       if (r != NULL)
         acc = g_strdup_printf ("%.2f%%", r->test_acc);
       gtk_image_set_from_icon_name (self->icon, "document-open-symbolic");

@@ -185,6 +185,9 @@ update_status (CsWindow *self)
           const CsEpochResult *r = cs_loaded_model_get_result (m);
           text = r ? g_strdup_printf ("%s · %s · test accuracy %.2f%%", cs_loaded_model_get_name (m),
                                       cs_loaded_model_get_model (m), r->test_acc)
+                   : cs_loaded_model_get_eval_error (m)
+                   ? g_strdup_printf ("%s · %s · cannot be evaluated: %s", cs_loaded_model_get_name (m),
+                                      cs_loaded_model_get_model (m), cs_loaded_model_get_eval_error (m))
                    : g_strdup_printf ("%s · %s · %s", cs_loaded_model_get_name (m), cs_loaded_model_get_model (m),
                                       cs_loaded_model_is_evaluating (m) ? "evaluating on the test set…"
                                                                          : "Evaluate it from the menu");
