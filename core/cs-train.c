@@ -238,7 +238,7 @@ cs_evaluate (CsModel           *model,
   gsize in_size = cs_model_input_size (model);
   int n_out = cs_model_n_outputs (model);
   g_autofree gint32 *y = NULL;
-  float *x = cs_alloc_floats ((gsize) batch_size * in_size);
+  float *x;
   guint correct = 0;
   guint class_total[CS_N_CLASSES] = { 0 };
   double loss = 0;
@@ -247,6 +247,7 @@ cs_evaluate (CsModel           *model,
   g_return_if_fail (n_out >= CS_N_CLASSES);
   g_return_if_fail (in_size == (gsize) split->rows * split->cols);
   y = g_new (gint32, batch_size);
+  x = cs_alloc_floats ((gsize) batch_size * in_size);
   memset (result->confusion, 0, sizeof result->confusion);
   for (guint first = 0; first < split->n; first += batch_size)
     {
