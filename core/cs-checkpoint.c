@@ -204,6 +204,26 @@ cs_write_file_full (const char    *path,
   return write_file_full (path, data, len, flags, 0, error);
 }
 
+/* The temporary file cs_write_file_atomic() writes before its rename: ".NAME" + this. */
+#define TEMP_SUFFIX ".XXXXXX"
+
+gboolean
+cs_write_file_is_temp_name (const char *name)
+{
+  gsize n, k = strlen (TEMP_SUFFIX) - 1;   /* the X's mkstemp replaces */
+  const char *dot;
+
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  n = strlen (name);
+  if (name[0] != '.' || n < 3 + k || (dot = strrchr (name, '.')) == name || dot != name + n - k - 1)
+    return FALSE;
+  for (gsize i = 1; i <= k; i++)
+    if (!g_ascii_isalnum (dot[i]))
+      return FALSE;
+  return TRUE;
+}
+
 gboolean
 cs_write_file_atomic (const char  *path,
                       const void  *data,
@@ -212,7 +232,7 @@ cs_write_file_atomic (const char  *path,
 {
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
-  g_autofree char *tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+  g_autofree char *tmp = g_strdup_printf ("%s/." "%s" TEMP_SUFFIX, dir, base);
   int fd, err = 0, dfd;
 
   fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0644);

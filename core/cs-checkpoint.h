@@ -100,6 +100,10 @@ typedef enum
                                   * a device or FIFO is written in place (-o /dev/null, /dev/full) */
 } CsWriteFlags;
 
+/* Whether @name (a file name, no folder) is one of cs_write_file_atomic()'s
+ * temporary files, ".NAME.XXXXXX": what a save killed before its rename leaves. */
+gboolean  cs_write_file_is_temp_name  (const char        *name);
+
 /* cs_write_file_atomic() for regular files, with @flags for what else @path may be. */
 gboolean  cs_write_file_full          (const char        *path,
                                        const void        *data,

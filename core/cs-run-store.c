@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cs-checkpoint.h"
 #include "cs-run-store.h"
 
 struct _CsRunStore
@@ -113,21 +114,6 @@ compare_runs (gconstpointer a,
   return strcmp (cs_run_get_id (ra), cs_run_get_id (rb));
 }
 
-/* A temporary file of cs_write_file_atomic(): ".NAME.XXXXXX". */
-static gboolean
-is_temp_name (const char *name)
-{
-  gsize n = strlen (name);
-  const char *dot;
-
-  if (name[0] != '.' || n < 9 || (dot = strrchr (name, '.')) == name || dot != name + n - 7)
-    return FALSE;
-  for (int k = 1; k <= 6; k++)
-    if (!g_ascii_isalnum (dot[k]))
-      return FALSE;
-  return TRUE;
-}
-
 /* What an interrupted save leaves behind: temporary files older than a
  * minute (a save in progress is seconds old) in a run nobody trains (its
  * .lock is free), and, if nothing else is left, the folder itself: killed
@@ -175,7 +161,7 @@ sweep_orphans (int         store_fd,
         continue;
       if (g_str_equal (de->d_name, "run.json"))
         has_record = TRUE;
-      if (is_temp_name (de->d_name) && fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      if (cs_write_file_is_temp_name (de->d_name) && fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
           S_ISREG (st.st_mode) && now - st.st_mtime > 60)
         g_ptr_array_add (temps, g_strdup (de->d_name));
       else if (!g_str_equal (de->d_name, ".lock"))
