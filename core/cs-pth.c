@@ -348,9 +348,11 @@ charge (Vm    *vm,
   return TRUE;
 }
 
+/* A new object; a container gets room for @reserve items. */
 static Obj *
-obj_new (Vm      *vm,
-         ObjKind  kind)
+obj_new_sized (Vm      *vm,
+               ObjKind  kind,
+               guint    reserve)
 {
   Obj *o;
 
@@ -361,9 +363,16 @@ obj_new (Vm      *vm,
   o = g_new0 (Obj, 1);
   o->kind = kind;
   if (kind == OBJ_TUPLE || kind == OBJ_LIST || kind == OBJ_DICT)
-    o->items = g_ptr_array_new ();
+    o->items = g_ptr_array_sized_new (reserve);
   g_ptr_array_add (vm->arena, o);
   return o;
+}
+
+static Obj *
+obj_new (Vm      *vm,
+         ObjKind  kind)
+{
+  return obj_new_sized (vm, kind, 0);
 }
 
 /* A shared immutable value, made on first use. */
@@ -407,14 +416,8 @@ container_of (Vm        *vm,
 
   if (kind == OBJ_TUPLE && items->len == 0)
     return shared (vm, &vm->empty_tuple, OBJ_TUPLE, 0);
-  o = obj_new (vm, kind);
-  if (o != NULL && items->len > 0)
-    {
-      /* Sized once: a container built whole does not grow. */
-      g_ptr_array_unref (o->items);
-      o->items = g_ptr_array_sized_new (items->len);
-    }
-
+  /* Sized once: a container built whole does not grow. */
+  o = obj_new_sized (vm, kind, items->len);
   for (guint k = 0; o != NULL && k < items->len; k++)
     if (!add_item (vm, o, g_ptr_array_index (items, k)))
       return NULL;
