@@ -229,17 +229,6 @@ cs_cli_convert (int    argc,
   return CS_EXIT_OK;
 }
 
-/* The model's name, or why none could be told. */
-static const char *
-spec_error_or_name (const CsCheckpoint *ckpt,
-                    CsSpec            **spec,
-                    char              **model_name,
-                    GError            **spec_error)
-{
-  *spec = cs_checkpoint_infer_spec (ckpt, NULL, model_name, spec_error);
-  return *spec ? *model_name : (*spec_error)->message;
-}
-
 int
 cs_cli_inspect (int    argc,
                 char **argv)
@@ -268,9 +257,10 @@ cs_cli_inspect (int    argc,
 
   /* Names, dtypes and metadata come from the file: what a terminal would
    * take as escape sequences is printed as \xNN. */
+  spec = cs_checkpoint_infer_spec (ckpt, NULL, &model_name, &spec_error);
   {
     g_autofree char *shown_path = cs_str_printable (ckpt->path);
-    g_autofree char *shown_model = cs_str_printable (spec_error_or_name (ckpt, &spec, &model_name, &spec_error));
+    g_autofree char *shown_model = cs_str_printable (spec ? model_name : spec_error->message);
     printf ("File:    %s\nFormat:  %s\n", shown_path, g_str_equal (ckpt->format, "pytorch")
             ? "PyTorch (torch.save zip, state_dict)" : "safetensors");
     printf ("Model:   %s\n", shown_model);
