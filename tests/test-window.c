@@ -151,6 +151,22 @@ test_compare_two_runs (void)
   close_window (window);
 }
 
+/* The label in @root's tree that shows @text. */
+static GtkWidget *
+find_label (GtkWidget  *root,
+            const char *text)
+{
+  if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_label (c, text);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* A PyTorch .pth opened in the window, evaluated, and saved as safetensors. */
 static void
 test_open_and_save (void)
@@ -196,6 +212,13 @@ test_open_and_save (void)
     WAIT_FOR (strstr (cs_window_get_status_text (window), "cannot be evaluated") != NULL);
     g_assert_nonnull (strstr (cs_window_get_status_text (window),
                               "cannot be evaluated: the model has 1 output but MNIST has 10 classes"));
+    /* The line is ellipsized; the whole reason, with its advice, is in its tooltip. */
+    {
+      GtkWidget *label = find_label (GTK_WIDGET (window), cs_window_get_status_text (window));
+      g_assert_nonnull (label);
+      g_assert_cmpstr (gtk_widget_get_tooltip_text (label), ==, cs_window_get_status_text (window));
+      g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (label), "its last layer should have 10 outputs"));
+    }
   }
   close_window (window);
 }

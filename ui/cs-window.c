@@ -198,6 +198,8 @@ update_status (CsWindow *self)
   else
     text = g_strdup_printf ("%u selected", self->selected->len);
   gtk_label_set_text (self->status_label, text);
+  /* The line is ellipsized in a narrow window: the whole of it on hover. */
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), text);
 }
 
 static void
