@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
-#include "cs-bench.h"
+#include "train/cs-bench.h"
 #include "cs-cli.h"
-#include "cs-dataset.h"
+#include "data/cs-dataset.h"
 
 int
 cs_cli_bench (int    argc,

@@ -7,14 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 #include "cs-cli.h"
-#include "cs-file.h"
-#include "cs-dataset.h"
-#include "cs-digit.h"
-#include "cs-image-io.h"
-#include "cs-parallel.h"
-#include "cs-train.h"
+#include "base/cs-file.h"
+#include "data/cs-dataset.h"
+#include "data/cs-digit.h"
+#include "render/cs-image-io.h"
+#include "base/cs-thread-pool.h"
+#include "train/cs-trainer.h"
 
 static CsCheckpoint *
 open_checkpoint (const char  *path,

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "cs-cli.h"
-#include "cs-dataset.h"
+#include "data/cs-dataset.h"
 
 static void
 print_split (const CsDataset   *ds,

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 #include "cs-cli.h"
-#include "cs-dataset.h"
-#include "cs-digit.h"
-#include "cs-image-io.h"
-#include "cs-render.h"
+#include "data/cs-dataset.h"
+#include "data/cs-digit.h"
+#include "render/cs-image-io.h"
+#include "render/cs-render.h"
 
 typedef struct
 {

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 #include "cs-cli.h"
-#include "cs-run-store.h"
+#include "train/cs-run-store.h"
 
 static void
 print_warnings (GPtrArray *warnings)

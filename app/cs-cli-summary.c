@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cs-cli.h"
-#include "cs-presets.h"
-#include "cs-summary.h"
+#include "spec/cs-presets.h"
+#include "train/cs-summary.h"
 
 int
 cs_cli_summary (int    argc,

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "cs-cli.h"
-#include "cs-dataset.h"
-#include "cs-presets.h"
-#include "cs-run-store.h"
-#include "cs-train.h"
+#include "data/cs-dataset.h"
+#include "spec/cs-presets.h"
+#include "train/cs-run-store.h"
+#include "train/cs-trainer.h"
 
 #define UNSET_DOUBLE (-G_MAXDOUBLE)
 #define UNSET_INT    G_MININT

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cs-cli.h"
-#include "cs-file.h"
+#include "base/cs-file.h"
 
 typedef struct
 {

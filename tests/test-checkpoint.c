@@ -13,10 +13,10 @@
 
 #include "cs-test-files.h"
 #include "cs-test-zip.h"
-#include "cs-checkpoint.h"
-#include "cs-dataset.h"
-#include "cs-parallel.h"
-#include "cs-presets.h"
+#include "formats/cs-checkpoint.h"
+#include "data/cs-dataset.h"
+#include "base/cs-thread-pool.h"
+#include "spec/cs-presets.h"
 
 static char *tmpdir;
 

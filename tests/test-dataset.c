@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cs-test-files.h"
-#include "cs-dataset.h"
+#include "data/cs-dataset.h"
 
 typedef struct
 {

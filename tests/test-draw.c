@@ -9,9 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "cs-checkpoint.h"
-#include "cs-dataset.h"
-#include "cs-digit.h"
+#include "formats/cs-checkpoint.h"
+#include "data/cs-dataset.h"
+#include "data/cs-digit.h"
 #include "cs-draw-view.h"
 
 #define RASTER 280

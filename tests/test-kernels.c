@@ -5,10 +5,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "cs-gemm.h"
-#include "cs-parallel.h"
-#include "cs-kernels.h"
-#include "cs-rng.h"
+#include "nn/cs-gemm.h"
+#include "base/cs-thread-pool.h"
+#include "nn/cs-kernels.h"
+#include "base/cs-rng.h"
 
 static CsRng rng;
 

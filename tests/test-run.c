@@ -12,8 +12,8 @@
 
 #include "cs-test-files.h"
 #include "cs-test-wait.h"
-#include "cs-checkpoint.h"
-#include "cs-run-store.h"
+#include "formats/cs-checkpoint.h"
+#include "train/cs-run-store.h"
 
 #include <errno.h>
 

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cs-presets.h"
-#include "cs-spec.h"
+#include "spec/cs-presets.h"
+#include "spec/cs-spec.h"
 
 static CsSpec *
 parse_ok (const char *text)

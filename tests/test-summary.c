@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "cs-presets.h"
-#include "cs-summary.h"
+#include "spec/cs-presets.h"
+#include "train/cs-summary.h"
 
 static CsSummary *
 summary_for (const char *model,

@@ -5,12 +5,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "cs-gemm.h"
-#include "cs-parallel.h"
-#include "cs-model.h"
-#include "cs-optim.h"
-#include "cs-presets.h"
-#include "cs-train.h"
+#include "nn/cs-gemm.h"
+#include "base/cs-thread-pool.h"
+#include "nn/cs-model.h"
+#include "nn/cs-optim.h"
+#include "spec/cs-presets.h"
+#include "train/cs-trainer.h"
 
 static void
 test_sgd_steps (void)

@@ -9,13 +9,13 @@
 
 #include "cs-test-files.h"
 #include "cs-test-wait.h"
-#include "cs-checkpoint.h"
-#include "cs-gemm.h"
+#include "formats/cs-checkpoint.h"
+#include "nn/cs-gemm.h"
 #include "cs-gl-probe.h"
-#include "cs-render.h"
+#include "render/cs-render.h"
 #include "cs-new-run-dialog.h"
 #include "cs-plot.h"
-#include "cs-presets.h"
+#include "spec/cs-presets.h"
 #include "cs-window.h"
 
 static char *runs_dir;

@@ -7,15 +7,15 @@
 
 #include <string.h>
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 #include "cs-compare-view.h"
 #include "cs-confusion.h"
-#include "cs-gemm.h"
+#include "nn/cs-gemm.h"
 #include "cs-digit-grid.h"
 #include "cs-loaded-model.h"
-#include "cs-parallel.h"
+#include "base/cs-thread-pool.h"
 #include "cs-plot.h"
-#include "cs-run.h"
+#include "train/cs-run.h"
 
 #define MAX_MISTAKES 24
 

@@ -3,7 +3,7 @@
 
 #include <gtk/gtk.h>
 
-#include "cs-dataset.h"
+#include "data/cs-dataset.h"
 
 G_BEGIN_DECLS
 

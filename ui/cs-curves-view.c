@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include "cs-curves-view.h"
-#include "cs-run.h"
+#include "train/cs-run.h"
 
 struct _CsCurvesView
 {

@@ -8,11 +8,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "cs-checkpoint.h"
-#include "cs-digit.h"
+#include "formats/cs-checkpoint.h"
+#include "data/cs-digit.h"
 #include "cs-draw-view.h"
 #include "cs-loaded-model.h"
-#include "cs-run.h"
+#include "train/cs-run.h"
 
 #define RASTER 280
 #define OCC_PATCH 6

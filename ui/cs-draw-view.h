@@ -3,7 +3,7 @@
 
 #include <gtk/gtk.h>
 
-#include "cs-model.h"
+#include "nn/cs-model.h"
 
 G_BEGIN_DECLS
 

@@ -8,7 +8,7 @@
 
 #include "cs-feature-maps.h"
 #include "cs-style.h"
-#include "cs-render.h"
+#include "render/cs-render.h"
 
 struct _CsFeatureMaps
 {

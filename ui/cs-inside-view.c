@@ -4,10 +4,10 @@
 
 #include "config.h"
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 #include "cs-inside-view.h"
 #include "cs-loaded-model.h"
-#include "cs-run.h"
+#include "train/cs-run.h"
 
 struct _CsInsideView
 {

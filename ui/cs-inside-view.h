@@ -3,7 +3,7 @@
 
 #include <gtk/gtk.h>
 
-#include "cs-dataset.h"
+#include "data/cs-dataset.h"
 #include "cs-feature-maps.h"
 #include "cs-kernel-grid.h"
 

@@ -3,8 +3,8 @@
 
 #include <gtk/gtk.h>
 
-#include "cs-model.h"
-#include "cs-render.h"
+#include "nn/cs-model.h"
+#include "render/cs-render.h"
 
 G_BEGIN_DECLS
 

@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include "cs-loaded-model.h"
-#include "cs-parallel.h"
+#include "base/cs-thread-pool.h"
 
 #include <string.h>
 

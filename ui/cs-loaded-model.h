@@ -3,8 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "cs-checkpoint.h"
-#include "cs-train.h"
+#include "formats/cs-checkpoint.h"
+#include "train/cs-trainer.h"
 
 G_BEGIN_DECLS
 

@@ -3,8 +3,8 @@
 
 #include <gtk/gtk.h>
 
-#include "cs-spec.h"
-#include "cs-train.h"
+#include "spec/cs-spec.h"
+#include "train/cs-trainer.h"
 
 G_BEGIN_DECLS
 

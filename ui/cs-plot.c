@@ -8,7 +8,7 @@
 
 #include "cs-plot.h"
 #include "cs-style.h"
-#include "cs-render.h"
+#include "render/cs-render.h"
 
 typedef struct
 {

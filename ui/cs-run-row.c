@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include "cs-loaded-model.h"
-#include "cs-run.h"
+#include "train/cs-run.h"
 #include "cs-run-row.h"
 
 struct _CsRunRow

@@ -4,9 +4,9 @@
 
 #include "config.h"
 
-#include "cs-checkpoint.h"
-#include "cs-presets.h"
-#include "cs-summary.h"
+#include "formats/cs-checkpoint.h"
+#include "spec/cs-presets.h"
+#include "train/cs-summary.h"
 #include "cs-summary-view.h"
 
 /* ---- one row as a GObject, for the column view's bindings ---- */

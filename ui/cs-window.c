@@ -6,17 +6,17 @@
 
 #include <string.h>
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 #include "cs-compare-view.h"
 #include "cs-curves-view.h"
-#include "cs-dataset.h"
+#include "data/cs-dataset.h"
 #include "cs-draw-view.h"
 #include "cs-inside-view.h"
 #include "cs-loaded-model.h"
 #include "cs-new-run-dialog.h"
-#include "cs-presets.h"
+#include "spec/cs-presets.h"
 #include "cs-run-row.h"
-#include "cs-run-store.h"
+#include "train/cs-run-store.h"
 #include "cs-summary-view.h"
 #include "cs-window.h"
 

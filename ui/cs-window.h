@@ -7,7 +7,7 @@
 #include "cs-curves-view.h"
 #include "cs-draw-view.h"
 #include "cs-inside-view.h"
-#include "cs-run-store.h"
+#include "train/cs-run-store.h"
 #include "cs-summary-view.h"
 
 G_BEGIN_DECLS

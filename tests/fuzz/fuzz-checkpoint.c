@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "cs-dataset.h"
+#include "data/cs-dataset.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

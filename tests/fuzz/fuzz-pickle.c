@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cs-checkpoint.h"
+#include "formats/cs-checkpoint.h"
 #include "../cs-test-zip.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);

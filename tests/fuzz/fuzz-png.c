@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "cs-digit.h"
-#include "cs-image-io.h"
+#include "data/cs-digit.h"
+#include "render/cs-image-io.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

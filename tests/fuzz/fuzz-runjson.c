@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "cs-run-private.h"
+#include "train/cs-run-private.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

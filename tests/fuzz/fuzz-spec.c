@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "cs-spec.h"
+#include "spec/cs-spec.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -1,0 +1,282 @@
+/* The single GEMM entry point (OpenBLAS) and a plain triple loop to check it against. */
+
+#define G_LOG_DOMAIN "cs-gemm"
+
+#include "config.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/cs-gemm.h"
+#include "base/cs-thread-pool.h"
+
+/* Below this many flops a GEMM is one task: splitting costs more than it gives. */
+#define SPLIT_MIN_FLOPS 2e6
+
+static gsize once_init;
+
+static void
+blas_init (void)
+{
+  if (g_once_init_enter (&once_init))
+    {
+      /* OpenBLAS computes single-threaded; the cores are used by splitting
+       * each GEMM into tiles that our pool spreads (see cs-parallel.c). */
+      openblas_set_num_threads (1);
+      g_once_init_leave (&once_init, 1);
+    }
+}
+
+typedef struct
+{
+  gboolean     trans_a, trans_b;
+  int          m, n, k;
+  float        alpha;
+  const float *a;
+  int          lda;
+  const float *b;
+  int          ldb;
+  float        beta;
+  float       *c;
+  int          ldc;
+  int          split;      /* 0 none, 1 along N, 2 along M, 3 along K */
+  int          tile;       /* tile size along the split dimension */
+  float       *partials;   /* K split: (n_tiles, m, n) */
+} GemmJob;
+
+static void
+gemm_call (gboolean     trans_a,
+           gboolean     trans_b,
+           int          m,
+           int          n,
+           int          k,
+           float        alpha,
+           const float *a,
+           int          lda,
+           const float *b,
+           int          ldb,
+           float        beta,
+           float       *c,
+           int          ldc)
+{
+  cblas_sgemm (CblasRowMajor,
+               trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans,
+               m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static void
+gemm_task (gpointer data,
+           guint    t)
+{
+  GemmJob *j = data;
+  int lo = (int) t * j->tile;
+
+  switch (j->split)
+    {
+    case 1:
+      {
+        /* Columns [lo, hi) of C: op(B)'s columns, which are B's columns or B's rows. */
+        int w = MIN (j->tile, j->n - lo);
+        const float *b = j->trans_b ? j->b + (gsize) lo * j->ldb : j->b + lo;
+        gemm_call (j->trans_a, j->trans_b, j->m, w, j->k, j->alpha, j->a, j->lda, b, j->ldb,
+                   j->beta, j->c + lo, j->ldc);
+      }
+      break;
+    case 2:
+      {
+        /* Rows [lo, hi) of C: op(A)'s rows, which are A's rows or A's columns. */
+        int h = MIN (j->tile, j->m - lo);
+        const float *a = j->trans_a ? j->a + lo : j->a + (gsize) lo * j->lda;
+        gemm_call (j->trans_a, j->trans_b, h, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb,
+                   j->beta, j->c + (gsize) lo * j->ldc, j->ldc);
+      }
+      break;
+    case 3:
+      {
+        /* A slice [lo, hi) of the inner dimension, into its own partial product. */
+        int d = MIN (j->tile, j->k - lo);
+        const float *a = j->trans_a ? j->a + (gsize) lo * j->lda : j->a + lo;
+        const float *b = j->trans_b ? j->b + lo : j->b + (gsize) lo * j->ldb;
+        gemm_call (j->trans_a, j->trans_b, j->m, j->n, d, j->alpha, a, j->lda, b, j->ldb,
+                   0.0f, j->partials + (gsize) t * j->m * j->n, j->n);
+      }
+      break;
+    default:
+      gemm_call (j->trans_a, j->trans_b, j->m, j->n, j->k, j->alpha, j->a, j->lda, j->b, j->ldb,
+                 j->beta, j->c, j->ldc);
+    }
+}
+
+static int
+round_up (int v,
+          int to)
+{
+  return (v + to - 1) / to * to;
+}
+
+/*
+ * Row-major C = alpha op(A) op(B) + beta C. The split into tiles depends on
+ * the shape alone, never on the number of threads, so every thread count
+ * gives the same result bit for bit.
+ */
+void
+cs_gemm (gboolean     trans_a,
+         gboolean     trans_b,
+         int          m,
+         int          n,
+         int          k,
+         float        alpha,
+         const float *a,
+         int          lda,
+         const float *b,
+         int          ldb,
+         float        beta,
+         float       *c,
+         int          ldc)
+{
+  GemmJob j = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 0, NULL };
+  double flops = 2.0 * m * n * k;
+  guint n_tasks = 1;
+
+  if (m == 0 || n == 0)
+    return;
+  blas_init ();
+
+  if (flops >= SPLIT_MIN_FLOPS)
+    {
+      if (n >= 256)
+        {
+          int tiles = MIN (8, n / 192);
+          j.split = 1;
+          j.tile = round_up ((n + tiles - 1) / tiles, 16);
+          n_tasks = (n + j.tile - 1) / j.tile;
+        }
+      else if (m >= 256)
+        {
+          int tiles = MIN (16, m / 128);
+          j.split = 2;
+          j.tile = round_up ((m + tiles - 1) / tiles, 16);
+          n_tasks = (m + j.tile - 1) / j.tile;
+        }
+      else if (k >= 4096)
+        {
+          int tiles = MIN (8, k / 2048);
+          j.split = 3;
+          j.tile = round_up ((k + tiles - 1) / tiles, 16);
+          n_tasks = (k + j.tile - 1) / j.tile;
+        }
+    }
+
+  if (j.split == 3)
+    {
+      gsize mn = (gsize) m * n;
+      float *partials = g_new (float, mn * n_tasks);
+
+      j.partials = partials;
+      cs_pool_run (cs_pool_get_current (), n_tasks, gemm_task, &j);
+      /* Sum the partial products in a fixed order. */
+      for (int i = 0; i < m; i++)
+        {
+          float *crow = c + (gsize) i * ldc;
+          for (int jj = 0; jj < n; jj++)
+            {
+              float sum = 0.0f;
+              for (guint t = 0; t < n_tasks; t++)
+                sum += partials[t * mn + (gsize) i * n + jj];
+              crow[jj] = beta == 0.0f ? sum : sum + beta * crow[jj];
+            }
+        }
+      g_free (partials);
+      return;
+    }
+  cs_pool_run (cs_pool_get_current (), n_tasks, gemm_task, &j);
+}
+
+void
+cs_gemm_ref (gboolean     trans_a,
+             gboolean     trans_b,
+             int          m,
+             int          n,
+             int          k,
+             float        alpha,
+             const float *a,
+             int          lda,
+             const float *b,
+             int          ldb,
+             float        beta,
+             float       *c,
+             int          ldc)
+{
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++)
+      {
+        double acc = 0;
+
+        for (int p = 0; p < k; p++)
+          {
+            float av = trans_a ? a[(gsize) p * lda + i] : a[(gsize) i * lda + p];
+            float bv = trans_b ? b[(gsize) j * ldb + p] : b[(gsize) p * ldb + j];
+            acc += (double) av * bv;
+          }
+        c[(gsize) i * ldc + j] = (float) (alpha * acc + (beta == 0.0f ? 0.0 : (double) beta * c[(gsize) i * ldc + j]));
+      }
+}
+
+/* Live bytes from cs_alloc(): what the model summary reports as memory actually allocated. */
+static gint64 live_bytes;
+
+#define HEADER 64
+
+void *
+cs_alloc (gsize bytes)
+{
+  void *p = NULL;
+  gsize total;
+
+  /* Round up to whole cache lines so vector loops may run past the end safely. */
+  if (!g_size_checked_add (&total, MAX (bytes, 1), HEADER + 63))
+    g_error ("cs_alloc: %" G_GSIZE_FORMAT " bytes overflow", bytes);
+  total &= ~(gsize) 63;
+  if (posix_memalign (&p, 64, total) != 0)
+    g_error ("cs_alloc: out of memory for %" G_GSIZE_FORMAT " bytes", total);
+  memset (p, 0, total);
+  *(gsize *) p = total;
+  g_atomic_pointer_add (&live_bytes, (gssize) total);
+  return (guint8 *) p + HEADER;
+}
+
+void
+cs_free (void *p)
+{
+  guint8 *base;
+
+  if (p == NULL)
+    return;
+  base = (guint8 *) p - HEADER;
+  g_atomic_pointer_add (&live_bytes, -(gssize) *(gsize *) base);
+  free (base);
+}
+
+gsize
+cs_allocated_bytes (void)
+{
+  return (gsize) g_atomic_pointer_get (&live_bytes);
+}
+
+float *
+cs_alloc_floats (gsize n)
+{
+  gsize bytes;
+
+  if (!g_size_checked_mul (&bytes, n, sizeof (float)))
+    g_error ("cs_alloc_floats: %" G_GSIZE_FORMAT " floats overflow", n);
+  return cs_alloc (bytes);
+}
+
+void
+cs_free_floats (float *p)
+{
+  cs_free (p);
+}

@@ -1,0 +1,201 @@
+/* Layer kernels, forward and backward, batched NCHW float32; each fast path has a reference twin. */
+#pragma once
+
+#include <glib.h>
+
+#include "base/cs-rng.h"
+
+G_BEGIN_DECLS
+
+/* Geometry of a convolution or a pooling window over a batch. */
+typedef struct
+{
+  int B;            /* batch */
+  int C;            /* input channels */
+  int H, W;         /* input size */
+  int K;            /* output channels (conv) */
+  int kh, kw;       /* kernel */
+  int sh, sw;       /* stride */
+  int ph, pw;       /* zero padding */
+  int dh, dw;       /* dilation */
+  int Ho, Wo;       /* output size */
+  gboolean count_include_pad;  /* avg pool */
+} CsWindow;
+
+/* ---- Linear: out (B, N) = x (B, I) * w (N, I)^T + b (N) ---- */
+void   cs_linear_forward        (float       *out,
+                                 const float *x,
+                                 const float *w,
+                                 const float *b,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+/* dx (B, I) is set (may be NULL); dw (N, I) and db (N, may be NULL) accumulate. */
+void   cs_linear_backward       (float       *dx,
+                                 float       *dw,
+                                 float       *db,
+                                 const float *dout,
+                                 const float *x,
+                                 const float *w,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+void   cs_linear_forward_ref    (float       *out,
+                                 const float *x,
+                                 const float *w,
+                                 const float *b,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+void   cs_linear_backward_ref   (float       *dx,
+                                 float       *dw,
+                                 float       *db,
+                                 const float *dout,
+                                 const float *x,
+                                 const float *w,
+                                 int          B,
+                                 int          I,
+                                 int          N);
+
+/* ---- Conv2d: direct kernels for small ones, a Linear layer for a full
+ * window, im2col + GEMM otherwise ----
+ * x is (B, C, H, W), w is (K, C, kh, kw), b is (K), out is (B, K, Ho, Wo);
+ * col (cs_conv2d_saved_size() floats) is what the forward pass keeps for the
+ * backward pass: im2col's (C*kh*kw, B*Ho*Wo) matrix, or the direct kernel's
+ * padded input planes, whose zero borders it never writes, so col has to come
+ * zeroed from cs_alloc_floats() and serve one layer only; tmp is
+ * (K, B*Ho*Wo) scratch. */
+gsize  cs_conv2d_col_size       (const CsWindow *g);
+gsize  cs_conv2d_saved_size     (const CsWindow *g);
+gsize  cs_conv2d_padded_size    (const CsWindow *g);
+/* The size of dcol cs_conv2d_backward() needs to compute dx (0: none). */
+gsize  cs_conv2d_dcol_size      (const CsWindow *g);
+gsize  cs_conv2d_tmp_size       (const CsWindow *g);
+void   cs_im2col                (float          *col,
+                                 const float    *x,
+                                 const CsWindow *g);
+void   cs_col2im                (float          *dx,
+                                 const float    *col,
+                                 const CsWindow *g);
+void   cs_conv2d_forward        (float          *out,
+                                 float          *col,
+                                 float          *tmp,
+                                 const float    *x,
+                                 const float    *w,
+                                 const float    *b,
+                                 const CsWindow *g);
+/* dx (may be NULL) is set; dw and db (may be NULL) accumulate; dcol is
+ * (C*kh*kw, B*Ho*Wo) scratch, needed only with dx; x is the forward's input
+ * and col what the forward left in it. */
+void   cs_conv2d_backward       (float          *dx,
+                                 float          *dw,
+                                 float          *db,
+                                 float          *dcol,
+                                 float          *tmp,
+                                 float          *col,
+                                 const float    *dout,
+                                 const float    *x,
+                                 const float    *w,
+                                 const CsWindow *g);
+/* Whether the direct kernels serve this geometry: stride and dilation 1, rows of
+ * at most 32 outputs, at most 256 taps (C*kh*kw), and not a full window. */
+gboolean cs_conv2d_direct_applies (const CsWindow *g);
+/* Whether the kernel covers the whole unpadded input, so the convolution is a Linear layer. */
+gboolean cs_conv2d_is_full_window (const CsWindow *g);
+void   cs_conv2d_forward_ref    (float          *out,
+                                 const float    *x,
+                                 const float    *w,
+                                 const float    *b,
+                                 const CsWindow *g);
+void   cs_conv2d_backward_ref   (float          *dx,
+                                 float          *dw,
+                                 float          *db,
+                                 const float    *dout,
+                                 const float    *x,
+                                 const float    *w,
+                                 const CsWindow *g);
+
+/* ---- Pooling: x is (B, C, H, W), out is (B, C, Ho, Wo) ---- */
+void   cs_maxpool_forward       (float          *out,
+                                 gint32         *argmax,
+                                 const float    *x,
+                                 const CsWindow *g);
+/* dx is set. */
+void   cs_maxpool_backward      (float          *dx,
+                                 const float    *dout,
+                                 const gint32   *argmax,
+                                 const CsWindow *g);
+void   cs_avgpool_forward       (float          *out,
+                                 const float    *x,
+                                 const CsWindow *g);
+void   cs_avgpool_backward      (float          *dx,
+                                 const float    *dout,
+                                 const CsWindow *g);
+
+/* ---- Element-wise: n values; backward uses the forward's output ---- */
+void   cs_relu_forward          (float       *out,
+                                 const float *x,
+                                 gsize        n);
+void   cs_relu_backward         (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 gsize        n);
+void   cs_tanh_forward          (float       *out,
+                                 const float *x,
+                                 gsize        n);
+void   cs_tanh_forward_ref      (float       *out,
+                                 const float *x,
+                                 gsize        n);
+void   cs_tanh_backward         (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 gsize        n);
+void   cs_sigmoid_forward       (float       *out,
+                                 const float *x,
+                                 gsize        n);
+void   cs_sigmoid_backward      (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 gsize        n);
+/* Inverted dropout as PyTorch: kept values scaled by 1 / (1 - p); mask holds the scale. */
+void   cs_dropout_forward       (float       *out,
+                                 float       *mask,
+                                 const float *x,
+                                 gsize        n,
+                                 float        p,
+                                 CsRng       *rng);
+/* The same masks drawn one number at a time with cs_rng_uniform(). */
+void   cs_dropout_forward_ref   (float       *out,
+                                 float       *mask,
+                                 const float *x,
+                                 gsize        n,
+                                 float        p,
+                                 CsRng       *rng);
+void   cs_dropout_backward      (float       *dx,
+                                 const float *dout,
+                                 const float *mask,
+                                 gsize        n);
+
+/* ---- Classes: x and out are (B, N) ---- */
+void   cs_log_softmax_forward   (float       *out,
+                                 const float *x,
+                                 int          B,
+                                 int          N);
+void   cs_log_softmax_backward  (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 int          B,
+                                 int          N);
+/* Mean over the batch; dlogits (B, N) may be NULL. */
+double cs_cross_entropy_loss    (float        *dlogits,
+                                 const float  *logits,
+                                 const gint32 *labels,
+                                 int           B,
+                                 int           N);
+double cs_nll_loss              (float        *dlogp,
+                                 const float  *logp,
+                                 const gint32 *labels,
+                                 int           B,
+                                 int           N);
+
+G_END_DECLS

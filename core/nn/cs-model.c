@@ -1,0 +1,557 @@
+/* A sequential model: parameters and gradients in two contiguous buffers, workspaces sized once per batch capacity. */
+
+#define G_LOG_DOMAIN "cs-model"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nn/cs-gemm.h"
+#include "nn/cs-kernels.h"
+#include "nn/cs-model.h"
+
+typedef struct
+{
+  const CsLayerSpec *spec;
+  CsWindow           g;          /* conv/pool geometry; g.B is set per call */
+  gsize              in_numel;   /* per sample */
+  gsize              out_numel;  /* per sample */
+  gssize             w_off;      /* -1 without */
+  gssize             b_off;
+  gboolean           need_dx;    /* some layer below has parameters */
+
+  float             *out_own;    /* NULL when the layer aliases its input (Flatten) */
+  float             *delta_own;
+  float             *col;        /* Conv2d: im2col of the last input */
+  gint32            *argmax;     /* MaxPool2d */
+  float             *mask;       /* Dropout */
+
+  const float       *out;        /* this pass's output */
+  float             *delta;      /* gradient of the loss w.r.t. the output */
+} Layer;
+
+struct _CsModel
+{
+  CsSpec     *spec;
+  CsLossKind  loss;
+  Layer      *layers;
+  guint       n_layers;
+
+  GArray     *tensors;     /* of CsParam */
+  gsize       n_params;
+  float      *params;
+  float      *grads;
+  gboolean    grads_zero;  /* known to be all zero: the next backward skips clearing them */
+
+  int         capacity;
+  float      *tmp;         /* shared conv scratch (K, B*P) */
+  float      *dcol;        /* shared conv scratch (C*kh*kw, B*P) */
+  gsize       workspace_bytes;
+
+  const float *x;          /* the last forward's input */
+  int          last_B;
+  gboolean     last_training;
+};
+
+static void
+add_tensor (CsModel    *self,
+            guint       layer,
+            const char *layer_name,
+            const char *suffix,
+            int         ndim,
+            const int  *shape)
+{
+  CsParam p = { 0 };
+
+  p.name = g_strdup_printf ("%s.%s", layer_name, suffix);
+  p.layer = layer;
+  p.ndim = ndim;
+  p.numel = 1;
+  for (int d = 0; d < ndim; d++)
+    {
+      p.shape[d] = shape[d];
+      p.numel *= shape[d];
+    }
+  p.offset = self->n_params;
+  self->n_params += p.numel;
+  g_array_append_val (self->tensors, p);
+}
+
+static void
+clear_tensor (gpointer data)
+{
+  CsParam *p = data;
+  g_free (p->name);
+}
+
+CsModel *
+cs_model_new (const CsSpec *spec)
+{
+  CsModel *self;
+  gboolean params_below = FALSE;
+
+  g_return_val_if_fail (spec != NULL, NULL);
+
+  self = g_new0 (CsModel, 1);
+  /* Our own copy: the spec was validated once, re-parsing it cannot fail. */
+  self->spec = cs_spec_parse (spec->text, NULL);
+  g_assert (self->spec != NULL);
+  self->n_layers = cs_spec_n_layers (self->spec);
+  self->layers = g_new0 (Layer, self->n_layers);
+  self->tensors = g_array_new (FALSE, TRUE, sizeof (CsParam));
+  g_array_set_clear_func (self->tensors, clear_tensor);
+
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      Layer *L = &self->layers[i];
+      const CsLayerSpec *s = cs_spec_layer (self->spec, i);
+
+      L->spec = s;
+      L->in_numel = cs_shape_numel (s->in);
+      L->out_numel = cs_shape_numel (s->out);
+      L->w_off = L->b_off = -1;
+      L->need_dx = params_below;
+
+      L->g = (CsWindow) {
+        .C = s->in.c, .H = s->in.h, .W = s->in.w,
+        .K = s->kind == CS_LAYER_CONV2D ? s->out_channels : s->in.c,
+        .kh = s->kh, .kw = s->kw, .sh = s->sh, .sw = s->sw,
+        .ph = s->ph, .pw = s->pw, .dh = s->dh, .dw = s->dw,
+        .Ho = s->out.h, .Wo = s->out.w,
+        .count_include_pad = s->count_include_pad,
+      };
+
+      if (s->kind == CS_LAYER_LINEAR)
+        {
+          int ws[2] = { s->out_features, s->in_features };
+          L->w_off = self->n_params;
+          add_tensor (self, i, s->name, "weight", 2, ws);
+          if (s->bias)
+            {
+              L->b_off = self->n_params;
+              add_tensor (self, i, s->name, "bias", 1, &s->out_features);
+            }
+          params_below = TRUE;
+        }
+      else if (s->kind == CS_LAYER_CONV2D)
+        {
+          int ws[4] = { s->out_channels, s->in_channels, s->kh, s->kw };
+          L->w_off = self->n_params;
+          add_tensor (self, i, s->name, "weight", 4, ws);
+          if (s->bias)
+            {
+              L->b_off = self->n_params;
+              add_tensor (self, i, s->name, "bias", 1, &s->out_channels);
+            }
+          params_below = TRUE;
+        }
+    }
+
+  self->loss = cs_spec_layer (self->spec, self->n_layers - 1)->kind == CS_LAYER_LOGSOFTMAX
+    ? CS_LOSS_NLL : CS_LOSS_CROSS_ENTROPY;
+  self->params = cs_alloc_floats (self->n_params);
+  self->grads = cs_alloc_floats (self->n_params);
+  return self;
+}
+
+static void
+free_workspaces (CsModel *self)
+{
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      Layer *L = &self->layers[i];
+      g_clear_pointer (&L->out_own, cs_free_floats);
+      g_clear_pointer (&L->delta_own, cs_free_floats);
+      g_clear_pointer (&L->col, cs_free_floats);
+      g_clear_pointer (&L->mask, cs_free_floats);
+      g_clear_pointer (&L->argmax, cs_free);
+      L->out = NULL;
+      L->delta = NULL;
+    }
+  g_clear_pointer (&self->tmp, cs_free_floats);
+  g_clear_pointer (&self->dcol, cs_free_floats);
+  self->capacity = 0;
+  self->workspace_bytes = 0;
+}
+
+void
+cs_model_free (CsModel *self)
+{
+  if (self == NULL)
+    return;
+  free_workspaces (self);
+  g_clear_pointer (&self->params, cs_free_floats);
+  g_clear_pointer (&self->grads, cs_free_floats);
+  g_clear_pointer (&self->tensors, g_array_unref);
+  g_free (self->layers);
+  cs_spec_free (self->spec);
+  g_free (self);
+}
+
+const CsSpec *
+cs_model_get_spec (const CsModel *self)
+{
+  return self->spec;
+}
+
+CsLossKind
+cs_model_get_loss (const CsModel *self)
+{
+  return self->loss;
+}
+
+gsize
+cs_model_n_params (const CsModel *self)
+{
+  return self->n_params;
+}
+
+float *
+cs_model_params (CsModel *self)
+{
+  return self->params;
+}
+
+float *
+cs_model_grads (CsModel *self)
+{
+  return self->grads;
+}
+
+void
+cs_model_grads_zeroed (CsModel *self)
+{
+  self->grads_zero = TRUE;
+}
+
+guint
+cs_model_n_tensors (const CsModel *self)
+{
+  return self->tensors->len;
+}
+
+const CsParam *
+cs_model_tensor (const CsModel *self,
+                 guint          i)
+{
+  g_return_val_if_fail (i < self->tensors->len, NULL);
+  return &g_array_index (self->tensors, CsParam, i);
+}
+
+const CsParam *
+cs_model_find_tensor (const CsModel *self,
+                      const char    *name)
+{
+  for (guint i = 0; i < self->tensors->len; i++)
+    if (g_str_equal (g_array_index (self->tensors, CsParam, i).name, name))
+      return &g_array_index (self->tensors, CsParam, i);
+  return NULL;
+}
+
+int
+cs_model_n_outputs (const CsModel *self)
+{
+  return (int) cs_shape_numel (cs_spec_output_shape (self->spec));
+}
+
+gsize
+cs_model_input_size (const CsModel *self)
+{
+  return cs_shape_numel (self->spec->input);
+}
+
+void
+cs_model_init_params (CsModel *self,
+                      CsRng   *rng)
+{
+  /* In declaration order, weight then bias, as PyTorch constructs the modules. */
+  for (guint t = 0; t < self->tensors->len; t++)
+    {
+      const CsParam *p = &g_array_index (self->tensors, CsParam, t);
+      const CsLayerSpec *s = self->layers[p->layer].spec;
+      int fan_in = s->kind == CS_LAYER_LINEAR ? s->in_features : s->in_channels * s->kh * s->kw;
+      float bound = 1.0f / sqrtf ((float) fan_in);
+      float *v = self->params + p->offset;
+
+      for (gsize i = 0; i < p->numel; i++)
+        v[i] = (2.0f * cs_rng_uniform (rng) - 1.0f) * bound;
+    }
+}
+
+void
+cs_model_set_batch_capacity (CsModel *self,
+                             int      batch)
+{
+  gsize tmp_size = 0, dcol_size = 0, bytes = 0;
+
+  g_return_if_fail (batch > 0);
+
+  if (batch == self->capacity)
+    return;
+  free_workspaces (self);
+  self->capacity = batch;
+
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      Layer *L = &self->layers[i];
+      gsize n = L->out_numel * batch;
+
+      L->g.B = batch;
+      if (L->spec->kind == CS_LAYER_FLATTEN)
+        {
+          /* A view: shares its input's buffers. */
+          L->delta = i > 0 ? self->layers[i - 1].delta : NULL;
+          continue;
+        }
+      L->out_own = cs_alloc_floats (n);
+      L->delta_own = cs_alloc_floats (n);
+      L->delta = L->delta_own;
+      bytes += 2 * n * sizeof (float);
+
+      switch (L->spec->kind)
+        {
+        case CS_LAYER_CONV2D:
+          /* im2col's matrix, the direct kernel's padded planes, or nothing. */
+          if (cs_conv2d_saved_size (&L->g) > 0)
+            {
+              L->col = cs_alloc_floats (cs_conv2d_saved_size (&L->g));
+              bytes += cs_conv2d_saved_size (&L->g) * sizeof (float);
+            }
+          tmp_size = MAX (tmp_size, cs_conv2d_tmp_size (&L->g));
+          if (L->need_dx)
+            dcol_size = MAX (dcol_size, cs_conv2d_dcol_size (&L->g));
+          break;
+        case CS_LAYER_MAXPOOL2D:
+          L->argmax = cs_alloc (n * sizeof (gint32));
+          bytes += n * sizeof (gint32);
+          break;
+        case CS_LAYER_DROPOUT:
+          L->mask = cs_alloc_floats (n);
+          bytes += n * sizeof (float);
+          break;
+        case CS_LAYER_LINEAR:
+        case CS_LAYER_AVGPOOL2D:
+        case CS_LAYER_RELU:
+        case CS_LAYER_TANH:
+        case CS_LAYER_SIGMOID:
+        case CS_LAYER_FLATTEN:
+        case CS_LAYER_LOGSOFTMAX:
+        case CS_N_LAYER_KINDS:
+        default:
+          break;
+        }
+    }
+  if (tmp_size > 0)
+    self->tmp = cs_alloc_floats (tmp_size);
+  if (dcol_size > 0)
+    self->dcol = cs_alloc_floats (dcol_size);
+  self->workspace_bytes = bytes + (tmp_size + dcol_size) * sizeof (float);
+}
+
+int
+cs_model_get_batch_capacity (const CsModel *self)
+{
+  return self->capacity;
+}
+
+gsize
+cs_model_workspace_bytes (const CsModel *self)
+{
+  return self->workspace_bytes;
+}
+
+const float *
+cs_model_forward (CsModel     *self,
+                  const float *x,
+                  int          B,
+                  gboolean     training,
+                  CsRng       *rng)
+{
+  const float *in = x;
+
+  g_return_val_if_fail (B > 0, NULL);
+  g_return_val_if_fail (!training || rng != NULL, NULL);
+
+  if (B > self->capacity)
+    cs_model_set_batch_capacity (self, B);
+
+  self->x = x;
+  self->last_B = B;
+  self->last_training = training;
+
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      Layer *L = &self->layers[i];
+      const CsLayerSpec *s = L->spec;
+      float *out = L->out_own;
+      gsize n = L->out_numel * B;
+      const float *w = L->w_off >= 0 ? self->params + L->w_off : NULL;
+      const float *b = L->b_off >= 0 ? self->params + L->b_off : NULL;
+
+      L->g.B = B;
+      switch (s->kind)
+        {
+        case CS_LAYER_LINEAR:
+          cs_linear_forward (out, in, w, b, B, s->in_features, s->out_features);
+          break;
+        case CS_LAYER_CONV2D:
+          cs_conv2d_forward (out, L->col, self->tmp, in, w, b, &L->g);
+          break;
+        case CS_LAYER_MAXPOOL2D:
+          cs_maxpool_forward (out, L->argmax, in, &L->g);
+          break;
+        case CS_LAYER_AVGPOOL2D:
+          cs_avgpool_forward (out, in, &L->g);
+          break;
+        case CS_LAYER_RELU:
+          cs_relu_forward (out, in, n);
+          break;
+        case CS_LAYER_TANH:
+          cs_tanh_forward (out, in, n);
+          break;
+        case CS_LAYER_SIGMOID:
+          cs_sigmoid_forward (out, in, n);
+          break;
+        case CS_LAYER_DROPOUT:
+          if (training && s->p > 0.0f)
+            cs_dropout_forward (out, L->mask, in, n, s->p, rng);
+          else
+            memcpy (out, in, n * sizeof (float));
+          break;
+        case CS_LAYER_FLATTEN:
+          L->out = in;
+          continue;
+        case CS_LAYER_LOGSOFTMAX:
+          cs_log_softmax_forward (out, in, B, (int) L->out_numel);
+          break;
+        case CS_N_LAYER_KINDS:
+        default:
+          g_assert_not_reached ();
+        }
+      L->out = out;
+      in = out;
+    }
+  return in;
+}
+
+const float *
+cs_model_layer_output (const CsModel *self,
+                       guint          i)
+{
+  g_return_val_if_fail (i < self->n_layers, NULL);
+  return self->layers[i].out;
+}
+
+double
+cs_model_loss (CsModel      *self,
+               const gint32 *labels,
+               int           B,
+               gboolean      backward)
+{
+  Layer *last = &self->layers[self->n_layers - 1];
+  int N = (int) last->out_numel;
+  float *dlast = backward ? last->delta : NULL;
+  double loss;
+
+  g_return_val_if_fail (B == self->last_B, NAN);
+
+  if (self->loss == CS_LOSS_NLL)
+    loss = cs_nll_loss (dlast, last->out, labels, B, N);
+  else
+    loss = cs_cross_entropy_loss (dlast, last->out, labels, B, N);
+
+  if (!backward)
+    return loss;
+
+  if (!self->grads_zero)
+    memset (self->grads, 0, self->n_params * sizeof (float));
+  self->grads_zero = FALSE;
+
+  for (guint i = self->n_layers; i-- > 0;)
+    {
+      Layer *L = &self->layers[i];
+      const CsLayerSpec *s = L->spec;
+      const float *in = i == 0 ? self->x : self->layers[i - 1].out;
+      float *dx = L->need_dx && i > 0 ? self->layers[i - 1].delta : NULL;
+      gsize n = L->out_numel * B;
+      const float *w = L->w_off >= 0 ? self->params + L->w_off : NULL;
+      float *gw = L->w_off >= 0 ? self->grads + L->w_off : NULL;
+      float *gb = L->b_off >= 0 ? self->grads + L->b_off : NULL;
+
+      if (dx == NULL && w == NULL)
+        continue;
+
+      switch (s->kind)
+        {
+        case CS_LAYER_LINEAR:
+          cs_linear_backward (dx, gw, gb, L->delta, in, w, B, s->in_features, s->out_features);
+          break;
+        case CS_LAYER_CONV2D:
+          cs_conv2d_backward (dx, gw, gb, self->dcol, self->tmp, L->col, L->delta, in, w, &L->g);
+          break;
+        case CS_LAYER_MAXPOOL2D:
+          cs_maxpool_backward (dx, L->delta, L->argmax, &L->g);
+          break;
+        case CS_LAYER_AVGPOOL2D:
+          cs_avgpool_backward (dx, L->delta, &L->g);
+          break;
+        case CS_LAYER_RELU:
+          cs_relu_backward (dx, L->delta, L->out, n);
+          break;
+        case CS_LAYER_TANH:
+          cs_tanh_backward (dx, L->delta, L->out, n);
+          break;
+        case CS_LAYER_SIGMOID:
+          cs_sigmoid_backward (dx, L->delta, L->out, n);
+          break;
+        case CS_LAYER_DROPOUT:
+          if (self->last_training && s->p > 0.0f)
+            cs_dropout_backward (dx, L->delta, L->mask, n);
+          else
+            memcpy (dx, L->delta, n * sizeof (float));
+          break;
+        case CS_LAYER_FLATTEN:
+          /* Shares its buffers with its input: nothing to move. */
+          break;
+        case CS_LAYER_LOGSOFTMAX:
+          cs_log_softmax_backward (dx, L->delta, L->out, B, (int) L->out_numel);
+          break;
+        case CS_N_LAYER_KINDS:
+        default:
+          g_assert_not_reached ();
+        }
+    }
+  return loss;
+}
+
+void
+cs_model_predict (CsModel     *self,
+                  const float *x,
+                  int          B,
+                  float       *proba)
+{
+  const float *out = cs_model_forward (self, x, B, FALSE, NULL);
+  int N = cs_model_n_outputs (self);
+
+  for (int s = 0; s < B; s++)
+    {
+      const float *z = out + (gsize) s * N;
+      float *p = proba + (gsize) s * N;
+      double sum = 0;
+      float m = z[0];
+
+      if (self->loss == CS_LOSS_NLL)
+        {
+          for (int j = 0; j < N; j++)
+            p[j] = expf (z[j]);
+          continue;
+        }
+      for (int j = 1; j < N; j++)
+        m = MAX (m, z[j]);
+      for (int j = 0; j < N; j++)
+        sum += (p[j] = expf (z[j] - m));
+      for (int j = 0; j < N; j++)
+        p[j] = (float) (p[j] / sum);
+    }
+}

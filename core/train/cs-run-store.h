@@ -1,0 +1,40 @@
+/* The runs directory as a list model of CsRun. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "train/cs-run.h"
+
+G_BEGIN_DECLS
+
+#define CS_TYPE_RUN_STORE (cs_run_store_get_type ())
+
+G_DECLARE_FINAL_TYPE (CsRunStore, cs_run_store, CS, RUN_STORE, GObject)
+
+/* g_get_user_data_dir()/convscope/runs, so XDG_DATA_HOME moves it. */
+char        *cs_default_runs_dir       (void) G_GNUC_WARN_UNUSED_RESULT;
+
+CsRunStore  *cs_run_store_new          (const char   *dir) G_GNUC_WARN_UNUSED_RESULT;
+const char  *cs_run_store_get_dir      (CsRunStore   *self);
+/* Loads every run in the directory. A corrupt or foreign entry is skipped and
+ * described in @warnings (strings); only an unreadable directory is an error. */
+gboolean     cs_run_store_load         (CsRunStore   *self,
+                                        GPtrArray   **warnings,
+                                        GError      **error);
+CsRun       *cs_run_store_create       (CsRunStore          *self,
+                                        const char          *name,
+                                        const char          *model,
+                                        const CsSpec        *spec,
+                                        const CsHyperParams *hp,
+                                        const char          *dataset,
+                                        const char          *data_dir,
+                                        GError             **error);
+/* By id, or by a unique prefix of one. */
+CsRun       *cs_run_store_find         (CsRunStore   *self,
+                                        const char   *id,
+                                        GError      **error);
+gboolean     cs_run_store_delete       (CsRunStore   *self,
+                                        CsRun        *run,
+                                        GError      **error);
+
+G_END_DECLS
