@@ -13,7 +13,9 @@
 
 #include "cs-test-files.h"
 #include "cs-test-zip.h"
+#include "base/cs-atomic-file-private.h"
 #include "formats/cs-checkpoint.h"
+#include "formats/cs-pth.h"
 #include "data/cs-dataset.h"
 #include "base/cs-thread-pool.h"
 #include "spec/cs-presets.h"
@@ -497,9 +499,9 @@ test_failed_save_keeps_old_file (void)
   g_assert_true (cs_checkpoint_save (path, a, NULL, NULL, &error));
   g_assert_true (g_file_get_contents (path, &before, &len_before, NULL));
 
-  cs_checkpoint_inject_write_failure (100000, ENOSPC);
+  cs_write_file_inject_failure (100000, ENOSPC);
   g_assert_false (cs_checkpoint_save (path, b, NULL, NULL, &error));
-  cs_checkpoint_inject_write_failure (0, 0);
+  cs_write_file_inject_failure (0, 0);
   g_assert_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO);
   g_assert_nonnull (strstr (error->message, "No space left on device"));
   g_assert_nonnull (strstr (error->message, "the previous file is intact"));

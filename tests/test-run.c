@@ -12,6 +12,7 @@
 
 #include "cs-test-files.h"
 #include "cs-test-wait.h"
+#include "base/cs-atomic-file-private.h"
 #include "formats/cs-checkpoint.h"
 #include "train/cs-run-store.h"
 
@@ -507,7 +508,7 @@ test_save_failure_reported (void)
   gboolean told = FALSE;
 
   g_assert_true (g_file_get_contents (json_path, &before, NULL, NULL));
-  cs_checkpoint_inject_write_failure (1, ENOSPC);
+  cs_write_file_inject_failure (1, ENOSPC);
   g_assert_true (cs_run_start (run, small, &error));
   while (cs_run_state_is_live (cs_run_get_state (run)) || !told)
     {
@@ -520,7 +521,7 @@ test_save_failure_reported (void)
         break;
     }
   cs_run_join (run);
-  cs_checkpoint_inject_write_failure (0, 0);
+  cs_write_file_inject_failure (0, 0);
   g_assert_true (told);
   /* Its only epoch's checkpoint was never saved: the run failed, and says why. */
   g_assert_cmpint (cs_run_get_state (run), ==, CS_RUN_FAILED);

@@ -1,4 +1,5 @@
-/* The safetensors reader: every field the format defines is checked before a byte is trusted. */
+/* safetensors: the reader checks every field the format defines before a byte
+ * is trusted; the writer puts tensors and metadata in the order given. */
 
 #define G_LOG_DOMAIN "cs-safetensors"
 
@@ -7,8 +8,9 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "formats/cs-checkpoint-private.h"
+#include "base/cs-atomic-file.h"
 #include "base/cs-file.h"
+#include "formats/cs-safetensors.h"
 
 #define MAX_HEADER (100 * 1024 * 1024)
 /* {"name": {"shape": [...]}} is three deep; __metadata__ two. */
@@ -227,4 +229,98 @@ cs_safetensors_parse (const guint8 *data,
       cs_checkpoint_add_tensor (self, t);
     }
   return g_steal_pointer (&self);
+}
+
+gboolean
+cs_safetensors_write (const char        *path,
+                      const CsTensorRef *tensors,
+                      guint              n_tensors,
+                      GHashTable        *metadata,
+                      CsWriteFlags       flags,
+                      GError           **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GByteArray) file = g_byte_array_new ();
+  g_autofree char *header = NULL;
+  gsize header_len, padded, offset = 0;
+  g_autoptr(GError) local_error = NULL;
+  guint64 n_le;
+
+  json_builder_begin_object (builder);
+  if (metadata != NULL && g_hash_table_size (metadata) > 0)
+    {
+      g_autoptr(GList) keys = g_list_sort (g_hash_table_get_keys (metadata), (GCompareFunc) strcmp);
+
+      json_builder_set_member_name (builder, "__metadata__");
+      json_builder_begin_object (builder);
+      for (GList *l = keys; l; l = l->next)
+        {
+          json_builder_set_member_name (builder, l->data);
+          json_builder_add_string_value (builder, g_hash_table_lookup (metadata, l->data));
+        }
+      json_builder_end_object (builder);
+    }
+  for (guint t = 0; t < n_tensors; t++)
+    {
+      gsize numel = 1;
+
+      for (int d = 0; d < tensors[t].ndim; d++)
+        numel *= tensors[t].shape[d];
+      json_builder_set_member_name (builder, tensors[t].name);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "dtype");
+      json_builder_add_string_value (builder, "F32");
+      json_builder_set_member_name (builder, "shape");
+      json_builder_begin_array (builder);
+      for (int d = 0; d < tensors[t].ndim; d++)
+        json_builder_add_int_value (builder, tensors[t].shape[d]);
+      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "data_offsets");
+      json_builder_begin_array (builder);
+      json_builder_add_int_value (builder, (gint64) offset);
+      json_builder_add_int_value (builder, (gint64) (offset + numel * 4));
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      offset += numel * 4;
+    }
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (gen, root);
+  header = json_generator_to_data (gen, &header_len);
+  /* Pad the header with spaces so the data starts 8-byte aligned. */
+  padded = (header_len + 7) & ~(gsize) 7;
+
+  n_le = GUINT64_TO_LE ((guint64) padded);
+  g_byte_array_append (file, (const guint8 *) &n_le, 8);
+  g_byte_array_append (file, (const guint8 *) header, header_len);
+  for (gsize i = header_len; i < padded; i++)
+    g_byte_array_append (file, (const guint8 *) " ", 1);
+  for (guint t = 0; t < n_tensors; t++)
+    {
+      gsize numel = 1;
+
+      for (int d = 0; d < tensors[t].ndim; d++)
+        numel *= tensors[t].shape[d];
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+      g_byte_array_append (file, (const guint8 *) tensors[t].data, numel * 4);
+#else
+      for (gsize i = 0; i < numel; i++)
+        {
+          guint32 v;
+          memcpy (&v, tensors[t].data + i, 4);
+          v = GUINT32_TO_LE (v);
+          g_byte_array_append (file, (const guint8 *) &v, 4);
+        }
+#endif
+    }
+
+  if (!cs_write_file_full (path, file->data, file->len, flags, &local_error))
+    {
+      g_set_error_literal (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_IO, local_error->message);
+      return FALSE;
+    }
+  return TRUE;
 }
