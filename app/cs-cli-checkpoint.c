@@ -50,7 +50,7 @@ cs_cli_predict (int    argc,
   g_autoptr(CsCheckpoint) ckpt = NULL;
   g_autoptr(CsSpec) spec = NULL;
   g_autoptr(CsModel) model = NULL;
-  g_autoptr(CsPool) pool = cs_pool_new ((int) g_get_num_processors ());
+  g_autoptr(CsThreadPool) pool = cs_thread_pool_new ((int) g_get_num_processors ());
   g_autofree char *checkpoint = NULL;
   g_autofree char *image = NULL;
   g_autofree char *data_dir = NULL;
@@ -79,7 +79,7 @@ cs_cli_predict (int    argc,
   if (test == (image != NULL))
     return cs_cli_usage_error ("predict", "give either --test or --image PNG");
 
-  cs_pool_set_current (pool);
+  cs_thread_pool_set_current (pool);
   ckpt = open_checkpoint (checkpoint, &error);
   if (ckpt == NULL)
     return cs_cli_fail (error);

@@ -982,12 +982,12 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(CsPool) pool = NULL;
+  g_autoptr(CsThreadPool) pool = NULL;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  pool = cs_pool_new (2);
-  cs_pool_set_current (pool);
+  pool = cs_thread_pool_new (2);
+  cs_thread_pool_set_current (pool);
   tmpdir = g_dir_make_tmp ("cs-test-ckpt-XXXXXX", NULL);
 
   g_test_add_func ("/core/checkpoint/safetensors-round-trip", test_round_trip);

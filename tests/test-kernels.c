@@ -72,7 +72,7 @@ static void
 test_gemm_split (void)
 {
   static const int shapes[][3] = { { 100, 784, 784 }, { 512, 100, 64 }, { 10, 25, 78400 }, { 100, 128, 7290 } };
-  CsPool *saved = cs_pool_get_current ();
+  CsThreadPool *saved = cs_thread_pool_get_current ();
 
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
     for (int tb = 0; tb < 2; tb++)
@@ -84,15 +84,15 @@ test_gemm_split (void)
         float *c1 = cs_alloc_floats ((gsize) m * n);
         float *c3 = cs_alloc_floats ((gsize) m * n);
         float *cr = cs_alloc_floats ((gsize) m * n);
-        g_autoptr(CsPool) p1 = cs_pool_new (1);
-        g_autoptr(CsPool) p3 = cs_pool_new (3);
+        g_autoptr(CsThreadPool) p1 = cs_thread_pool_new (1);
+        g_autoptr(CsThreadPool) p3 = cs_thread_pool_new (3);
 
         memcpy (c1, c0, sizeof (float) * m * n);
         memcpy (c3, c0, sizeof (float) * m * n);
         memcpy (cr, c0, sizeof (float) * m * n);
-        cs_pool_set_current (p1);
+        cs_thread_pool_set_current (p1);
         cs_gemm (FALSE, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.5f, c1, n);
-        cs_pool_set_current (p3);
+        cs_thread_pool_set_current (p3);
         cs_gemm (FALSE, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.5f, c3, n);
         g_assert_cmpmem (c1, sizeof (float) * m * n, c3, sizeof (float) * m * n);
         cs_gemm_ref (FALSE, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.5f, cr, n);
@@ -100,7 +100,7 @@ test_gemm_split (void)
         cs_free_floats (a); cs_free_floats (b); cs_free_floats (c0);
         cs_free_floats (c1); cs_free_floats (c3); cs_free_floats (cr);
       }
-  cs_pool_set_current (saved);
+  cs_thread_pool_set_current (saved);
 }
 
 static void
@@ -115,7 +115,7 @@ count_task (gpointer data,
 static void
 test_pool (void)
 {
-  g_autoptr(CsPool) pool = cs_pool_new (4);
+  g_autoptr(CsThreadPool) pool = cs_thread_pool_new (4);
   gint hits[257];
 
   for (guint round = 0; round < 2000; round++)
@@ -123,12 +123,12 @@ test_pool (void)
       guint n = 1 + round % 257;
       memset (hits, 0, sizeof hits);
       if (round % 500 == 0)
-        cs_pool_set_active (pool, round % 1000 == 0);
-      cs_pool_run (pool, n, count_task, hits);
+        cs_thread_pool_set_active (pool, round % 1000 == 0);
+      cs_thread_pool_run (pool, n, count_task, hits);
       for (guint t = 0; t < n; t++)
         g_assert_cmpint (hits[t], ==, 1);
     }
-  cs_pool_set_active (pool, FALSE);
+  cs_thread_pool_set_active (pool, FALSE);
 }
 
 /* Two pools driven from two threads while a third keeps switching them
@@ -137,7 +137,7 @@ test_pool (void)
  * is also the race check of the pool's hand-offs. */
 typedef struct
 {
-  CsPool  *pool;
+  CsThreadPool  *pool;
   guint    rounds;
   gint     failures;
 } PoolDriver;
@@ -152,7 +152,7 @@ drive_pool (gpointer data)
     {
       guint n = 1 + round % 64;
       memset (hits, 0, sizeof hits);
-      cs_pool_run (d->pool, n, count_task, hits);
+      cs_thread_pool_run (d->pool, n, count_task, hits);
       for (guint t = 0; t < n; t++)
         if (g_atomic_int_get (&hits[t]) != 1)
           d->failures++;
@@ -163,23 +163,23 @@ drive_pool (gpointer data)
 static void
 test_pool_concurrent (void)
 {
-  g_autoptr(CsPool) a = cs_pool_new (2);
-  g_autoptr(CsPool) b = cs_pool_new (3);
+  g_autoptr(CsThreadPool) a = cs_thread_pool_new (2);
+  g_autoptr(CsThreadPool) b = cs_thread_pool_new (3);
   PoolDriver da = { a, 20000, 0 }, db = { b, 20000, 0 };
   GThread *ta = g_thread_new ("drive-a", drive_pool, &da);
   GThread *tb = g_thread_new ("drive-b", drive_pool, &db);
 
   for (guint i = 0; i < 200; i++)
     {
-      cs_pool_set_active (i % 2 ? a : b, i % 3 != 0);
+      cs_thread_pool_set_active (i % 2 ? a : b, i % 3 != 0);
       g_usleep (200);
     }
   g_thread_join (ta);
   g_thread_join (tb);
   g_assert_cmpint (da.failures, ==, 0);
   g_assert_cmpint (db.failures, ==, 0);
-  cs_pool_set_active (a, FALSE);
-  cs_pool_set_active (b, FALSE);
+  cs_thread_pool_set_active (a, FALSE);
+  cs_thread_pool_set_active (b, FALSE);
 }
 
 /* ---- gradient checking -------------------------------------------------- */
@@ -291,7 +291,7 @@ test_linear (void)
 
 typedef struct
 {
-  CsWindow g;
+  CsConvGeometry g;
   float *x, *w, *b, *out, *R, *col, *tmp;
 } ConvCase;
 
@@ -303,11 +303,11 @@ conv_loss (gpointer data)
   return dot_double (c->out, c->R, (gsize) c->g.B * c->g.K * c->g.Ho * c->g.Wo);
 }
 
-static CsWindow
+static CsConvGeometry
 window (int B, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
         gboolean ceil_mode)
 {
-  CsWindow g = { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw, 0, 0, TRUE };
+  CsConvGeometry g = { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw, 0, 0, TRUE };
   int ekh = dh * (kh - 1) + 1, ekw = dw * (kw - 1) + 1;
 
   if (ceil_mode)
@@ -330,7 +330,7 @@ window (int B, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int p
 static void
 test_conv2d (void)
 {
-  CsWindow cases[] = {
+  CsConvGeometry cases[] = {
     /*      B  C  H  W  K  kh kw sh sw ph pw dh dw */
     window (2, 3, 7, 6, 4, 3, 2, 2, 1, 1, 0, 1, 2, FALSE),
     window (1, 1, 5, 5, 2, 5, 5, 1, 1, 2, 2, 1, 1, FALSE),   /* LeNet's conv1 shape, small */
@@ -350,7 +350,7 @@ test_conv2d (void)
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++)
     {
       ConvCase c = { cases[s] };
-      const CsWindow *g = &c.g;
+      const CsConvGeometry *g = &c.g;
       gsize nx = (gsize) g->B * g->C * g->H * g->W;
       gsize nw = (gsize) g->K * g->C * g->kh * g->kw;
       gsize no = (gsize) g->B * g->K * g->Ho * g->Wo;
@@ -393,7 +393,7 @@ test_conv2d (void)
 static void
 test_conv2d_no_dx (void)
 {
-  CsWindow g = window (2, 1, 6, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE);
+  CsConvGeometry g = window (2, 1, 6, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE);
   gsize nx = 72, nw = 27, no = (gsize) 2 * 3 * g.Ho * g.Wo;
   float *x = random_floats (nx, -1, 1), *w = random_floats (nw, -1, 1), *R = random_floats (no, -1, 1);
   float *out = cs_alloc_floats (no), *col = cs_alloc_floats (cs_conv2d_saved_size (&g));
@@ -412,7 +412,7 @@ test_conv2d_no_dx (void)
 
 typedef struct
 {
-  CsWindow g;
+  CsConvGeometry g;
   gboolean max;
   float *x, *out, *R;
   gint32 *argmax;
@@ -430,7 +430,7 @@ pool_loss (gpointer data)
 }
 
 static void
-run_pool_case (CsWindow  g,
+run_pool_case (CsConvGeometry  g,
                gboolean  max)
 {
   PoolCase c = { g, max };
@@ -460,7 +460,7 @@ run_pool_case (CsWindow  g,
 
 /* Scan-order maximum, first one wins, first NaN wins: PyTorch's rule, written plainly. */
 static void
-maxpool_plain (float *out, gint32 *am, const float *x, const CsWindow *g)
+maxpool_plain (float *out, gint32 *am, const float *x, const CsConvGeometry *g)
 {
   for (int pl = 0; pl < g->B * g->C; pl++)
     for (int oy = 0; oy < g->Ho; oy++)
@@ -486,13 +486,13 @@ maxpool_plain (float *out, gint32 *am, const float *x, const CsWindow *g)
 static void
 test_maxpool_ties_and_nan (void)
 {
-  CsWindow cases[] = { window (2, 3, 28, 28, 3, 2, 2, 1, 1, 0, 0, 1, 1, FALSE),
+  CsConvGeometry cases[] = { window (2, 3, 28, 28, 3, 2, 2, 1, 1, 0, 0, 1, 1, FALSE),
                        window (2, 3, 28, 28, 3, 2, 2, 2, 2, 0, 0, 1, 1, FALSE),
                        window (1, 2, 9, 37, 2, 2, 2, 2, 1, 0, 0, 1, 1, FALSE) };
 
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
-      const CsWindow *g = &cases[c];
+      const CsConvGeometry *g = &cases[c];
       gsize nx = (gsize) g->B * g->C * g->H * g->W, no = (gsize) g->B * g->C * g->Ho * g->Wo;
       float *x = cs_alloc_floats (nx), *out = cs_alloc_floats (no), *ref = cs_alloc_floats (no);
       gint32 *am = g_new (gint32, no), *am_ref = g_new (gint32, no);
@@ -523,7 +523,7 @@ test_maxpool (void)
                   13, 14, 15, 16 };
   float out[4];
   gint32 am[4];
-  CsWindow g = window (1, 1, 4, 4, 1, 2, 2, 2, 2, 0, 0, 1, 1, FALSE);
+  CsConvGeometry g = window (1, 1, 4, 4, 1, 2, 2, 2, 2, 0, 0, 1, 1, FALSE);
 
   /* Known values: each 2x2 block's maximum. */
   cs_maxpool_forward (out, am, x, &g);
@@ -545,7 +545,7 @@ test_avgpool (void)
                  4, 5, 6,
                  7, 8, 9 };
   float out[4];
-  CsWindow g = window (1, 1, 3, 3, 1, 2, 2, 2, 2, 1, 1, 1, 1, FALSE);
+  CsConvGeometry g = window (1, 1, 3, 3, 1, 2, 2, 2, 2, 1, 1, 1, 1, FALSE);
 
   /* padding 1, count_include_pad: the corner window holds one pixel and three pads. */
   cs_avgpool_forward (out, x, &g);
@@ -823,11 +823,11 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(CsPool) pool = NULL;
+  g_autoptr(CsThreadPool) pool = NULL;
   g_test_init (&argc, &argv, NULL);
   cs_rng_seed (&rng, 2024, 0);
-  pool = cs_pool_new (2);
-  cs_pool_set_current (pool);
+  pool = cs_thread_pool_new (2);
+  cs_thread_pool_set_current (pool);
 
   g_test_add_func ("/core/gemm/vs-reference", test_gemm_reference);
   g_test_add_func ("/core/gemm/split-deterministic", test_gemm_split);

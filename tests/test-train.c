@@ -257,18 +257,18 @@ train_epochs (const char *model,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CsSpec) spec = cs_spec_for_model (model, &error);
-  g_autoptr(CsSession) session = NULL;
+  g_autoptr(CsTrainer) trainer = NULL;
   CsHyperParams hp;
 
   g_assert_no_error (error);
   cs_hyper_params_for_preset (&hp, model);
   hp.epochs = epochs;
   hp.threads = 2;
-  session = cs_session_new (spec, &hp, mnist, &error);
+  trainer = cs_trainer_new (spec, &hp, mnist, &error);
   g_assert_no_error (error);
   for (int e = 0; e < epochs; e++)
     {
-      cs_session_train_epoch (session, NULL, NULL, last, &error);
+      cs_trainer_train_epoch (trainer, NULL, NULL, last, &error);
       g_assert_no_error (error);
       if (g_test_verbose ())
         g_printerr ("  %s epoch %d: test accuracy %.2f%%, %.0f samples/s\n",
@@ -330,7 +330,7 @@ train_some_batches (const char *model,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CsSpec) spec = cs_spec_for_model (model, NULL);
-  g_autoptr(CsSession) session = NULL;
+  g_autoptr(CsTrainer) trainer = NULL;
   CsHyperParams hp;
   CsEpochResult r;
   StopData stop = { batches };
@@ -338,12 +338,12 @@ train_some_batches (const char *model,
   cs_hyper_params_for_preset (&hp, model);
   hp.seed = seed;
   hp.threads = threads;
-  session = cs_session_new (spec, &hp, mnist, &error);
+  trainer = cs_trainer_new (spec, &hp, mnist, &error);
   g_assert_no_error (error);
-  g_assert_false (cs_session_train_epoch (session, stop_cb, &stop, &r, &error));
+  g_assert_false (cs_trainer_train_epoch (trainer, stop_cb, &stop, &r, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  *n = cs_model_n_params (cs_session_get_model (session));
-  return g_memdup2 (cs_model_params (cs_session_get_model (session)), *n * sizeof (float));
+  *n = cs_model_n_params (cs_trainer_get_model (trainer));
+  return g_memdup2 (cs_model_params (cs_trainer_get_model (trainer)), *n * sizeof (float));
 }
 
 /* Same seed: the same weights, bit for bit, with 1, 2 or 3 threads; another seed differs. */
@@ -367,7 +367,7 @@ test_divergence (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CsSpec) spec = cs_spec_for_model ("mlp", NULL);
-  g_autoptr(CsSession) session = NULL;
+  g_autoptr(CsTrainer) trainer = NULL;
   CsHyperParams hp;
   CsEpochResult r;
   float *params;
@@ -375,17 +375,17 @@ test_divergence (void)
   cs_hyper_params_for_preset (&hp, "mlp");
   hp.optim.lr = 1e3;
   hp.threads = 2;
-  session = cs_session_new (spec, &hp, mnist, &error);
+  trainer = cs_trainer_new (spec, &hp, mnist, &error);
   g_assert_no_error (error);
-  g_assert_false (cs_session_train_epoch (session, NULL, NULL, &r, &error));
+  g_assert_false (cs_trainer_train_epoch (trainer, NULL, NULL, &r, &error));
   g_assert_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED);
   g_test_message ("%s", error->message);
   g_assert_true (g_str_has_prefix (error->message, "loss became ") || g_str_has_prefix (error->message, "loss exploded to "));
   g_assert_nonnull (strstr (error->message, "at epoch 0, batch "));
   g_assert_nonnull (strstr (error->message, "(lr 1000 is likely too high)"));
   /* The last good weights are kept: all finite. */
-  params = cs_model_params (cs_session_get_model (session));
-  for (gsize i = 0; i < cs_model_n_params (cs_session_get_model (session)); i++)
+  params = cs_model_params (cs_trainer_get_model (trainer));
+  for (gsize i = 0; i < cs_model_n_params (cs_trainer_get_model (trainer)); i++)
     g_assert_true (isfinite (params[i]));
 }
 
@@ -396,23 +396,23 @@ test_bad_setup (void)
   g_autoptr(CsSpec) spec = cs_spec_parse ("input 3x32x32\nflat = nn.Flatten()\nfc = nn.Linear(3072, 10)\n", NULL);
   g_autoptr(CsSpec) two = cs_spec_parse ("input 1x28x28\nflat = nn.Flatten()\nfc = nn.Linear(784, 2)\n", NULL);
   g_autoptr(CsSpec) lenet = cs_spec_for_model ("lenet5", NULL);
-  CsSession *session;
+  CsTrainer *trainer;
   CsHyperParams hp;
 
   cs_hyper_params_for_preset (&hp, "lenet5");
-  session = cs_session_new (spec, &hp, mnist, &error);
-  g_assert_null (session);
+  trainer = cs_trainer_new (spec, &hp, mnist, &error);
+  g_assert_null (trainer);
   g_assert_cmpstr (error->message, ==, "the model expects 3x32x32 inputs but the MNIST images are 1x28x28");
   g_clear_error (&error);
 
-  session = cs_session_new (two, &hp, mnist, &error);
-  g_assert_null (session);
+  trainer = cs_trainer_new (two, &hp, mnist, &error);
+  g_assert_null (trainer);
   g_assert_nonnull (strstr (error->message, "the model has 2 outputs but MNIST has 10 classes"));
   g_clear_error (&error);
 
   hp.batch_size = 0;
-  session = cs_session_new (lenet, &hp, mnist, &error);
-  g_assert_null (session);
+  trainer = cs_trainer_new (lenet, &hp, mnist, &error);
+  g_assert_null (trainer);
   g_assert_nonnull (strstr (error->message, "the batch size must be from 1 to the 60000 training images, not 0"));
   g_clear_error (&error);
 
@@ -435,13 +435,13 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(CsPool) pool = NULL;
+  g_autoptr(CsThreadPool) pool = NULL;
   g_autoptr(GError) error = NULL;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  pool = cs_pool_new (2);
-  cs_pool_set_current (pool);
+  pool = cs_thread_pool_new (2);
+  cs_thread_pool_set_current (pool);
 
   mnist = cs_dataset_open (NULL, "mnist", &error);
   g_assert_no_error (error);

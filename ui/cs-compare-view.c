@@ -81,7 +81,7 @@ eval_thread (GTask        *task,
 {
   EvalJob *job = task_data;
   g_autoptr(CsModel) model = cs_model_new (job->spec);
-  g_autoptr(CsPool) pool = cs_pool_new (1);
+  g_autoptr(CsThreadPool) pool = cs_thread_pool_new (1);
   const CsDataSplit *test = &job->data->test;
   int n_out = cs_model_n_outputs (model);
   float *x;
@@ -100,7 +100,7 @@ eval_thread (GTask        *task,
           return;
         }
     }
-  cs_pool_set_current (pool);
+  cs_thread_pool_set_current (pool);
   x = cs_alloc_floats (100 * cs_model_input_size (model));
   for (guint first = 0; first < test->n && !g_cancellable_is_cancelled (cancellable); first += 100)
     {
@@ -127,7 +127,7 @@ eval_thread (GTask        *task,
         }
     }
   cs_free_floats (x);
-  cs_pool_set_current (NULL);
+  cs_thread_pool_set_current (NULL);
   g_task_return_boolean (task, TRUE);
 }
 

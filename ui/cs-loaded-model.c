@@ -164,7 +164,7 @@ eval_thread (GTask        *task,
 {
   EvalJob *job = task_data;
   g_autoptr(CsModel) model = NULL;
-  g_autoptr(CsPool) pool = NULL;
+  g_autoptr(CsThreadPool) pool = NULL;
   GError *error = NULL;
 
   if (!cs_spec_fits_dataset (job->spec, job->data, &error))
@@ -173,12 +173,12 @@ eval_thread (GTask        *task,
       return;
     }
   model = cs_model_new (job->spec);
-  pool = cs_pool_new (MAX (1, (int) g_get_num_processors () / 2));
+  pool = cs_thread_pool_new (MAX (1, (int) g_get_num_processors () / 2));
 
-  cs_pool_set_current (pool);
+  cs_thread_pool_set_current (pool);
   memcpy (cs_model_params (model), job->params, job->n_params * sizeof (float));
   cs_evaluate (model, &job->data->test, 100, &job->result);
-  cs_pool_set_current (NULL);
+  cs_thread_pool_set_current (NULL);
   g_task_return_boolean (task, TRUE);
 }
 

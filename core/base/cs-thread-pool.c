@@ -10,7 +10,7 @@
 
 /* The counters below are changed under the lock, with atomic operations, so
  * that a thread may also read them without it while it spins (see spin_for). */
-struct _CsPool
+struct _CsThreadPool
 {
   int          n_threads;    /* including the caller */
   GThread    **helpers;
@@ -40,11 +40,11 @@ struct _CsPool
  */
 #define SPIN_USEC 50
 
-typedef gboolean (*SpinDoneFunc) (CsPool *self,
+typedef gboolean (*SpinDoneFunc) (CsThreadPool *self,
                                   gint    arg);
 
 static void
-spin_for (CsPool       *self,
+spin_for (CsThreadPool       *self,
           SpinDoneFunc  done,
           gint          arg)
 {
@@ -68,7 +68,7 @@ spin_for (CsPool       *self,
 
 /* For a helper: a new job came, or the pool is closing. */
 static gboolean
-news_for_helper (CsPool *self,
+news_for_helper (CsThreadPool *self,
                  gint    seen)
 {
   return g_atomic_int_get (&self->generation) != seen || g_atomic_int_get (&self->quit);
@@ -76,7 +76,7 @@ news_for_helper (CsPool *self,
 
 /* For the caller: every task finished and no helper inside the job. */
 static gboolean
-job_done (CsPool *self,
+job_done (CsThreadPool *self,
           gint    unused)
 {
   return g_atomic_int_get (&self->remaining) == 0 && g_atomic_int_get (&self->busy) == 0;
@@ -87,7 +87,7 @@ static GMutex   registry_lock;
 static GList   *active_pools;
 
 static void
-run_tasks (CsPool *self)
+run_tasks (CsThreadPool *self)
 {
   guint done = 0;
 
@@ -110,7 +110,7 @@ run_tasks (CsPool *self)
 
 typedef struct
 {
-  CsPool *pool;
+  CsThreadPool *pool;
   int     index;
 } HelperArgs;
 
@@ -118,7 +118,7 @@ static gpointer
 helper_main (gpointer data)
 {
   HelperArgs *args = data;
-  CsPool *self = args->pool;
+  CsThreadPool *self = args->pool;
   int index = args->index;
   gint seen = 0;
 
@@ -166,10 +166,10 @@ helper_main (gpointer data)
   return NULL;
 }
 
-CsPool *
-cs_pool_new (int n_threads)
+CsThreadPool *
+cs_thread_pool_new (int n_threads)
 {
-  CsPool *self = g_new0 (CsPool, 1);
+  CsThreadPool *self = g_new0 (CsThreadPool, 1);
 
   self->n_threads = CLAMP (n_threads, 1, 256);
   cs_mutex_init (&self->lock);
@@ -188,11 +188,11 @@ cs_pool_new (int n_threads)
 }
 
 void
-cs_pool_free (CsPool *self)
+cs_thread_pool_free (CsThreadPool *self)
 {
   if (self == NULL)
     return;
-  cs_pool_set_active (self, FALSE);
+  cs_thread_pool_set_active (self, FALSE);
   cs_mutex_lock (&self->lock);
   g_atomic_int_set (&self->quit, TRUE);
   g_cond_broadcast (&self->work_cond);
@@ -207,13 +207,13 @@ cs_pool_free (CsPool *self)
 }
 
 int
-cs_pool_get_threads (CsPool *self)
+cs_thread_pool_get_threads (CsThreadPool *self)
 {
   return self ? self->n_threads : 1;
 }
 
 void
-cs_pool_run (CsPool     *self,
+cs_thread_pool_run (CsThreadPool     *self,
              guint       n_tasks,
              CsTaskFunc  fn,
              gpointer    data)
@@ -251,13 +251,13 @@ cs_pool_run (CsPool     *self,
 }
 
 void
-cs_pool_set_current (CsPool *pool)
+cs_thread_pool_set_current (CsThreadPool *pool)
 {
   g_private_set (&current_pool, pool);
 }
 
-CsPool *
-cs_pool_get_current (void)
+CsThreadPool *
+cs_thread_pool_get_current (void)
 {
   return g_private_get (&current_pool);
 }
@@ -270,7 +270,7 @@ rebalance_locked (void)
 
   for (GList *l = active_pools; l; l = l->next)
     {
-      CsPool *p = l->data;
+      CsThreadPool *p = l->data;
       int share = n > 0 ? MAX (1, cores / n) : cores;
 
       cs_mutex_lock (&p->lock);
@@ -280,7 +280,7 @@ rebalance_locked (void)
 }
 
 void
-cs_pool_set_active (CsPool   *self,
+cs_thread_pool_set_active (CsThreadPool   *self,
                     gboolean  active)
 {
   gboolean listed;
@@ -337,5 +337,5 @@ cs_parallel_for (gsize       n,
       fn (data, 0, n);
       return;
     }
-  cs_pool_run (cs_pool_get_current (), (guint) n_tasks, range_task, &j);
+  cs_thread_pool_run (cs_thread_pool_get_current (), (guint) n_tasks, range_task, &j);
 }

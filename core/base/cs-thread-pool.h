@@ -5,19 +5,19 @@
 
 G_BEGIN_DECLS
 
-typedef struct _CsPool CsPool;
+typedef struct _CsThreadPool CsThreadPool;
 
 typedef void (*CsTaskFunc) (gpointer data,
                             guint    task);
 
 /* A pool that runs tasks on the calling thread and up to @n_threads - 1 helpers. */
-CsPool  *cs_pool_new          (int         n_threads) G_GNUC_WARN_UNUSED_RESULT;
-void     cs_pool_free         (CsPool     *self);
-int      cs_pool_get_threads  (CsPool     *self);
+CsThreadPool  *cs_thread_pool_new          (int         n_threads) G_GNUC_WARN_UNUSED_RESULT;
+void     cs_thread_pool_free         (CsThreadPool     *self);
+int      cs_thread_pool_get_threads  (CsThreadPool     *self);
 
 /* Runs fn(data, 0) ... fn(data, n_tasks - 1), each exactly once, and returns
  * when all are done. Without a pool (NULL) they run in order on this thread. */
-void     cs_pool_run          (CsPool     *self,
+void     cs_thread_pool_run          (CsThreadPool     *self,
                                guint       n_tasks,
                                CsTaskFunc  fn,
                                gpointer    data);
@@ -33,14 +33,14 @@ void     cs_parallel_for      (gsize       n,
                                gpointer    data);
 
 /* The pool the kernels on this thread use (NULL: none). */
-void     cs_pool_set_current  (CsPool     *pool);
-CsPool  *cs_pool_get_current  (void);
+void     cs_thread_pool_set_current  (CsThreadPool     *pool);
+CsThreadPool  *cs_thread_pool_get_current  (void);
 
 /* How many threads of all pools in the process may compute at once: the
  * cores are shared evenly between the pools that are busy training. */
-void     cs_pool_set_active   (CsPool     *self,
+void     cs_thread_pool_set_active   (CsThreadPool     *self,
                                gboolean    active);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsPool, cs_pool_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsThreadPool, cs_thread_pool_free)
 
 G_END_DECLS

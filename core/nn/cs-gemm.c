@@ -175,7 +175,7 @@ cs_gemm (gboolean     trans_a,
       float *partials = g_new (float, mn * n_tasks);
 
       j.partials = partials;
-      cs_pool_run (cs_pool_get_current (), n_tasks, gemm_task, &j);
+      cs_thread_pool_run (cs_thread_pool_get_current (), n_tasks, gemm_task, &j);
       /* Sum the partial products in a fixed order. */
       for (int i = 0; i < m; i++)
         {
@@ -191,7 +191,7 @@ cs_gemm (gboolean     trans_a,
       g_free (partials);
       return;
     }
-  cs_pool_run (cs_pool_get_current (), n_tasks, gemm_task, &j);
+  cs_thread_pool_run (cs_thread_pool_get_current (), n_tasks, gemm_task, &j);
 }
 
 void

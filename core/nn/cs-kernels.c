@@ -125,7 +125,7 @@ cs_linear_backward_ref (float       *dx,
 /* ---- Conv2d ------------------------------------------------------------ */
 
 gsize
-cs_conv2d_col_size (const CsWindow *g)
+cs_conv2d_col_size (const CsConvGeometry *g)
 {
   return (gsize) g->C * g->kh * g->kw * g->B * g->Ho * g->Wo;
 }
@@ -134,7 +134,7 @@ cs_conv2d_col_size (const CsWindow *g)
  * nothing for a full-window conv, the zero-padded input planes for the direct
  * kernel, the im2col matrix otherwise. */
 gsize
-cs_conv2d_saved_size (const CsWindow *g)
+cs_conv2d_saved_size (const CsConvGeometry *g)
 {
   if (cs_conv2d_is_full_window (g))
     return 0;
@@ -144,7 +144,7 @@ cs_conv2d_saved_size (const CsWindow *g)
 }
 
 gsize
-cs_conv2d_tmp_size (const CsWindow *g)
+cs_conv2d_tmp_size (const CsConvGeometry *g)
 {
   return (gsize) g->K * g->B * g->Ho * g->Wo;
 }
@@ -158,7 +158,7 @@ typedef struct
 {
   float          *dst;
   const float    *src;
-  const CsWindow *g;
+  const CsConvGeometry *g;
 } ConvJob;
 
 CS_VECTOR_CLONES static void
@@ -167,7 +167,7 @@ im2col_rows (gpointer data,
              gsize    r1)
 {
   ConvJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   gsize P = (gsize) g->Ho * g->Wo;
   gsize BP = P * g->B;
 
@@ -230,7 +230,7 @@ im2col_rows (gpointer data,
 void
 cs_im2col (float          *col,
            const float    *x,
-           const CsWindow *g)
+           const CsConvGeometry *g)
 {
   ConvJob job = { col, x, g };
   cs_parallel_for ((gsize) g->C * g->kh * g->kw, 1, im2col_rows, &job);
@@ -242,7 +242,7 @@ col2im_planes (gpointer data,
                gsize    p1)
 {
   ConvJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   gsize P = (gsize) g->Ho * g->Wo;
   gsize BP = P * g->B;
 
@@ -289,7 +289,7 @@ col2im_planes (gpointer data,
 void
 cs_col2im (float          *dx,
            const float    *col,
-           const CsWindow *g)
+           const CsConvGeometry *g)
 {
   ConvJob job = { dx, col, g };
   cs_parallel_for ((gsize) g->B * g->C, 1, col2im_planes, &job);
@@ -300,7 +300,7 @@ typedef struct
   float          *out;
   const float    *tmp;
   const float    *bias;
-  const CsWindow *g;
+  const CsConvGeometry *g;
 } BiasJob;
 
 CS_VECTOR_CLONES static void
@@ -309,7 +309,7 @@ conv_bias_rows (gpointer data,
                 gsize    r1)
 {
   BiasJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   gsize P = (gsize) g->Ho * g->Wo, BP = P * g->B;
 
   for (gsize r = r0; r < r1; r++)
@@ -345,7 +345,7 @@ conv_bias_rows (gpointer data,
 typedef float v16f __attribute__ ((vector_size (64)));
 
 gboolean
-cs_conv2d_is_full_window (const CsWindow *g)
+cs_conv2d_is_full_window (const CsConvGeometry *g)
 {
   return g->kh == g->H && g->kw == g->W && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
          g->Ho == 1 && g->Wo == 1;
@@ -363,7 +363,7 @@ direct_fits (int wp,
 }
 
 gboolean
-cs_conv2d_direct_applies (const CsWindow *g)
+cs_conv2d_direct_applies (const CsConvGeometry *g)
 {
   return !cs_conv2d_is_full_window (g) && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
          g->C * g->kh * g->kw <= DIRECT_MAX_TAPS && direct_fits (g->W + 2 * g->pw, g->H + 2 * g->ph, g->kw, g->Wo);
@@ -371,20 +371,20 @@ cs_conv2d_direct_applies (const CsWindow *g)
 
 /* The input gradient directly too: the output gradient padded by k - 1 - p. */
 static gboolean
-direct_dx_applies (const CsWindow *g)
+direct_dx_applies (const CsConvGeometry *g)
 {
   return cs_conv2d_direct_applies (g) && g->ph <= g->kh - 1 && g->pw <= g->kw - 1 &&
          direct_fits (g->Wo + 2 * (g->kw - 1 - g->pw), g->Ho + 2 * (g->kh - 1 - g->ph), g->kw, g->W);
 }
 
 gsize
-cs_conv2d_padded_size (const CsWindow *g)
+cs_conv2d_padded_size (const CsConvGeometry *g)
 {
   return (gsize) g->B * g->C * (g->H + 2 * g->ph) * PAD_STRIDE;
 }
 
 gsize
-cs_conv2d_dcol_size (const CsWindow *g)
+cs_conv2d_dcol_size (const CsConvGeometry *g)
 {
   if (cs_conv2d_is_full_window (g) || direct_dx_applies (g))
     return 0;
@@ -559,7 +559,7 @@ typedef struct
   float          *db;
   const float    *pads;
   const float    *dout;
-  const CsWindow *g;
+  const CsConvGeometry *g;
 } DirectGradJob;
 
 /*
@@ -577,7 +577,7 @@ direct_tap_row_grads (const DirectGradJob *j,
                       int                  KW,
                       int                  NV)
 {
-  const CsWindow *g = j->g;
+  const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph, Ho = g->Ho, K = g->K, C = g->C;
   gboolean with_bias = j->db != NULL && c == 0 && i == 0;
   v16f acc[8][2], bias0 = { 0 }, bias1 = { 0 };
@@ -640,7 +640,7 @@ direct_plane_grads_5x5 (const DirectGradJob *j,
                         int                  k,
                         int                  c)
 {
-  const CsWindow *g = j->g;
+  const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
   gboolean with_bias = j->db != NULL && c == 0;
   v16f acc[5][5], bias = { 0 };
@@ -688,7 +688,7 @@ direct_plane_grads_5x5 (const DirectGradJob *j,
 }
 
 static gboolean
-whole_plane_grads (const CsWindow *g)
+whole_plane_grads (const CsConvGeometry *g)
 {
   return g->kh == 5 && g->kw == 5 && g->Wo <= 16;
 }
@@ -700,7 +700,7 @@ direct_tap_row_grads_any (const DirectGradJob *j,
                           int                  c,
                           int                  i)
 {
-  const CsWindow *g = j->g;
+  const CsConvGeometry *g = j->g;
 
   for (int jj = 0; jj < g->kw; jj++)
     {
@@ -746,7 +746,7 @@ direct_weight_grads (gpointer data,
                      gsize    t1)
 {
   DirectGradJob *j = data;
-  const CsWindow *g = j->g;
+  const CsConvGeometry *g = j->g;
   gboolean one = g->Wo <= 16;
 
   for (gsize t = t0; t < t1; t++)
@@ -774,7 +774,7 @@ static void
 direct_input_grads (float          *dx,
                     const float    *dout,
                     const float    *w,
-                    const CsWindow *g)
+                    const CsConvGeometry *g)
 {
   gsize taps = (gsize) g->kh * g->kw;
   float *wt = cs_alloc_floats ((gsize) g->C * g->K * taps);
@@ -796,7 +796,7 @@ cs_conv2d_forward (float          *out,
                    const float    *x,
                    const float    *w,
                    const float    *b,
-                   const CsWindow *g)
+                   const CsConvGeometry *g)
 {
   int Kd = g->C * g->kh * g->kw;
   gsize P = (gsize) g->Ho * g->Wo;
@@ -832,7 +832,7 @@ typedef struct
   float          *tmp;
   const float    *dout;
   float          *db;
-  const CsWindow *g;
+  const CsConvGeometry *g;
 } GatherJob;
 
 CS_VECTOR_CLONES static void
@@ -841,7 +841,7 @@ conv_gather_channels (gpointer data,
                       gsize    k1)
 {
   GatherJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   gsize P = (gsize) g->Ho * g->Wo, BP = P * g->B;
 
   for (gsize k = k0; k < k1; k++)
@@ -873,7 +873,7 @@ cs_conv2d_backward (float          *dx,
                     const float    *dout,
                     const float    *x,
                     const float    *w,
-                    const CsWindow *g)
+                    const CsConvGeometry *g)
 {
   int Kd = g->C * g->kh * g->kw;
   gsize P = (gsize) g->Ho * g->Wo;
@@ -924,7 +924,7 @@ cs_conv2d_forward_ref (float          *out,
                        const float    *x,
                        const float    *w,
                        const float    *b,
-                       const CsWindow *g)
+                       const CsConvGeometry *g)
 {
   for (int bi = 0; bi < g->B; bi++)
     for (int k = 0; k < g->K; k++)
@@ -954,7 +954,7 @@ cs_conv2d_backward_ref (float          *dx,
                         const float    *dout,
                         const float    *x,
                         const float    *w,
-                        const CsWindow *g)
+                        const CsConvGeometry *g)
 {
   if (dx != NULL)
     memset (dx, 0, sizeof (float) * g->B * g->C * g->H * g->W);
@@ -992,7 +992,7 @@ typedef struct
   float          *out;
   gint32         *argmax;
   const float    *x;
-  const CsWindow *g;
+  const CsConvGeometry *g;
 } PoolJob;
 
 /* One output row of a 2x2 max-pool; inlined with sw a constant, so the loop
@@ -1031,7 +1031,7 @@ maxpool_forward_planes (gpointer data,
                         gsize    p1)
 {
   PoolJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   float *out = job->out;
   gint32 *argmax = job->argmax;
   const float *x = job->x;
@@ -1109,7 +1109,7 @@ void
 cs_maxpool_forward (float          *out,
                     gint32         *argmax,
                     const float    *x,
-                    const CsWindow *g)
+                    const CsConvGeometry *g)
 {
   PoolJob job = { out, argmax, x, g };
   cs_parallel_for ((gsize) g->B * g->C, 4, maxpool_forward_planes, &job);
@@ -1121,7 +1121,7 @@ maxpool_backward_planes (gpointer data,
                          gsize    p1)
 {
   PoolJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   float *dx = job->out;
   const gint32 *argmax = job->argmax;
   const float *dout = job->x;
@@ -1143,7 +1143,7 @@ void
 cs_maxpool_backward (float          *dx,
                      const float    *dout,
                      const gint32   *argmax,
-                     const CsWindow *g)
+                     const CsConvGeometry *g)
 {
   PoolJob job = { dx, (gint32 *) argmax, dout, g };
   cs_parallel_for ((gsize) g->B * g->C, 4, maxpool_backward_planes, &job);
@@ -1151,7 +1151,7 @@ cs_maxpool_backward (float          *dx,
 
 /* The window of output (oy, ox) and its divisor, as PyTorch's avg_pool2d computes them. */
 static inline void
-avg_window (const CsWindow *g,
+avg_window (const CsConvGeometry *g,
             int             oy,
             int             ox,
             int            *ys,
@@ -1178,7 +1178,7 @@ avgpool_forward_planes (gpointer data,
                         gsize    p1)
 {
   PoolJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   float *out = job->out;
   const float *x = job->x;
 
@@ -1228,7 +1228,7 @@ avgpool_forward_planes (gpointer data,
 void
 cs_avgpool_forward (float          *out,
                     const float    *x,
-                    const CsWindow *g)
+                    const CsConvGeometry *g)
 {
   PoolJob job = { out, NULL, x, g };
   cs_parallel_for ((gsize) g->B * g->C, 4, avgpool_forward_planes, &job);
@@ -1240,7 +1240,7 @@ avgpool_backward_planes (gpointer data,
                          gsize    p1)
 {
   PoolJob *job = data;
-  const CsWindow *g = job->g;
+  const CsConvGeometry *g = job->g;
   float *dx = job->out;
   const float *dout = job->x;
 
@@ -1292,7 +1292,7 @@ avgpool_backward_planes (gpointer data,
 void
 cs_avgpool_backward (float          *dx,
                      const float    *dout,
-                     const CsWindow *g)
+                     const CsConvGeometry *g)
 {
   PoolJob job = { dx, NULL, dout, g };
   cs_parallel_for ((gsize) g->B * g->C, 4, avgpool_backward_planes, &job);

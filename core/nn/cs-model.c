@@ -14,7 +14,7 @@
 typedef struct
 {
   const CsLayerSpec *spec;
-  CsWindow           g;          /* conv/pool geometry; g.B is set per call */
+  CsConvGeometry           g;          /* conv/pool geometry; g.B is set per call */
   gsize              in_numel;   /* per sample */
   gsize              out_numel;  /* per sample */
   gssize             w_off;      /* -1 without */
@@ -113,7 +113,7 @@ cs_model_new (const CsSpec *spec)
       L->w_off = L->b_off = -1;
       L->need_dx = params_below;
 
-      L->g = (CsWindow) {
+      L->g = (CsConvGeometry) {
         .C = s->in.c, .H = s->in.h, .W = s->in.w,
         .K = s->kind == CS_LAYER_CONV2D ? s->out_channels : s->in.c,
         .kh = s->kh, .kw = s->kw, .sh = s->sh, .sw = s->sw,

@@ -1,4 +1,4 @@
-/* The benchmark engine behind `convscope bench`: the same session the app trains with, timed. */
+/* The benchmark engine behind `convscope bench`: the same trainer the app uses, timed. */
 
 #define G_LOG_DOMAIN "cs-bench"
 
@@ -60,14 +60,14 @@ cs_bench_model (const char     *model,
                 GError        **error)
 {
   g_autoptr(CsSpec) spec = cs_spec_for_model (model, error);
-  g_autoptr(CsSession) session = NULL;
+  g_autoptr(CsTrainer) trainer = NULL;
   g_autoptr(CsSummary) summary = NULL;
   g_autoptr(GError) local_error = NULL;
   CsHyperParams hp;
   CsEpochResult r;
   Timing timing = { 10, 10 + n_batches, 0, 0 };
   CsModel *m;
-  CsPool *prev = cs_pool_get_current ();
+  CsThreadPool *prev = cs_thread_pool_get_current ();
   float *x;
   double lat[200];
 
@@ -83,12 +83,12 @@ cs_bench_model (const char     *model,
                    10 + n_batches, batch);
       return FALSE;
     }
-  session = cs_session_new (spec, &hp, data, error);
-  if (session == NULL)
+  trainer = cs_trainer_new (spec, &hp, data, error);
+  if (trainer == NULL)
     return FALSE;
 
-  /* Training: the session's own loop, timed after a warm-up. */
-  if (cs_session_train_epoch (session, timing_cb, &timing, &r, &local_error))
+  /* Training: the trainer's own loop, timed after a warm-up. */
+  if (cs_trainer_train_epoch (trainer, timing_cb, &timing, &r, &local_error))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the timed batches did not stop the epoch");
       return FALSE;
@@ -104,9 +104,9 @@ cs_bench_model (const char     *model,
   result->train_gflops = result->train_samples_per_sec * summary->flops_per_sample / 1e9;
 
   /* Inference at batch 100 and latency at batch 1, on the same threads. */
-  m = cs_session_get_model (session);
-  cs_pool_set_current (cs_session_get_pool (session));
-  cs_pool_set_active (cs_session_get_pool (session), TRUE);
+  m = cs_trainer_get_model (trainer);
+  cs_thread_pool_set_current (cs_trainer_get_thread_pool (trainer));
+  cs_thread_pool_set_active (cs_trainer_get_thread_pool (trainer), TRUE);
   x = cs_alloc_floats ((gsize) 100 * cs_model_input_size (m));
   cs_data_split_first_to_float (&data->test, 0, 100, x, NULL);
   {
@@ -130,8 +130,8 @@ cs_bench_model (const char     *model,
   qsort (lat, G_N_ELEMENTS (lat), sizeof (double), compare_double);
   result->latency_us = lat[G_N_ELEMENTS (lat) / 2];
   cs_free_floats (x);
-  cs_pool_set_active (cs_session_get_pool (session), FALSE);
-  cs_pool_set_current (prev);
+  cs_thread_pool_set_active (cs_trainer_get_thread_pool (trainer), FALSE);
+  cs_thread_pool_set_current (prev);
   return TRUE;
 }
 

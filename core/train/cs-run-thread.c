@@ -59,7 +59,7 @@ struct _CsRunThread
   gboolean         snapshot_posted;
 
   /* Thread-local training state */
-  CsSession       *session;
+  CsTrainer       *trainer;
   CsModel         *probe_model;
   int              lock_fd;
 };
@@ -346,7 +346,7 @@ thread_save_checkpoint (CsRunThread         *w,
   g_autoptr(GHashTable) meta = checkpoint_metadata (w, last);
   g_autofree char *path = g_build_filename (w->dir, "checkpoint.safetensors", NULL);
 
-  if (!cs_checkpoint_save (path, cs_session_get_model (w->session), cs_session_get_optim (w->session), meta, &error))
+  if (!cs_checkpoint_save (path, cs_trainer_get_model (w->trainer), cs_trainer_get_optim (w->trainer), meta, &error))
     {
       if (message != NULL)
         *message = g_strdup (error->message);
@@ -368,7 +368,7 @@ make_snapshot (CsRunThread *w,
                int          epoch,
                int          batch)
 {
-  CsModel *model = cs_session_get_model (w->session);
+  CsModel *model = cs_trainer_get_model (w->trainer);
   const CsSpec *spec = cs_model_get_spec (model);
   CsSnapshot *snap = g_new0 (CsSnapshot, 1);
   gsize n_in = cs_shape_numel (spec->input);
@@ -462,12 +462,12 @@ batch_cb (int      epoch,
       thread_write_record (w);
       post_state (w, CS_RUN_PAUSED, NULL);
       /* A paused run leaves its share of the cores to the others. */
-      cs_pool_set_active (cs_session_get_pool (w->session), FALSE);
+      cs_thread_pool_set_active (cs_trainer_get_thread_pool (w->trainer), FALSE);
       cs_mutex_lock (&w->lock);
       while (w->pause_requested && !w->stop_requested)
         cs_cond_wait (&w->cond, &w->lock);
       cs_mutex_unlock (&w->lock);
-      cs_pool_set_active (cs_session_get_pool (w->session), TRUE);
+      cs_thread_pool_set_active (cs_trainer_get_thread_pool (w->trainer), TRUE);
       cs_mutex_lock (&w->lock);
       w->paused = FALSE;
       w->record->state = CS_RUN_RUNNING;
@@ -491,7 +491,7 @@ batch_cb (int      epoch,
     {
       Event *ev = g_new0 (Event, 1);
       ev->kind = EVENT_EVALUATED;
-      cs_evaluate (cs_session_get_model (w->session), &w->data->test, w->record->hp.batch_size, &ev->result);
+      cs_evaluate (cs_trainer_get_model (w->trainer), &w->data->test, w->record->hp.batch_size, &ev->result);
       ev->result.epoch = epoch;
       post_event (w, ev);
     }
@@ -529,8 +529,8 @@ training_thread (gpointer data)
   if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10) != 0)
     g_debug ("could not lower the trainer's priority: %s", g_strerror (errno));
   g_atomic_int_inc (&n_active_threads);
-  w->session = cs_session_new (w->spec, &w->record->hp, w->data, &error);
-  if (w->session == NULL)
+  w->trainer = cs_trainer_new (w->spec, &w->record->hp, w->data, &error);
+  if (w->trainer == NULL)
     {
       final_state = CS_RUN_FAILED;
       final_message = g_strdup (error->message);
@@ -550,7 +550,7 @@ training_thread (gpointer data)
       gboolean ok;
       Event *ev;
 
-      ok = cs_session_train_epoch (w->session, batch_cb, w, &result, &error);
+      ok = cs_trainer_train_epoch (w->trainer, batch_cb, w, &result, &error);
 
       if (!ok)
         {
@@ -604,7 +604,7 @@ training_thread (gpointer data)
       ev->result = result;
       ev->train_seconds = w->record->train_seconds;
       post_event (w, ev);
-      post_snapshot (w, e, cs_session_n_batches (w->session) - 1);
+      post_snapshot (w, e, cs_trainer_n_batches (w->trainer) - 1);
     }
 
 out:
@@ -615,7 +615,7 @@ out:
   thread_write_record (w);
   post_state (w, final_state, final_message);
 
-  g_clear_pointer (&w->session, cs_session_free);
+  g_clear_pointer (&w->trainer, cs_trainer_free);
   g_clear_pointer (&w->probe_model, cs_model_free);
   if (w->lock_fd >= 0)
     {

@@ -43,7 +43,7 @@ prod (const int *shape,
   return p;
 }
 
-/* Bytes cs_alloc() hands out between two readings, by the parts the session allocates. */
+/* Bytes cs_alloc() hands out between two readings, by the parts the trainer allocates. */
 static void
 measure_memory (CsSummary           *self,
                 const CsSpec        *spec,

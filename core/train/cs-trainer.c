@@ -17,7 +17,7 @@ G_DEFINE_QUARK (cs-train-error-quark, cs_train_error)
 
 #define CS_LOSS_EXPLODED 1e4
 
-struct _CsSession
+struct _CsTrainer
 {
   CsHyperParams     hp;
   const CsDataset  *data;
@@ -28,7 +28,7 @@ struct _CsSession
   float            *x;            /* (batch, input) */
   gint32           *y;
   float            *backup;       /* the weights before the last step, to undo a NaN */
-  CsPool           *pool;
+  CsThreadPool           *pool;
   int               epoch;        /* epochs completed */
 };
 
@@ -133,13 +133,13 @@ cs_spec_fits_dataset (const CsSpec     *spec,
   return TRUE;
 }
 
-CsSession *
-cs_session_new (const CsSpec        *spec,
+CsTrainer *
+cs_trainer_new (const CsSpec        *spec,
                 const CsHyperParams *hp,
                 const CsDataset     *data,
                 GError             **error)
 {
-  CsSession *self;
+  CsTrainer *self;
   CsRng init_rng;
 
   g_return_val_if_fail (spec != NULL, NULL);
@@ -151,7 +151,7 @@ cs_session_new (const CsSpec        *spec,
   if (!cs_spec_fits_dataset (spec, data, error))
     return NULL;
 
-  self = g_new0 (CsSession, 1);
+  self = g_new0 (CsTrainer, 1);
   self->hp = *hp;
   self->data = data;
   self->model = cs_model_new (spec);
@@ -168,12 +168,12 @@ cs_session_new (const CsSpec        *spec,
   self->x = cs_alloc_floats ((gsize) hp->batch_size * cs_model_input_size (self->model));
   self->y = cs_alloc (hp->batch_size * sizeof (gint32));
   self->backup = cs_alloc_floats (cs_model_n_params (self->model));
-  self->pool = cs_pool_new (hp->threads);
+  self->pool = cs_thread_pool_new (hp->threads);
   return self;
 }
 
 void
-cs_session_free (CsSession *self)
+cs_trainer_free (CsTrainer *self)
 {
   if (self == NULL)
     return;
@@ -183,36 +183,36 @@ cs_session_free (CsSession *self)
   cs_free_floats (self->x);
   cs_free (self->y);
   cs_free_floats (self->backup);
-  cs_pool_free (self->pool);
+  cs_thread_pool_free (self->pool);
   g_free (self);
 }
 
 CsModel *
-cs_session_get_model (CsSession *self)
+cs_trainer_get_model (CsTrainer *self)
 {
   return self->model;
 }
 
-CsPool *
-cs_session_get_pool (CsSession *self)
+CsThreadPool *
+cs_trainer_get_thread_pool (CsTrainer *self)
 {
   return self->pool;
 }
 
 CsOptim *
-cs_session_get_optim (CsSession *self)
+cs_trainer_get_optim (CsTrainer *self)
 {
   return self->optim;
 }
 
 int
-cs_session_get_epoch (const CsSession *self)
+cs_trainer_get_epoch (const CsTrainer *self)
 {
   return self->epoch;
 }
 
 int
-cs_session_n_batches (const CsSession *self)
+cs_trainer_n_batches (const CsTrainer *self)
 {
   return (int) ((self->data->train.n + self->hp.batch_size - 1) / self->hp.batch_size);
 }
@@ -276,7 +276,7 @@ cs_evaluate (CsModel           *model,
 }
 
 gboolean
-cs_session_train_epoch (CsSession     *self,
+cs_trainer_train_epoch (CsTrainer     *self,
                         CsBatchFunc    func,
                         gpointer       user_data,
                         CsEpochResult *result,
@@ -284,20 +284,20 @@ cs_session_train_epoch (CsSession     *self,
 {
   const CsDataSplit *train = &self->data->train;
   int bs = self->hp.batch_size;
-  int n_batches = cs_session_n_batches (self);
+  int n_batches = cs_trainer_n_batches (self);
   int n_out = cs_model_n_outputs (self->model);
   gsize n_params = cs_model_n_params (self->model);
   float *params = cs_model_params (self->model);
   double loss_sum = 0;
   guint correct = 0, seen = 0;
   gint64 start;
-  CsPool *prev_pool = cs_pool_get_current ();
+  CsThreadPool *prev_pool = cs_thread_pool_get_current ();
   gboolean ok = TRUE;
 
   memset (result, 0, sizeof *result);
   result->epoch = self->epoch;
-  cs_pool_set_current (self->pool);
-  cs_pool_set_active (self->pool, TRUE);
+  cs_thread_pool_set_current (self->pool);
+  cs_thread_pool_set_active (self->pool, TRUE);
   cs_rng_shuffle (&self->rng, self->order, train->n);
   start = g_get_monotonic_time ();
 
@@ -350,8 +350,8 @@ cs_session_train_epoch (CsSession     *self,
 
   if (!ok)
     {
-      cs_pool_set_active (self->pool, FALSE);
-      cs_pool_set_current (prev_pool);
+      cs_thread_pool_set_active (self->pool, FALSE);
+      cs_thread_pool_set_current (prev_pool);
       return FALSE;
     }
 
@@ -363,7 +363,7 @@ cs_session_train_epoch (CsSession     *self,
   cs_evaluate (self->model, &self->data->test, bs, result);
   result->epoch = self->epoch;
   self->epoch++;
-  cs_pool_set_active (self->pool, FALSE);
-  cs_pool_set_current (prev_pool);
+  cs_thread_pool_set_active (self->pool, FALSE);
+  cs_thread_pool_set_current (prev_pool);
   return TRUE;
 }

@@ -47,7 +47,7 @@ typedef gboolean (*CsBatchFunc) (int      epoch,
                                  double   loss,
                                  gpointer user_data);
 
-typedef struct _CsSession CsSession;
+typedef struct _CsTrainer CsTrainer;
 
 GQuark         cs_train_error_quark       (void);
 
@@ -61,21 +61,21 @@ gboolean       cs_hyper_params_validate   (const CsHyperParams *hp,
 gboolean       cs_spec_fits_dataset       (const CsSpec        *spec,
                                            const CsDataset     *data,
                                            GError             **error);
-CsSession     *cs_session_new             (const CsSpec        *spec,
+CsTrainer     *cs_trainer_new             (const CsSpec        *spec,
                                            const CsHyperParams *hp,
                                            const CsDataset     *data,
                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
-void           cs_session_free            (CsSession           *self);
-CsModel       *cs_session_get_model       (CsSession           *self);
-CsPool        *cs_session_get_pool        (CsSession           *self);
-CsOptim       *cs_session_get_optim       (CsSession           *self);
-int            cs_session_get_epoch       (const CsSession     *self);
-int            cs_session_n_batches       (const CsSession     *self);
+void           cs_trainer_free            (CsTrainer           *self);
+CsModel       *cs_trainer_get_model       (CsTrainer           *self);
+CsThreadPool        *cs_trainer_get_thread_pool        (CsTrainer           *self);
+CsOptim       *cs_trainer_get_optim       (CsTrainer           *self);
+int            cs_trainer_get_epoch       (const CsTrainer     *self);
+int            cs_trainer_n_batches       (const CsTrainer     *self);
 
 /* Trains one epoch over the shuffled training set, then evaluates the test set.
  * A NaN loss fails with CS_TRAIN_ERROR_DIVERGED (the weights from before the
  * bad step are restored); @func returning FALSE fails with G_IO_ERROR_CANCELLED. */
-gboolean       cs_session_train_epoch     (CsSession           *self,
+gboolean       cs_trainer_train_epoch     (CsTrainer           *self,
                                            CsBatchFunc          func,
                                            gpointer             user_data,
                                            CsEpochResult       *result,
@@ -86,6 +86,6 @@ void           cs_evaluate                (CsModel             *model,
                                            int                  batch_size,
                                            CsEpochResult       *result);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsSession, cs_session_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsTrainer, cs_trainer_free)
 
 G_END_DECLS
