@@ -17,8 +17,8 @@
 #include "train/cs-trainer.h"
 
 static CsCheckpoint *
-open_checkpoint (const char  *path,
-                 GError     **error)
+open_checkpoint (const char *path,
+                 GError    **error)
 {
   return path ? cs_checkpoint_load (path, error) : cs_checkpoint_load_bundled (error);
 }

@@ -378,10 +378,10 @@ test_bad_pth (void)
 
 /* A .pth-like zip file of stored entries (tests/cs-test-zip.h). */
 static char *
-make_zip_n (const char          *file,
-            const char * const  *names,
-            GBytes * const      *datas,
-            guint                n)
+make_zip_n (const char         *file,
+            const char * const *names,
+            GBytes * const     *datas,
+            guint               n)
 {
   g_autoptr(GByteArray) z = cs_test_zip (names, datas, n);
   return write_tmp (file, z->data, z->len);

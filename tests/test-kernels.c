@@ -192,14 +192,14 @@ test_pool_concurrent (void)
 typedef double (*LossFunc) (gpointer data);
 
 static void
-check_grad (const char *what,
-            float      *values,
-            gsize       n,
+check_grad (const char  *what,
+            float       *values,
+            gsize        n,
             const float *analytic,
-            LossFunc    loss,
-            gpointer    data,
-            double      h,
-            double      tol)
+            LossFunc     loss,
+            gpointer     data,
+            double       h,
+            double       tol)
 {
   gsize step = MAX (1, n / 60);   /* at most ~60 probes per tensor */
 
@@ -305,7 +305,7 @@ conv_loss (gpointer data)
 
 static CsConvGeometry
 window (int B, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
-        gboolean ceil_mode)
+        gboolean                                                                                       ceil_mode)
 {
   CsConvGeometry g = { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw, 0, 0, TRUE };
   int ekh = dh * (kh - 1) + 1, ekw = dw * (kw - 1) + 1;
@@ -430,8 +430,8 @@ pool_loss (gpointer data)
 }
 
 static void
-run_pool_case (CsConvGeometry  g,
-               gboolean  max)
+run_pool_case (CsConvGeometry g,
+               gboolean       max)
 {
   PoolCase c = { g, max };
   gsize nx = (gsize) g.B * g.C * g.H * g.W, no = (gsize) g.B * g.C * g.Ho * g.Wo;

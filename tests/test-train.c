@@ -251,8 +251,8 @@ test_init (void)
 static CsDataset *mnist;
 
 static double
-train_epochs (const char *model,
-              int         epochs,
+train_epochs (const char    *model,
+              int            epochs,
               CsEpochResult *last)
 {
   g_autoptr(GError) error = NULL;

@@ -100,8 +100,8 @@ from_checkpoint (CsCheckpoint *ckpt,
 }
 
 CsLoadedModel *
-cs_loaded_model_new (const char  *path,
-                     GError     **error)
+cs_loaded_model_new (const char *path,
+                     GError    **error)
 {
   CsCheckpoint *ckpt = cs_checkpoint_load (path, error);
   g_autofree char *base = NULL;

@@ -44,7 +44,7 @@ typedef gboolean (*SpinDoneFunc) (CsThreadPool *self,
                                   gint    arg);
 
 static void
-spin_for (CsThreadPool       *self,
+spin_for (CsThreadPool *self,
           SpinDoneFunc  done,
           gint          arg)
 {
@@ -69,7 +69,7 @@ spin_for (CsThreadPool       *self,
 /* For a helper: a new job came, or the pool is closing. */
 static gboolean
 news_for_helper (CsThreadPool *self,
-                 gint    seen)
+                 gint          seen)
 {
   return g_atomic_int_get (&self->generation) != seen || g_atomic_int_get (&self->quit);
 }
@@ -77,7 +77,7 @@ news_for_helper (CsThreadPool *self,
 /* For the caller: every task finished and no helper inside the job. */
 static gboolean
 job_done (CsThreadPool *self,
-          gint    unused)
+          gint          unused)
 {
   return g_atomic_int_get (&self->remaining) == 0 && g_atomic_int_get (&self->busy) == 0;
 }
@@ -213,10 +213,10 @@ cs_thread_pool_get_threads (CsThreadPool *self)
 }
 
 void
-cs_thread_pool_run (CsThreadPool     *self,
-             guint       n_tasks,
-             CsTaskFunc  fn,
-             gpointer    data)
+cs_thread_pool_run (CsThreadPool *self,
+                    guint         n_tasks,
+                    CsTaskFunc    fn,
+                    gpointer      data)
 {
   if (n_tasks == 0)
     return;
@@ -280,8 +280,8 @@ rebalance_locked (void)
 }
 
 void
-cs_thread_pool_set_active (CsThreadPool   *self,
-                    gboolean  active)
+cs_thread_pool_set_active (CsThreadPool *self,
+                           gboolean      active)
 {
   gboolean listed;
 

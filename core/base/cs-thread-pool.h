@@ -17,10 +17,10 @@ int      cs_thread_pool_get_threads  (CsThreadPool     *self);
 
 /* Runs fn(data, 0) ... fn(data, n_tasks - 1), each exactly once, and returns
  * when all are done. Without a pool (NULL) they run in order on this thread. */
-void     cs_thread_pool_run          (CsThreadPool     *self,
-                               guint       n_tasks,
-                               CsTaskFunc  fn,
-                               gpointer    data);
+void     cs_thread_pool_run          (CsThreadPool *self,
+                                      guint         n_tasks,
+                                      CsTaskFunc    fn,
+                                      gpointer      data);
 
 /* fn(data, start, end) over [0, n) in fixed chunks of @grain items: the
  * chunks depend on n and grain alone, so results never depend on threads. */
@@ -38,8 +38,8 @@ CsThreadPool  *cs_thread_pool_get_current  (void);
 
 /* How many threads of all pools in the process may compute at once: the
  * cores are shared evenly between the pools that are busy training. */
-void     cs_thread_pool_set_active   (CsThreadPool     *self,
-                               gboolean    active);
+void     cs_thread_pool_set_active   (CsThreadPool *self,
+                                      gboolean      active);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsThreadPool, cs_thread_pool_free)
 

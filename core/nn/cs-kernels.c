@@ -228,8 +228,8 @@ im2col_rows (gpointer data,
  * Rows are independent: they are spread over the pool.
  */
 void
-cs_im2col (float          *col,
-           const float    *x,
+cs_im2col (float                *col,
+           const float          *x,
            const CsConvGeometry *g)
 {
   ConvJob job = { col, x, g };
@@ -287,8 +287,8 @@ col2im_planes (gpointer data,
 /* The adjoint of cs_im2col: dx (B, C, H, W) += scatter of col. Each (b, c)
  * plane gathers its taps in a fixed order, so planes run in parallel. */
 void
-cs_col2im (float          *dx,
-           const float    *col,
+cs_col2im (float                *dx,
+           const float          *col,
            const CsConvGeometry *g)
 {
   ConvJob job = { dx, col, g };
@@ -771,9 +771,9 @@ direct_weight_grads (gpointer data,
 /* dx (B, C, H, W) = the "full" convolution of dout, padded by k - 1 - p, with
  * the kernels flipped and transposed: wt[c][k][i][j] = w[k][c][kh-1-i][kw-1-j]. */
 static void
-direct_input_grads (float          *dx,
-                    const float    *dout,
-                    const float    *w,
+direct_input_grads (float                *dx,
+                    const float          *dout,
+                    const float          *w,
                     const CsConvGeometry *g)
 {
   gsize taps = (gsize) g->kh * g->kw;
@@ -790,12 +790,12 @@ direct_input_grads (float          *dx,
 }
 
 void
-cs_conv2d_forward (float          *out,
-                   float          *col,
-                   float          *tmp,
-                   const float    *x,
-                   const float    *w,
-                   const float    *b,
+cs_conv2d_forward (float                *out,
+                   float                *col,
+                   float                *tmp,
+                   const float          *x,
+                   const float          *w,
+                   const float          *b,
                    const CsConvGeometry *g)
 {
   int Kd = g->C * g->kh * g->kw;
@@ -864,15 +864,15 @@ conv_gather_channels (gpointer data,
 }
 
 void
-cs_conv2d_backward (float          *dx,
-                    float          *dw,
-                    float          *db,
-                    float          *dcol,
-                    float          *tmp,
-                    float          *col,
-                    const float    *dout,
-                    const float    *x,
-                    const float    *w,
+cs_conv2d_backward (float                *dx,
+                    float                *dw,
+                    float                *db,
+                    float                *dcol,
+                    float                *tmp,
+                    float                *col,
+                    const float          *dout,
+                    const float          *x,
+                    const float          *w,
                     const CsConvGeometry *g)
 {
   int Kd = g->C * g->kh * g->kw;
@@ -920,10 +920,10 @@ cs_conv2d_backward (float          *dx,
 }
 
 void
-cs_conv2d_forward_ref (float          *out,
-                       const float    *x,
-                       const float    *w,
-                       const float    *b,
+cs_conv2d_forward_ref (float                *out,
+                       const float          *x,
+                       const float          *w,
+                       const float          *b,
                        const CsConvGeometry *g)
 {
   for (int bi = 0; bi < g->B; bi++)
@@ -948,12 +948,12 @@ cs_conv2d_forward_ref (float          *out,
 }
 
 void
-cs_conv2d_backward_ref (float          *dx,
-                        float          *dw,
-                        float          *db,
-                        const float    *dout,
-                        const float    *x,
-                        const float    *w,
+cs_conv2d_backward_ref (float                *dx,
+                        float                *dw,
+                        float                *db,
+                        const float          *dout,
+                        const float          *x,
+                        const float          *w,
                         const CsConvGeometry *g)
 {
   if (dx != NULL)
@@ -999,14 +999,14 @@ typedef struct
  * over ox vectorises (if-converted to masked selects). The first maximum in scan
  * order wins; the first NaN wins and stays (PyTorch's rule); v != v is isnan (v). */
 static inline __attribute__ ((always_inline)) void
-maxpool2x2_row (float *restrict        o,
-                gint32 *restrict       am,
-                const float *restrict  r0,
-                const float *restrict  r1,
-                gint32                 base,
-                int                    W,
-                int                    Wo,
-                int                    sw)
+maxpool2x2_row (float *restrict       o,
+                gint32 *restrict      am,
+                const float *restrict r0,
+                const float *restrict r1,
+                gint32                base,
+                int                   W,
+                int                   Wo,
+                int                   sw)
 {
   for (int ox = 0; ox < Wo; ox++)
     {
@@ -1106,9 +1106,9 @@ maxpool_forward_planes (gpointer data,
 }
 
 void
-cs_maxpool_forward (float          *out,
-                    gint32         *argmax,
-                    const float    *x,
+cs_maxpool_forward (float                *out,
+                    gint32               *argmax,
+                    const float          *x,
                     const CsConvGeometry *g)
 {
   PoolJob job = { out, argmax, x, g };
@@ -1140,9 +1140,9 @@ maxpool_backward_planes (gpointer data,
 }
 
 void
-cs_maxpool_backward (float          *dx,
-                     const float    *dout,
-                     const gint32   *argmax,
+cs_maxpool_backward (float                *dx,
+                     const float          *dout,
+                     const gint32         *argmax,
                      const CsConvGeometry *g)
 {
   PoolJob job = { dx, (gint32 *) argmax, dout, g };
@@ -1152,13 +1152,13 @@ cs_maxpool_backward (float          *dx,
 /* The window of output (oy, ox) and its divisor, as PyTorch's avg_pool2d computes them. */
 static inline void
 avg_window (const CsConvGeometry *g,
-            int             oy,
-            int             ox,
-            int            *ys,
-            int            *ye,
-            int            *xs,
-            int            *xe,
-            float          *divisor)
+            int                   oy,
+            int                   ox,
+            int                  *ys,
+            int                  *ye,
+            int                  *xs,
+            int                  *xe,
+            float                *divisor)
 {
   int hs = oy * g->sh - g->ph, ws = ox * g->sw - g->pw;
   int he = MIN (hs + g->kh, g->H + g->ph), we = MIN (ws + g->kw, g->W + g->pw);
@@ -1226,8 +1226,8 @@ avgpool_forward_planes (gpointer data,
 }
 
 void
-cs_avgpool_forward (float          *out,
-                    const float    *x,
+cs_avgpool_forward (float                *out,
+                    const float          *x,
                     const CsConvGeometry *g)
 {
   PoolJob job = { out, NULL, x, g };
@@ -1290,8 +1290,8 @@ avgpool_backward_planes (gpointer data,
 }
 
 void
-cs_avgpool_backward (float          *dx,
-                     const float    *dout,
+cs_avgpool_backward (float                *dx,
+                     const float          *dout,
                      const CsConvGeometry *g)
 {
   PoolJob job = { dx, NULL, dout, g };

@@ -71,65 +71,65 @@ gsize  cs_conv2d_padded_size    (const CsConvGeometry *g);
 /* The size of dcol cs_conv2d_backward() needs to compute dx (0: none). */
 gsize  cs_conv2d_dcol_size      (const CsConvGeometry *g);
 gsize  cs_conv2d_tmp_size       (const CsConvGeometry *g);
-void   cs_im2col                (float          *col,
-                                 const float    *x,
+void   cs_im2col                (float                *col,
+                                 const float          *x,
                                  const CsConvGeometry *g);
-void   cs_col2im                (float          *dx,
-                                 const float    *col,
+void   cs_col2im                (float                *dx,
+                                 const float          *col,
                                  const CsConvGeometry *g);
-void   cs_conv2d_forward        (float          *out,
-                                 float          *col,
-                                 float          *tmp,
-                                 const float    *x,
-                                 const float    *w,
-                                 const float    *b,
+void   cs_conv2d_forward        (float                *out,
+                                 float                *col,
+                                 float                *tmp,
+                                 const float          *x,
+                                 const float          *w,
+                                 const float          *b,
                                  const CsConvGeometry *g);
 /* dx (may be NULL) is set; dw and db (may be NULL) accumulate; dcol is
  * (C*kh*kw, B*Ho*Wo) scratch, needed only with dx; x is the forward's input
  * and col what the forward left in it. */
-void   cs_conv2d_backward       (float          *dx,
-                                 float          *dw,
-                                 float          *db,
-                                 float          *dcol,
-                                 float          *tmp,
-                                 float          *col,
-                                 const float    *dout,
-                                 const float    *x,
-                                 const float    *w,
+void   cs_conv2d_backward       (float                *dx,
+                                 float                *dw,
+                                 float                *db,
+                                 float                *dcol,
+                                 float                *tmp,
+                                 float                *col,
+                                 const float          *dout,
+                                 const float          *x,
+                                 const float          *w,
                                  const CsConvGeometry *g);
 /* Whether the direct kernels serve this geometry: stride and dilation 1, rows of
  * at most 32 outputs, at most 256 taps (C*kh*kw), and not a full window. */
 gboolean cs_conv2d_direct_applies (const CsConvGeometry *g);
 /* Whether the kernel covers the whole unpadded input, so the convolution is a Linear layer. */
 gboolean cs_conv2d_is_full_window (const CsConvGeometry *g);
-void   cs_conv2d_forward_ref    (float          *out,
-                                 const float    *x,
-                                 const float    *w,
-                                 const float    *b,
+void   cs_conv2d_forward_ref    (float                *out,
+                                 const float          *x,
+                                 const float          *w,
+                                 const float          *b,
                                  const CsConvGeometry *g);
-void   cs_conv2d_backward_ref   (float          *dx,
-                                 float          *dw,
-                                 float          *db,
-                                 const float    *dout,
-                                 const float    *x,
-                                 const float    *w,
+void   cs_conv2d_backward_ref   (float                *dx,
+                                 float                *dw,
+                                 float                *db,
+                                 const float          *dout,
+                                 const float          *x,
+                                 const float          *w,
                                  const CsConvGeometry *g);
 
 /* ---- Pooling: x is (B, C, H, W), out is (B, C, Ho, Wo) ---- */
-void   cs_maxpool_forward       (float          *out,
-                                 gint32         *argmax,
-                                 const float    *x,
+void   cs_maxpool_forward       (float                *out,
+                                 gint32               *argmax,
+                                 const float          *x,
                                  const CsConvGeometry *g);
 /* dx is set. */
-void   cs_maxpool_backward      (float          *dx,
-                                 const float    *dout,
-                                 const gint32   *argmax,
+void   cs_maxpool_backward      (float                *dx,
+                                 const float          *dout,
+                                 const gint32         *argmax,
                                  const CsConvGeometry *g);
-void   cs_avgpool_forward       (float          *out,
-                                 const float    *x,
+void   cs_avgpool_forward       (float                *out,
+                                 const float          *x,
                                  const CsConvGeometry *g);
-void   cs_avgpool_backward      (float          *dx,
-                                 const float    *dout,
+void   cs_avgpool_backward      (float                *dx,
+                                 const float          *dout,
                                  const CsConvGeometry *g);
 
 /* ---- Element-wise: n values; backward uses the forward's output ---- */

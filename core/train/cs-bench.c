@@ -51,13 +51,13 @@ compare_double (gconstpointer a,
 }
 
 gboolean
-cs_bench_model (const char     *model,
-                CsDataset      *data,
-                int             threads,
-                int             batch,
-                int             n_batches,
-                CsBenchResult  *result,
-                GError        **error)
+cs_bench_model (const char    *model,
+                CsDataset     *data,
+                int            threads,
+                int            batch,
+                int            n_batches,
+                CsBenchResult *result,
+                GError       **error)
 {
   g_autoptr(CsSpec) spec = cs_spec_for_model (model, error);
   g_autoptr(CsTrainer) trainer = NULL;

@@ -102,9 +102,9 @@ cs_hyper_params_validate (const CsHyperParams *hp,
 }
 
 gboolean
-cs_spec_fits_dataset (const CsSpec     *spec,
-                      const CsDataset  *data,
-                      GError          **error)
+cs_spec_fits_dataset (const CsSpec    *spec,
+                      const CsDataset *data,
+                      GError         **error)
 {
   CsShape in;
   gsize n_out;

@@ -51,16 +51,16 @@ typedef struct _CsTrainer CsTrainer;
 
 GQuark         cs_train_error_quark       (void);
 
-void           cs_hyper_params_for_preset (CsHyperParams       *hp,
-                                           const char          *model);
+void           cs_hyper_params_for_preset (CsHyperParams *hp,
+                                           const char    *model);
 gboolean       cs_hyper_params_validate   (const CsHyperParams *hp,
                                            guint                n_train,
                                            GError             **error);
 
 /* Whether a model of @spec takes @data's images and has an output for each of its classes. */
-gboolean       cs_spec_fits_dataset       (const CsSpec        *spec,
-                                           const CsDataset     *data,
-                                           GError             **error);
+gboolean       cs_spec_fits_dataset       (const CsSpec    *spec,
+                                           const CsDataset *data,
+                                           GError         **error);
 CsTrainer     *cs_trainer_new             (const CsSpec        *spec,
                                            const CsHyperParams *hp,
                                            const CsDataset     *data,
@@ -75,16 +75,16 @@ int            cs_trainer_n_batches       (const CsTrainer     *self);
 /* Trains one epoch over the shuffled training set, then evaluates the test set.
  * A NaN loss fails with CS_TRAIN_ERROR_DIVERGED (the weights from before the
  * bad step are restored); @func returning FALSE fails with G_IO_ERROR_CANCELLED. */
-gboolean       cs_trainer_train_epoch     (CsTrainer           *self,
-                                           CsBatchFunc          func,
-                                           gpointer             user_data,
-                                           CsEpochResult       *result,
-                                           GError             **error);
+gboolean       cs_trainer_train_epoch     (CsTrainer     *self,
+                                           CsBatchFunc    func,
+                                           gpointer       user_data,
+                                           CsEpochResult *result,
+                                           GError       **error);
 /* Loss, accuracy, per-class accuracy and confusion of @model on @split (eval mode). */
-void           cs_evaluate                (CsModel             *model,
-                                           const CsDataSplit   *split,
-                                           int                  batch_size,
-                                           CsEpochResult       *result);
+void           cs_evaluate                (CsModel           *model,
+                                           const CsDataSplit *split,
+                                           int                batch_size,
+                                           CsEpochResult     *result);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsTrainer, cs_trainer_free)
 
