@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/cs-alloc.h"
 #include "nn/cs-gemm.h"
 #include "base/cs-thread-pool.h"
 #include "nn/cs-kernels.h"

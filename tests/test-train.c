@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/cs-gemm.h"
+#include "base/cs-alloc.h"
 #include "base/cs-thread-pool.h"
 #include "nn/cs-model.h"
 #include "nn/cs-optim.h"

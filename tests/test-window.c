@@ -9,8 +9,8 @@
 
 #include "cs-test-files.h"
 #include "cs-test-wait.h"
+#include "base/cs-alloc.h"
 #include "formats/cs-checkpoint.h"
-#include "nn/cs-gemm.h"
 #include "cs-gl-probe.h"
 #include "render/cs-render.h"
 #include "cs-new-run-dialog.h"

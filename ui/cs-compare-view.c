@@ -7,10 +7,10 @@
 
 #include <string.h>
 
+#include "base/cs-alloc.h"
 #include "formats/cs-checkpoint.h"
 #include "cs-compare-view.h"
 #include "cs-confusion.h"
-#include "nn/cs-gemm.h"
 #include "cs-digit-grid.h"
 #include "cs-loaded-model.h"
 #include "base/cs-thread-pool.h"

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/cs-gemm.h"
+#include "base/cs-alloc.h"
 #include "nn/cs-kernels.h"
 #include "nn/cs-model.h"
 

@@ -8,7 +8,7 @@
 
 #include <math.h>
 
-#include "nn/cs-gemm.h"
+#include "base/cs-alloc.h"
 #include "nn/cs-optim.h"
 #include "base/cs-thread-pool.h"
 

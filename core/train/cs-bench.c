@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cs-alloc.h"
 #include "train/cs-bench.h"
-#include "nn/cs-gemm.h"
 #include "base/cs-thread-pool.h"
 #include "spec/cs-presets.h"
 #include "train/cs-summary.h"

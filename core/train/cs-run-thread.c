@@ -14,9 +14,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/cs-alloc.h"
 #include "base/cs-sync.h"
 #include "formats/cs-checkpoint.h"
-#include "nn/cs-gemm.h"
 #include "train/cs-run-private.h"
 
 #define PROGRESS_INTERVAL   (G_USEC_PER_SEC / 30)

@@ -11,9 +11,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "base/cs-alloc.h"
 #include "base/cs-file.h"
 #include "base/cs-sync.h"
-#include "nn/cs-gemm.h"
 #include "train/cs-run-private.h"
 
 /* ---- snapshots ---------------------------------------------------------- */

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
+#include "base/cs-alloc.h"
 #include "formats/cs-checkpoint.h"
-#include "nn/cs-gemm.h"
 #include "nn/cs-model.h"
 #include "nn/cs-optim.h"
 #include "train/cs-summary.h"

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/cs-gemm.h"
+#include "base/cs-alloc.h"
 #include "base/cs-thread-pool.h"
 #include "spec/cs-presets.h"
 #include "base/cs-rng.h"

@@ -1,0 +1,329 @@
+/* Element-wise layers: ReLU, Tanh, Sigmoid, Dropout, in fixed chunks over the thread pool; the references first. */
+
+#define G_LOG_DOMAIN "cs-kernels"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/cs-rng.h"
+#include "base/cs-thread-pool.h"
+#include "nn/cs-kernels-private.h"
+
+#define ELT_GRAIN 16384
+#define DROPOUT_CHUNK 16384
+#define DROPOUT_LANES 16
+
+void
+cs_tanh_forward_ref (float       *out,
+                     const float *x,
+                     gsize        n)
+{
+  for (gsize i = 0; i < n; i++)
+    out[i] = tanhf (x[i]);
+}
+
+void
+cs_dropout_forward_ref (float       *out,
+                        float       *mask,
+                        const float *x,
+                        gsize        n,
+                        float        p,
+                        CsRng       *rng)
+{
+  float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  guint64 seed = ((guint64) cs_rng_next (rng) << 32) | cs_rng_next (rng);
+
+  for (gsize start = 0; start < n; start += DROPOUT_CHUNK)
+    for (int l = 0; l < DROPOUT_LANES; l++)
+      {
+        CsRng lane;
+
+        cs_rng_seed (&lane, seed, (guint64) (start / DROPOUT_CHUNK) * DROPOUT_LANES + l);
+        for (gsize i = start + l; i < MIN (start + DROPOUT_CHUNK, n); i += DROPOUT_LANES)
+          {
+            mask[i] = cs_rng_uniform (&lane) >= p ? scale : 0.0f;
+            out[i] = x[i] * mask[i];
+          }
+      }
+}
+
+/* The mask holds 0 or the scale: the gradient is dout times it. */
+typedef struct
+{
+  float       *dst;
+  const float *a;
+  const float *b;
+} EltJob;
+
+/* The job's pointers are copied to restrict locals: the project builds with
+ * -fno-strict-aliasing, so otherwise every store could change j->dst and the
+ * loop would reload it and stay scalar. */
+CS_VECTOR_CLONES static void
+relu_fwd_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict a = j->a;
+
+  for (gsize i = i0; i < i1; i++)
+    dst[i] = a[i] > 0.0f ? a[i] : (isnan (a[i]) ? a[i] : 0.0f);
+}
+
+void
+cs_relu_forward (float       *out,
+                 const float *x,
+                 gsize        n)
+{
+  EltJob j = { out, x, NULL };
+  cs_parallel_for (n, ELT_GRAIN, relu_fwd_range, &j);
+}
+
+CS_VECTOR_CLONES static void
+relu_bwd_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict o = j->b;
+
+  for (gsize i = i0; i < i1; i++)
+    dst[i] = o[i] > 0.0f ? g[i] : 0.0f;
+}
+
+void
+cs_relu_backward (float       *dx,
+                  const float *dout,
+                  const float *out,
+                  gsize        n)
+{
+  EltJob j = { dx, dout, out };
+  cs_parallel_for (n, ELT_GRAIN, relu_bwd_range, &j);
+}
+
+/*
+ * tanh as a rational function on [-7.9, 7.9] (beyond, tanh is +-1 in float):
+ * the minimax approximation Eigen uses, x*P(x^2)/Q(x^2), within a few ulp of
+ * libm's tanhf (checked against it in the tests) and free of branches, so the
+ * compiler vectorises the loop. cs_tanh_forward_ref() is libm.
+ */
+static inline float
+fast_tanh (float x)
+{
+  const float clamp = 7.90531110763549805f;
+  float x2, p, q;
+
+  x = x < -clamp ? -clamp : (x > clamp ? clamp : x);
+  x2 = x * x;
+  p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * x;
+  q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return p / q;
+}
+
+CS_VECTOR_CLONES static void
+tanh_fwd_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict a = j->a;
+
+  for (gsize i = i0; i < i1; i++)
+    dst[i] = fast_tanh (a[i]);
+}
+
+void
+cs_tanh_forward (float       *out,
+                 const float *x,
+                 gsize        n)
+{
+  EltJob j = { out, x, NULL };
+  cs_parallel_for (n, ELT_GRAIN, tanh_fwd_range, &j);
+}
+
+CS_VECTOR_CLONES static void
+tanh_bwd_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict o = j->b;
+
+  /* d tanh(x) / dx = 1 - tanh(x)^2 */
+  for (gsize i = i0; i < i1; i++)
+    dst[i] = g[i] * (1.0f - o[i] * o[i]);
+}
+
+void
+cs_tanh_backward (float       *dx,
+                  const float *dout,
+                  const float *out,
+                  gsize        n)
+{
+  EltJob j = { dx, dout, out };
+  cs_parallel_for (n, ELT_GRAIN, tanh_bwd_range, &j);
+}
+
+static void
+sigmoid_fwd_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict a = j->a;
+
+  for (gsize i = i0; i < i1; i++)
+    dst[i] = 1.0f / (1.0f + expf (-a[i]));
+}
+
+void
+cs_sigmoid_forward (float       *out,
+                    const float *x,
+                    gsize        n)
+{
+  EltJob j = { out, x, NULL };
+  cs_parallel_for (n, ELT_GRAIN, sigmoid_fwd_range, &j);
+}
+
+CS_VECTOR_CLONES static void
+sigmoid_bwd_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict o = j->b;
+
+  for (gsize i = i0; i < i1; i++)
+    dst[i] = g[i] * o[i] * (1.0f - o[i]);
+}
+
+void
+cs_sigmoid_backward (float       *dx,
+                     const float *dout,
+                     const float *out,
+                     gsize        n)
+{
+  EltJob j = { dx, dout, out };
+  cs_parallel_for (n, ELT_GRAIN, sigmoid_bwd_range, &j);
+}
+
+typedef struct
+{
+  float       *out;
+  float       *mask;
+  const float *x;
+  gsize        n;
+  guint32      keep_from;
+  float        scale;
+  guint64      seed;
+} DropoutJob;
+
+/*
+ * Each chunk draws from DROPOUT_LANES PCG32 streams of the run's seed, lane l
+ * giving elements l, l + 16, l + 32, ...: the same numbers whatever thread
+ * draws them, and sixteen independent multiply chains instead of one, so the
+ * loop runs at the multiplier's throughput rather than its latency (and
+ * vectorises where the CPU has 64-bit vector multiplies). An element is kept
+ * when its 24-bit uniform u = r >> 8 satisfies u / 2^24 >= p, tested in
+ * integers as u >= keep_from = ceil (p * 2^24): the same test as
+ * cs_rng_uniform (rng) >= p, without the conversion.
+ */
+CS_VECTOR_CLONES static void
+dropout_chunks (gpointer data,
+                gsize    c0,
+                gsize    c1)
+{
+  DropoutJob *j = data;
+  float *restrict out = j->out, *restrict mask = j->mask;
+  const float *restrict x = j->x;
+  const guint32 keep_from = j->keep_from;
+  const float scale = j->scale;
+
+  for (gsize c = c0; c < c1; c++)
+    {
+      gsize start = c * DROPOUT_CHUNK, end = MIN (start + DROPOUT_CHUNK, j->n), i;
+      guint64 state[DROPOUT_LANES], inc[DROPOUT_LANES];
+
+      for (int l = 0; l < DROPOUT_LANES; l++)
+        {
+          CsRng rng;
+          cs_rng_seed (&rng, j->seed, (guint64) c * DROPOUT_LANES + l);
+          state[l] = rng.state;
+          inc[l] = rng.inc;
+        }
+      for (i = start; i < end; i += DROPOUT_LANES)
+        {
+          guint32 r[DROPOUT_LANES];
+          int lanes = (int) MIN ((gsize) DROPOUT_LANES, end - i);
+
+          for (int l = 0; l < DROPOUT_LANES; l++)
+            {
+              guint64 old = state[l];
+              guint32 xorshifted = (guint32) (((old >> 18) ^ old) >> 27);
+              guint32 rot = (guint32) (old >> 59);
+
+              state[l] = old * G_GUINT64_CONSTANT (6364136223846793005) + inc[l];
+              r[l] = (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+            }
+          if (lanes == DROPOUT_LANES)
+            for (int l = 0; l < DROPOUT_LANES; l++)
+              {
+                float m = (r[l] >> 8) >= keep_from ? scale : 0.0f;
+                mask[i + l] = m;
+                out[i + l] = x[i + l] * m;
+              }
+          else
+            for (int l = 0; l < lanes; l++)
+              {
+                float m = (r[l] >> 8) >= keep_from ? scale : 0.0f;
+                mask[i + l] = m;
+                out[i + l] = x[i + l] * m;
+              }
+        }
+    }
+}
+
+void
+cs_dropout_forward (float       *out,
+                    float       *mask,
+                    const float *x,
+                    gsize        n,
+                    float        p,
+                    CsRng       *rng)
+{
+  DropoutJob j = { out, mask, x, n, 0, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, 0 };
+  double from = ceil ((double) p * 16777216.0);
+
+  /* p >= 1 keeps nothing: no 24-bit number reaches 2^24. */
+  j.keep_from = (guint32) CLAMP (from, 0.0, 16777216.0);
+  j.seed = ((guint64) cs_rng_next (rng) << 32) | cs_rng_next (rng);
+  cs_parallel_for ((n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK, 1, dropout_chunks, &j);
+}
+
+CS_VECTOR_CLONES static void
+dropout_bwd_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict mask = j->b;
+
+  for (gsize i = i0; i < i1; i++)
+    dst[i] = g[i] * mask[i];
+}
+
+void
+cs_dropout_backward (float       *dx,
+                     const float *dout,
+                     const float *mask,
+                     gsize        n)
+{
+  EltJob j = { dx, dout, mask };
+  cs_parallel_for (n, ELT_GRAIN, dropout_bwd_range, &j);
+}
+

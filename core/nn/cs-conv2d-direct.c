@@ -1,0 +1,514 @@
+/* Direct convolution for small Conv2d layers (the notebook's): each (sample, kernel) plane from zero-padded input planes, in vector registers. Checked against cs_conv2d_forward_ref() and cs_conv2d_backward_ref() (cs-conv2d.c). */
+
+#define G_LOG_DOMAIN "cs-kernels"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/cs-alloc.h"
+#include "base/cs-thread-pool.h"
+#include "nn/cs-kernels-private.h"
+
+/*
+ * Small convolutions (the seed's: few channels, rows of at most 32 outputs)
+ * make im2col's matrices big and its GEMMs skinny (LeNet's conv1 is
+ * 6 x 78400 x 25), and im2col/col2im move megabytes a batch. Here each
+ * (sample, kernel) plane is computed directly from zero-padded copies of its
+ * input planes, a row of outputs at a time in one or two 16-float vectors.
+ * The input gradient is the same computation on the padded output gradient
+ * with the kernels flipped and transposed (a "full" convolution); the weight
+ * gradient correlates the output gradient with the padded input planes the
+ * forward pass left in col. */
+
+/* Rows of at most 32 outputs, kept in one or two 16-float vectors (GCC vector
+ * extensions: AVX-512, two AVX2 halves, or SSE quarters, per clone). */
+#define DIRECT_MAX_OUT 32
+#define DIRECT_MAX_TAPS 256   /* C*kh*kw: beyond, a convolution is big enough for im2col and GEMM */
+#define PAD_STRIDE 64
+#define PAD_ROWS 64
+
+typedef float v16f __attribute__ ((vector_size (64)));
+
+gboolean
+cs_conv2d_is_full_window (const CsConvGeometry *g)
+{
+  return g->kh == g->H && g->kw == g->W && g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
+         g->Ho == 1 && g->Wo == 1;
+}
+
+/* A padded plane of width wp and hp rows, read 16 or 32 floats at a time from
+ * each of kw offsets, stays inside its PAD_STRIDE rows. */
+static gboolean
+direct_fits (int wp,
+             int hp,
+             int kw,
+             int wo)
+{
+  return wo <= DIRECT_MAX_OUT && wp <= PAD_STRIDE && hp <= PAD_ROWS && kw - 1 + DIRECT_MAX_OUT <= PAD_STRIDE;
+}
+
+gboolean
+cs_conv2d_direct_applies (const CsConvGeometry *g)
+{
+  return !cs_conv2d_is_full_window (g) && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+         g->C * g->kh * g->kw <= DIRECT_MAX_TAPS && direct_fits (g->W + 2 * g->pw, g->H + 2 * g->ph, g->kw, g->Wo);
+}
+
+/* The input gradient directly too: the output gradient padded by k - 1 - p. */
+static gboolean
+direct_dx_applies (const CsConvGeometry *g)
+{
+  return cs_conv2d_direct_applies (g) && g->ph <= g->kh - 1 && g->pw <= g->kw - 1 &&
+         direct_fits (g->Wo + 2 * (g->kw - 1 - g->pw), g->Ho + 2 * (g->kh - 1 - g->ph), g->kw, g->W);
+}
+
+gsize
+cs_conv2d_padded_size (const CsConvGeometry *g)
+{
+  return (gsize) g->B * g->C * (g->H + 2 * g->ph) * PAD_STRIDE;
+}
+
+gsize
+cs_conv2d_dcol_size (const CsConvGeometry *g)
+{
+  if (cs_conv2d_is_full_window (g) || direct_dx_applies (g))
+    return 0;
+  return cs_conv2d_col_size (g);
+}
+
+/* C planes (H, W) into C padded planes of hp rows, PAD_STRIDE floats apart.
+ * Only the data is written: the borders of pad are zero from its allocation
+ * (cs_alloc_floats) and nothing else writes there, so they stay zero. */
+static void
+pad_planes (float       *pad,
+            const float *src,
+            int          C,
+            int          H,
+            int          W,
+            int          ph,
+            int          pw,
+            int          hp)
+{
+  for (int c = 0; c < C; c++)
+    for (int y = 0; y < H; y++)
+      {
+        float *restrict d = pad + ((gsize) c * hp + y + ph) * PAD_STRIDE + pw;
+        const float *restrict r = src + ((gsize) c * H + y) * W;
+        for (int x = 0; x < W; x++)
+          d[x] = r[x];
+      }
+}
+
+/* The first n (<= 16) lanes of v to o: a masked store where the CPU has them
+ * (the clones are built without turning such loops into memcpy calls). */
+static inline __attribute__ ((always_inline)) void
+store_lanes (float *restrict o,
+             v16f            v,
+             int             n)
+{
+  float t[16];
+
+  memcpy (t, &v, sizeof t);
+  for (int x = 0; x < n; x++)
+    o[x] = t[x];
+}
+
+/* An unaligned load of 16 floats (a macro: a v16f return value would change the ABI between clones). */
+#define load16(p) ({ v16f _v; memcpy (&_v, (p), sizeof _v); _v; })
+/* The first n (<= 16) floats at p, zeros after, reading nothing beyond p[n - 1]
+ * (a masked load where the CPU has them). */
+#define load_lanes(p, n) ({ float _t[16]; const float *restrict _p = (p); int _n = (n);       \
+                            for (int _x = 0; _x < 16; _x++) _t[_x] = _x < _n ? _p[_x] : 0.0f; \
+                            load16 (_t); })
+
+/* One direct convolution of a batch: src (B, C, H, W) padded by (ph, pw) into
+ * hp rows, kernels w (K, C, kh, kw), out (B, K, Ho, Wo) written. */
+typedef struct
+{
+  float          *out;
+  float          *pads;   /* (B, C, hp, PAD_STRIDE) kept for the backward pass, or NULL */
+  const float    *src;
+  const float    *w;
+  const float    *b;
+  int             C, H, W, K, kh, kw, ph, pw, hp, Ho, Wo;
+} DirectJob;
+
+/*
+ * KB kernels k0 .. k0+KB-1 of one sample, a row at a time: each padded input
+ * vector is loaded once for the KB kernels, and the KB*NV accumulators are
+ * independent chains, so the FMAs do not wait on each other's latency.
+ * Inlined with KB and NV constants; every output sums its taps in order
+ * (c, i, j) from zero and adds the bias last, whatever KB and NV are.
+ * (Two rows at a time, to load each weight once for both, measured no faster.)
+ */
+static inline __attribute__ ((always_inline)) void
+direct_rows (float           *out,
+             const float     *pad,
+             const DirectJob *j,
+             int              k0,
+             int              KB,
+             int              NV)
+{
+  const int taps = j->C * j->kh * j->kw, kw = j->kw, kh = j->kh, C = j->C, Wo = j->Wo;
+  gsize P = (gsize) j->Ho * Wo, plane = (gsize) j->hp * PAD_STRIDE;
+
+  for (int y = 0; y < j->Ho; y++)
+    {
+      v16f a0[4] = { { 0 } }, a1[4] = { { 0 } };
+      /* Kernel rows that fall on padding rows read only zeros: skipped (the
+       * input gradient's padded planes are mostly such rows). */
+      const int i0 = MAX (0, j->ph - y), i1 = MIN (kh, j->ph + j->H - y);
+
+      for (int c = 0; c < C; c++)
+        for (int i = i0; i < i1; i++)
+          {
+            const float *prow = pad + c * plane + (gsize) (y + i) * PAD_STRIDE;
+            const float *wt = j->w + (gsize) k0 * taps + (c * kh + i) * kw;
+
+            for (int jj = 0; jj < kw; jj++)
+              {
+                v16f v0 = load16 (prow + jj), v1 = NV > 1 ? load16 (prow + jj + 16) : v0;
+#pragma GCC unroll 4
+                for (int kb = 0; kb < KB; kb++)
+                  {
+                    float wv = wt[(gsize) kb * taps + jj];
+                    a0[kb] += wv * v0;
+                    if (NV > 1)
+                      a1[kb] += wv * v1;
+                  }
+              }
+          }
+#pragma GCC unroll 4
+      for (int kb = 0; kb < KB; kb++)
+        {
+          float bv = j->b ? j->b[k0 + kb] : 0.0f;
+          float *o = out + (gsize) (k0 + kb) * P + (gsize) y * Wo;
+          v16f r0 = a0[kb] + bv, r1 = a1[kb] + bv;
+
+          if (Wo > 16)
+            {
+              memcpy (o, &r0, sizeof r0);
+              store_lanes (o + 16, r1, Wo - 16);
+            }
+          else
+            store_lanes (o, r0, Wo);
+        }
+    }
+}
+
+static inline __attribute__ ((always_inline)) void
+direct_sample (float           *out,
+               const float     *pad,
+               const DirectJob *j,
+               int              NV)
+{
+  int k = 0;
+
+  for (; k + 4 <= j->K; k += 4)
+    direct_rows (out, pad, j, k, 4, NV);
+  if (k + 2 <= j->K)
+    {
+      direct_rows (out, pad, j, k, 2, NV);
+      k += 2;
+    }
+  if (k < j->K)
+    direct_rows (out, pad, j, k, 1, NV);
+}
+
+CS_VECTOR_CLONES static void
+direct_samples (gpointer data,
+                gsize    b0,
+                gsize    b1)
+{
+  DirectJob *j = data;
+  gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * PAD_STRIDE;
+  float *scratch = j->pads == NULL ? cs_alloc_floats (pad_sample) : NULL;
+
+  for (gsize bi = b0; bi < b1; bi++)
+    {
+      float *pad = j->pads != NULL ? j->pads + bi * pad_sample : scratch;
+      float *out = j->out + bi * j->K * (gsize) j->Ho * j->Wo;
+
+      pad_planes (pad, j->src + bi * j->C * in_plane, j->C, j->H, j->W, j->ph, j->pw, j->hp);
+      if (j->Wo <= 16)
+        direct_sample (out, pad, j, 1);
+      else
+        direct_sample (out, pad, j, 2);
+    }
+  cs_free_floats (scratch);
+}
+
+typedef struct
+{
+  float          *dw;
+  float          *db;
+  const float    *pads;
+  const float    *dout;
+  const CsConvGeometry *g;
+} DirectGradJob;
+
+/*
+ * dw[k][c][i][0 .. kw) (and db[k] with the (c, i) = (0, 0) task): for each
+ * sample and output row, the gradient row times the padded input row (c,
+ * y + i) shifted by jj, summed lane-wise in kw * NV registers (KW and NV
+ * constants when inlined) and across lanes in a fixed order at the end, so
+ * the result does not depend on the number of threads.
+ */
+static inline __attribute__ ((always_inline)) void
+direct_tap_row_grads (const DirectGradJob *j,
+                      int                  k,
+                      int                  c,
+                      int                  i,
+                      int                  KW,
+                      int                  NV)
+{
+  const CsConvGeometry *g = j->g;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, K = g->K, C = g->C;
+  gboolean with_bias = j->db != NULL && c == 0 && i == 0;
+  v16f acc[8][2], bias0 = { 0 }, bias1 = { 0 };
+  float lanes[32], sum;
+
+  memset (acc, 0, sizeof acc);
+  for (int bi = 0; bi < g->B; bi++)
+    {
+      const float *go = j->dout + ((gsize) bi * K + k) * Ho * g->Wo;
+      const float *pad = j->pads + (((gsize) bi * C + c) * hp + i) * PAD_STRIDE;
+
+      for (int y = 0; y < Ho; y++)
+        {
+          const float *prow = pad + (gsize) y * PAD_STRIDE;
+          v16f g0 = NV > 1 ? load16 (go + y * g->Wo) : load_lanes (go + y * g->Wo, g->Wo);
+          v16f g1 = NV > 1 ? load_lanes (go + y * g->Wo + 16, g->Wo - 16) : g0;
+
+          if (with_bias)
+            {
+              bias0 += g0;
+              if (NV > 1)
+                bias1 += g1;
+            }
+#pragma GCC unroll 8
+          for (int jj = 0; jj < KW; jj++)
+            {
+              acc[jj][0] += g0 * load16 (prow + jj);
+              if (NV > 1)
+                acc[jj][1] += g1 * load16 (prow + jj + 16);
+            }
+        }
+    }
+  for (int jj = 0; jj < KW; jj++)
+    {
+      memcpy (lanes, &acc[jj][0], 64);
+      memcpy (lanes + 16, &acc[jj][1], 64);
+      sum = 0.0f;
+      for (int x = 0; x < 16 * NV; x++)
+        sum += lanes[x];
+      j->dw[(((gsize) k * C + c) * g->kh + i) * g->kw + jj] += sum;
+    }
+  if (with_bias)
+    {
+      memcpy (lanes, &bias0, 64);
+      memcpy (lanes + 16, &bias1, 64);
+      sum = 0.0f;
+      for (int x = 0; x < 16 * NV; x++)
+        sum += lanes[x];
+      j->db[k] += sum;
+    }
+}
+
+/* dw[k][c] whole, for 5x5 kernels and rows of at most 16 outputs (LeNet's
+ * conv2): the 25 accumulators fit in AVX-512's registers, and each padded row
+ * is loaded from the cache once for the five kernel rows that use it instead
+ * of once per kernel row (a task per (k, c, i) streams the planes five
+ * times). Same sums, in the same order, as direct_tap_row_grads. */
+static inline __attribute__ ((always_inline)) void
+direct_plane_grads_5x5 (const DirectGradJob *j,
+                        int                  k,
+                        int                  c)
+{
+  const CsConvGeometry *g = j->g;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
+  gboolean with_bias = j->db != NULL && c == 0;
+  v16f acc[5][5], bias = { 0 };
+  float lanes[16], sum;
+
+  memset (acc, 0, sizeof acc);
+  for (int bi = 0; bi < g->B; bi++)
+    {
+      const float *go = j->dout + ((gsize) bi * K + k) * Ho * Wo;
+      const float *pad = j->pads + ((gsize) bi * C + c) * hp * PAD_STRIDE;
+
+      for (int y = 0; y < Ho; y++)
+        {
+          v16f g0 = load_lanes (go + y * Wo, Wo);
+
+          if (with_bias)
+            bias += g0;
+#pragma GCC unroll 5
+          for (int i = 0; i < 5; i++)
+            {
+              const float *prow = pad + (gsize) (y + i) * PAD_STRIDE;
+#pragma GCC unroll 5
+              for (int jj = 0; jj < 5; jj++)
+                acc[i][jj] += g0 * load16 (prow + jj);
+            }
+        }
+    }
+  for (int i = 0; i < 5; i++)
+    for (int jj = 0; jj < 5; jj++)
+      {
+        memcpy (lanes, &acc[i][jj], 64);
+        sum = 0.0f;
+        for (int x = 0; x < 16; x++)
+          sum += lanes[x];
+        j->dw[(((gsize) k * C + c) * 5 + i) * 5 + jj] += sum;
+      }
+  if (with_bias)
+    {
+      memcpy (lanes, &bias, 64);
+      sum = 0.0f;
+      for (int x = 0; x < 16; x++)
+        sum += lanes[x];
+      j->db[k] += sum;
+    }
+}
+
+static gboolean
+whole_plane_grads (const CsConvGeometry *g)
+{
+  return g->kh == 5 && g->kw == 5 && g->Wo <= 16;
+}
+
+/* The same for any other kw: one tap at a time, two accumulators. */
+static void
+direct_tap_row_grads_any (const DirectGradJob *j,
+                          int                  k,
+                          int                  c,
+                          int                  i)
+{
+  const CsConvGeometry *g = j->g;
+
+  for (int jj = 0; jj < g->kw; jj++)
+    {
+      const int hp = g->H + 2 * g->ph;
+      gboolean with_bias = j->db != NULL && c == 0 && i == 0 && jj == 0;
+      v16f acc0 = { 0 }, acc1 = { 0 }, bias0 = { 0 }, bias1 = { 0 };
+      float lanes[32], sum = 0.0f;
+
+      for (int bi = 0; bi < g->B; bi++)
+        for (int y = 0; y < g->Ho; y++)
+          {
+            const float *go = j->dout + (((gsize) bi * g->K + k) * g->Ho + y) * g->Wo;
+            const float *prow = j->pads + (((gsize) bi * g->C + c) * hp + i + y) * PAD_STRIDE + jj;
+            v16f g0 = load_lanes (go, g->Wo), g1 = load_lanes (go + 16, g->Wo - 16);
+
+            acc0 += g0 * load16 (prow);
+            acc1 += g1 * load16 (prow + 16);
+            bias0 += g0;
+            bias1 += g1;
+          }
+      memcpy (lanes, &acc0, 64);
+      memcpy (lanes + 16, &acc1, 64);
+      for (int x = 0; x < 32; x++)
+        sum += lanes[x];
+      j->dw[(((gsize) k * g->C + c) * g->kh + i) * g->kw + jj] += sum;
+      if (with_bias)
+        {
+          memcpy (lanes, &bias0, 64);
+          memcpy (lanes + 16, &bias1, 64);
+          sum = 0.0f;
+          for (int x = 0; x < 32; x++)
+            sum += lanes[x];
+          j->db[k] += sum;
+        }
+    }
+}
+
+/* One task per (k, c, i), K * C * kh of them, each writing its own kw weights;
+ * or per (k, c) where whole_plane_grads() holds. */
+CS_VECTOR_CLONES static void
+direct_weight_grads (gpointer data,
+                     gsize    t0,
+                     gsize    t1)
+{
+  DirectGradJob *j = data;
+  const CsConvGeometry *g = j->g;
+  gboolean one = g->Wo <= 16;
+
+  for (gsize t = t0; t < t1; t++)
+    {
+      int i = (int) (t % g->kh), c = (int) (t / g->kh % g->C), k = (int) (t / g->kh / g->C);
+
+      if (whole_plane_grads (g))
+        direct_plane_grads_5x5 (j, (int) (t / g->C), (int) (t % g->C));
+      else if (g->kw == 5 && one)
+        direct_tap_row_grads (j, k, c, i, 5, 1);
+      else if (g->kw == 5)
+        direct_tap_row_grads (j, k, c, i, 5, 2);
+      else if (g->kw == 3 && one)
+        direct_tap_row_grads (j, k, c, i, 3, 1);
+      else if (g->kw == 3)
+        direct_tap_row_grads (j, k, c, i, 3, 2);
+      else
+        direct_tap_row_grads_any (j, k, c, i);
+    }
+}
+
+/* dx (B, C, H, W) = the "full" convolution of dout, padded by k - 1 - p, with
+ * the kernels flipped and transposed: wt[c][k][i][j] = w[k][c][kh-1-i][kw-1-j]. */
+static void
+direct_input_grads (float                *dx,
+                    const float          *dout,
+                    const float          *w,
+                    const CsConvGeometry *g)
+{
+  gsize taps = (gsize) g->kh * g->kw;
+  float *wt = cs_alloc_floats ((gsize) g->C * g->K * taps);
+  DirectJob j = { dx, NULL, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
+                  g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W };
+
+  for (int k = 0; k < g->K; k++)
+    for (int c = 0; c < g->C; c++)
+      for (gsize t = 0; t < taps; t++)
+        wt[((gsize) c * g->K + k) * taps + t] = w[((gsize) k * g->C + c) * taps + (taps - 1 - t)];
+  cs_parallel_for (g->B, 4, direct_samples, &j);
+  cs_free_floats (wt);
+}
+
+void
+cs_conv2d_direct_forward (float                *out,
+                          float                *pads,
+                          const float          *x,
+                          const float          *w,
+                          const float          *b,
+                          const CsConvGeometry *g)
+{
+  DirectJob j = { out, pads, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
+                  g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo };
+
+  cs_parallel_for (g->B, 4, direct_samples, &j);
+}
+
+gboolean
+cs_conv2d_direct_backward (float                *dx,
+                           float                *dw,
+                           float                *db,
+                           const float          *pads,
+                           const float          *dout,
+                           const float          *w,
+                           const CsConvGeometry *g)
+{
+  DirectGradJob j = { dw, db, pads, dout, g };
+
+  if (dw != NULL)
+    cs_parallel_for ((gsize) g->K * g->C * (whole_plane_grads (g) ? 1 : g->kh), 1, direct_weight_grads, &j);
+  if (dx == NULL)
+    return TRUE;
+  if (direct_dx_applies (g))
+    {
+      direct_input_grads (dx, dout, w, g);
+      return TRUE;
+    }
+  return FALSE;
+}

@@ -1,0 +1,37 @@
+/* Shared by the kernel files of nn/; not for callers of the kernels. */
+#pragma once
+
+#include "nn/cs-kernels.h"
+
+G_BEGIN_DECLS
+
+/* Hot loops get AVX-512, AVX2 and baseline versions, picked at run time
+ * (ifunc), so the binary runs on any x86-64 and uses the widest vectors it has. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
+#define CS_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
+                                          optimize ("tree-vectorize", "vect-cost-model=dynamic",         \
+                                                    "no-tree-loop-distribute-patterns")))
+#else
+#define CS_VECTOR_CLONES
+#endif
+
+/* The direct convolution (cs-conv2d-direct.c), when cs_conv2d_direct_applies():
+ * the forward pass keeps the zero-padded input planes in @pads for the weight
+ * gradients. */
+void     cs_conv2d_direct_forward  (float                *out,
+                                    float                *pads,
+                                    const float          *x,
+                                    const float          *w,
+                                    const float          *b,
+                                    const CsConvGeometry *g);
+/* dw and db (may be NULL) accumulate; dx (may be NULL) is set when the direct
+ * kernels serve it. FALSE: dx is still to be computed (im2col's way). */
+gboolean cs_conv2d_direct_backward (float                *dx,
+                                    float                *dw,
+                                    float                *db,
+                                    const float          *pads,
+                                    const float          *dout,
+                                    const float          *w,
+                                    const CsConvGeometry *g);
+
+G_END_DECLS
