@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cs-cli.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "train/cs-summary.h"
 
 int

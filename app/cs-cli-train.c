@@ -13,7 +13,7 @@
 
 #include "cs-cli.h"
 #include "data/cs-dataset.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "train/cs-run-store.h"
 #include "train/cs-trainer.h"
 

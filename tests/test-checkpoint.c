@@ -18,7 +18,7 @@
 #include "formats/cs-pth.h"
 #include "data/cs-dataset.h"
 #include "base/cs-thread-pool.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 
 static char *tmpdir;
 

@@ -14,6 +14,7 @@
 #include "cs-test-wait.h"
 #include "base/cs-atomic-file-private.h"
 #include "formats/cs-checkpoint.h"
+#include "nn/cs-presets.h"
 #include "train/cs-run-store.h"
 
 #include <errno.h>

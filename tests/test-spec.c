@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "spec/cs-spec.h"
 
 static CsSpec *

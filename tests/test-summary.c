@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "train/cs-summary.h"
 
 static CsSummary *

@@ -9,7 +9,7 @@
 #include "base/cs-thread-pool.h"
 #include "nn/cs-model.h"
 #include "nn/cs-optim.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "train/cs-trainer.h"
 
 static void

@@ -15,7 +15,7 @@
 #include "render/cs-render.h"
 #include "cs-new-run-dialog.h"
 #include "cs-plot.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "cs-window.h"
 
 static char *runs_dir;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cs-new-run-dialog.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 
 static const char * const preset_names[] = { "mlp", "cnn", "lenet5", "net-mnist", "shapes", NULL };
 

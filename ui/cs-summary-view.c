@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include "formats/cs-checkpoint.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "train/cs-summary.h"
 #include "cs-summary-view.h"
 

@@ -14,7 +14,7 @@
 #include "cs-inside-view.h"
 #include "cs-loaded-model.h"
 #include "cs-new-run-dialog.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "cs-run-row.h"
 #include "train/cs-run-store.h"
 #include "cs-summary-view.h"

@@ -13,7 +13,7 @@
 #include "formats/cs-checkpoint.h"
 #include "formats/cs-pth.h"
 #include "formats/cs-safetensors.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 
 static char *
 optimizer_path (const char *path)

@@ -3,9 +3,13 @@
 
 #include <glib.h>
 
-#include "spec/cs-presets.h"
-
 G_BEGIN_DECLS
+
+typedef enum
+{
+  CS_OPTIM_SGD,
+  CS_OPTIM_ADAM,
+} CsOptimKind;
 
 typedef struct
 {

@@ -11,7 +11,7 @@
 #include "base/cs-alloc.h"
 #include "train/cs-bench.h"
 #include "base/cs-thread-pool.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "train/cs-summary.h"
 #include "train/cs-trainer.h"
 

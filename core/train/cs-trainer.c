@@ -9,7 +9,7 @@
 
 #include "base/cs-alloc.h"
 #include "base/cs-thread-pool.h"
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 #include "base/cs-rng.h"
 #include "train/cs-trainer.h"
 

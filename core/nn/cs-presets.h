@@ -1,15 +1,10 @@
 /* The seed notebook's models as shipped specs, with the seed's training settings. */
 #pragma once
 
+#include "nn/cs-optim.h"
 #include "spec/cs-spec.h"
 
 G_BEGIN_DECLS
-
-typedef enum
-{
-  CS_OPTIM_SGD,
-  CS_OPTIM_ADAM,
-} CsOptimKind;
 
 typedef struct
 {

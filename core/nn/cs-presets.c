@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec/cs-presets.h"
+#include "nn/cs-presets.h"
 
 static const CsPreset presets[] = {
   { "mlp", "MLP", "MLP", "The seed's baseline: Linear(784, 784), ReLU, Linear(784, 10)", CS_OPTIM_SGD, 0.01 },
