@@ -114,7 +114,7 @@ cs_cli_train (int    argc,
 {
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(CsSpec) spec = NULL;
+  g_auto(CsRunSettings) settings = { 0 };
   g_autoptr(CsDataset) ds = NULL;
   g_autoptr(CsRunStore) store = NULL;
   g_autoptr(GMainLoop) loop = NULL;
@@ -205,8 +205,8 @@ cs_cli_train (int    argc,
   if (!cs_hyper_params_validate (&hp, 0, &error))
     return cs_cli_usage_error ("train", "%s", error->message);
 
-  spec = cs_spec_for_model (model, &error);
-  if (spec == NULL)
+  settings.spec = cs_spec_for_model (model, &error);
+  if (settings.spec == NULL)
     return cs_cli_fail (error);
 
   ds = cs_dataset_open (data_dir, dataset ? dataset : "mnist", &error);
@@ -216,7 +216,12 @@ cs_cli_train (int    argc,
     return cs_cli_usage_error ("train", "%s", error->message);
 
   store = cs_run_store_new (runs_dir);
-  run = cs_run_store_create (store, name, model, spec, &hp, ds->name, ds->dir, &error);
+  settings.name = g_strdup (name);
+  settings.model = g_strdup (model);
+  settings.hp = hp;
+  settings.dataset = g_strdup (ds->name);
+  settings.data_dir = g_strdup (ds->dir);
+  run = cs_run_store_create (store, &settings, &error);
   if (run == NULL)
     return cs_cli_fail (error);
 

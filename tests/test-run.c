@@ -120,16 +120,19 @@ new_run (CsRunStore *store,
          guint64     seed)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CsSpec) spec = cs_spec_for_model (model, &error);
-  CsHyperParams hp;
+  g_auto(CsRunSettings) settings = { 0 };
   CsRun *run;
 
+  g_assert_true (cs_run_settings_init_preset (&settings, model, &error));
   g_assert_no_error (error);
-  cs_hyper_params_for_preset (&hp, model);
-  hp.epochs = epochs;
-  hp.seed = seed;
-  hp.threads = 2;
-  run = cs_run_store_create (store, NULL, model, spec, &hp, small->name, small->dir, &error);
+  g_clear_pointer (&settings.name, g_free);
+  settings.hp.epochs = epochs;
+  settings.hp.seed = seed;
+  settings.hp.threads = 2;
+  g_free (settings.dataset);
+  settings.dataset = g_strdup (small->name);
+  settings.data_dir = g_strdup (small->dir);
+  run = cs_run_store_create (store, &settings, &error);
   g_assert_no_error (error);
   return run;
 }
@@ -381,16 +384,20 @@ test_divergent_run_fails (void)
   g_autofree char *dir = make_tmpdir ();
   g_autoptr(CsRunStore) store = cs_run_store_new (dir);
   g_autoptr(GError) error = NULL;
-  g_autoptr(CsSpec) spec = cs_spec_for_model ("mlp", NULL);
+  g_auto(CsRunSettings) settings = { 0 };
   g_autoptr(CsRunStore) reloaded = cs_run_store_new (dir);
-  CsHyperParams hp;
   CsRun *run;
   Events ev;
 
-  cs_hyper_params_for_preset (&hp, "mlp");
-  hp.optim.lr = 1e3;
-  hp.threads = 2;
-  run = cs_run_store_create (store, "diverges", "mlp", spec, &hp, small->name, small->dir, &error);
+  g_assert_true (cs_run_settings_init_preset (&settings, "mlp", NULL));
+  g_free (settings.name);
+  settings.name = g_strdup ("diverges");
+  settings.hp.optim.lr = 1e3;
+  settings.hp.threads = 2;
+  g_free (settings.dataset);
+  settings.dataset = g_strdup (small->name);
+  settings.data_dir = g_strdup (small->dir);
+  run = cs_run_store_create (store, &settings, &error);
   g_assert_no_error (error);
   events_init (&ev);
   connect_events (run, &ev);

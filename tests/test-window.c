@@ -62,15 +62,14 @@ start (CsWindow   *window,
        double      lr)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CsSpec) spec = cs_spec_for_model (model, NULL);
-  CsHyperParams hp;
+  g_auto(CsRunSettings) settings = { 0 };
   CsRun *run;
 
-  cs_hyper_params_for_preset (&hp, model);
-  hp.epochs = epochs;
+  g_assert_true (cs_run_settings_init_preset (&settings, model, NULL));
+  settings.hp.epochs = epochs;
   if (lr > 0)
-    hp.optim.lr = lr;
-  run = cs_window_start_run (window, cs_preset_lookup (model)->title, model, spec, &hp, "mnist", NULL, &error);
+    settings.hp.optim.lr = lr;
+  run = cs_window_start_run (window, &settings, &error);
   g_assert_no_error (error);
   return run;
 }
@@ -230,12 +229,13 @@ test_errors_reach_window (void)
   CsWindow *window = open_window ();
   CsRun *run;
   g_autoptr(GError) error = NULL;
-  g_autoptr(CsSpec) spec = cs_spec_for_model ("mlp", NULL);
-  CsHyperParams hp;
+  g_auto(CsRunSettings) settings = { 0 };
 
-  cs_hyper_params_for_preset (&hp, "mlp");
-  hp.optim.lr = 1000;
-  run = cs_window_start_run (window, "diverges", "mlp", spec, &hp, "mnist", NULL, &error);
+  g_assert_true (cs_run_settings_init_preset (&settings, "mlp", NULL));
+  g_free (settings.name);
+  settings.name = g_strdup ("diverges");
+  settings.hp.optim.lr = 1000;
+  run = cs_window_start_run (window, &settings, &error);
   g_assert_no_error (error);
   WAIT_FOR (cs_run_get_state (run) == CS_RUN_FAILED);
   cs_run_join (run);
@@ -245,7 +245,8 @@ test_errors_reach_window (void)
   g_assert_nonnull (strstr (cs_window_get_message (window), "likely too high"));
 
   /* A data directory that holds nothing is an error, not a crash. */
-  g_assert_null (cs_window_start_run (window, "x", "mlp", spec, &hp, "mnist", runs_dir, &error));
+  settings.data_dir = g_strdup (runs_dir);
+  g_assert_null (cs_window_start_run (window, &settings, &error));
   g_assert_nonnull (strstr (error->message, "holds no IDX data set"));
   close_window (window);
 }

@@ -305,12 +305,9 @@ cs_new_run_dialog_get_error_line (CsNewRunDialog *self)
 
 void
 cs_new_run_dialog_get_settings (CsNewRunDialog *self,
-                                CsHyperParams  *hp,
-                                char          **model,
-                                char          **name,
-                                char          **dataset,
-                                char          **data_dir)
+                                CsRunSettings  *settings)
 {
+  CsHyperParams *hp = &settings->hp;
   guint p = gtk_drop_down_get_selected (self->preset);
   const char *entered = gtk_editable_get_text (GTK_EDITABLE (self->name_entry));
   const char *preset = p < G_N_ELEMENTS (preset_names) - 1 ? preset_names[p] : NULL;
@@ -324,13 +321,14 @@ cs_new_run_dialog_get_settings (CsNewRunDialog *self,
   hp->epochs = gtk_spin_button_get_value_as_int (self->epochs);
   hp->seed = (guint64) gtk_spin_button_get_value_as_int (self->seed);
   hp->threads = gtk_spin_button_get_value_as_int (self->threads);
-  *model = g_strdup (preset ? preset : "custom");
+  settings->spec = cs_new_run_dialog_get_spec (self);
+  settings->model = g_strdup (preset ? preset : "custom");
   if (entered[0] != '\0')
-    *name = g_strdup (entered);
+    settings->name = g_strdup (entered);
   else
-    *name = g_strdup (preset ? cs_preset_lookup (preset)->title : "Custom model");
-  *dataset = g_strdup (ds == 1 ? "fashion-mnist" : "mnist");
-  *data_dir = ds == 2 ? g_strdup (self->data_dir) : NULL;
+    settings->name = g_strdup (preset ? cs_preset_lookup (preset)->title : "Custom model");
+  settings->dataset = g_strdup (ds == 1 ? "fashion-mnist" : "mnist");
+  settings->data_dir = ds == 2 ? g_strdup (self->data_dir) : NULL;
 }
 
 static void

@@ -4,6 +4,7 @@
 #include <gtk/gtk.h>
 
 #include "spec/cs-spec.h"
+#include "train/cs-run.h"
 #include "train/cs-trainer.h"
 
 G_BEGIN_DECLS
@@ -22,11 +23,8 @@ CsSpec         *cs_new_run_dialog_get_spec     (CsNewRunDialog *self) G_GNUC_WAR
 const char     *cs_new_run_dialog_get_status   (CsNewRunDialog *self);
 char           *cs_new_run_dialog_get_shapes   (CsNewRunDialog *self) G_GNUC_WARN_UNUSED_RESULT;
 int             cs_new_run_dialog_get_error_line (CsNewRunDialog *self);
+/* Fills @settings (cleared by the caller with cs_run_settings_clear()). */
 void            cs_new_run_dialog_get_settings (CsNewRunDialog *self,
-                                                CsHyperParams  *hp,
-                                                char          **model,
-                                                char          **name,
-                                                char          **dataset,
-                                                char          **data_dir);
+                                                CsRunSettings  *settings);
 
 G_END_DECLS

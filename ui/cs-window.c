@@ -340,20 +340,24 @@ cs_window_select (CsWindow  *self,
 
 CsRun *
 cs_window_start_run (CsWindow            *self,
-                     const char          *name,
-                     const char          *model,
-                     const CsSpec        *spec,
-                     const CsHyperParams *hp,
-                     const char          *dataset,
-                     const char          *data_dir,
+                     const CsRunSettings *settings,
                      GError             **error)
 {
-  g_autoptr(CsDataset) ds = get_dataset (self, dataset, data_dir, error);
+  g_autoptr(CsDataset) ds = NULL;
+  CsRunSettings found;
   CsRun *run;
 
+  g_return_val_if_fail (CS_IS_WINDOW (self), NULL);
+  g_return_val_if_fail (settings != NULL, NULL);
+
+  ds = get_dataset (self, settings->dataset, settings->data_dir, error);
   if (ds == NULL)
     return NULL;
-  run = cs_run_store_create (self->store, name, model, spec, hp, ds->name, ds->dir, error);
+  /* The same settings (borrowed), with the dataset as it was found. */
+  found = *settings;
+  found.dataset = ds->name;
+  found.data_dir = ds->dir;
+  run = cs_run_store_create (self->store, &found, error);
   if (run == NULL)
     return NULL;
   cs_run_set_snapshot_interval (run, 50);
@@ -367,17 +371,12 @@ static void
 new_run_start_cb (CsNewRunDialog *dialog,
                   CsWindow       *self)
 {
-  g_autoptr(CsSpec) spec = cs_new_run_dialog_get_spec (dialog);
+  g_auto(CsRunSettings) settings = { 0 };
   g_autoptr(GError) error = NULL;
-  g_autofree char *model = NULL;
-  g_autofree char *name = NULL;
-  g_autofree char *dataset = NULL;
-  g_autofree char *data_dir = NULL;
-  CsHyperParams hp;
   CsRun *run;
 
-  cs_new_run_dialog_get_settings (dialog, &hp, &model, &name, &dataset, &data_dir);
-  run = cs_window_start_run (self, name, model, spec, &hp, dataset, data_dir, &error);
+  cs_new_run_dialog_get_settings (dialog, &settings);
+  run = cs_window_start_run (self, &settings, &error);
   if (run == NULL)
     {
       /* The dialog stays open: the person can fix what is wrong. */
@@ -412,12 +411,10 @@ compare_mlp_cnn_action (GSimpleAction *action,
   for (guint i = 0; i < 2; i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(CsSpec) spec = cs_spec_for_model (models[i], &error);
-      CsHyperParams hp;
+      g_auto(CsRunSettings) settings = { 0 };
 
-      cs_hyper_params_for_preset (&hp, models[i]);
-      runs[i] = G_OBJECT (cs_window_start_run (self, cs_preset_lookup (models[i])->title, models[i], spec, &hp,
-                                               "mnist", NULL, &error));
+      if (cs_run_settings_init_preset (&settings, models[i], &error))
+        runs[i] = G_OBJECT (cs_window_start_run (self, &settings, &error));
       if (runs[i] == NULL)
         {
           cs_window_show_message (self, error->message, TRUE);

@@ -36,12 +36,7 @@ void           cs_window_select           (CsWindow       *self,
                                            GObject       **items,
                                            guint           n);
 CsRun         *cs_window_start_run        (CsWindow            *self,
-                                           const char          *name,
-                                           const char          *model,
-                                           const CsSpec        *spec,
-                                           const CsHyperParams *hp,
-                                           const char          *dataset,
-                                           const char          *data_dir,
+                                           const CsRunSettings *settings,
                                            GError             **error);
 gboolean       cs_window_open_checkpoint  (CsWindow       *self,
                                            const char     *path,

@@ -259,15 +259,14 @@ cs_run_store_load (CsRunStore  *self,
 
 CsRun *
 cs_run_store_create (CsRunStore          *self,
-                     const char          *name,
-                     const char          *model,
-                     const CsSpec        *spec,
-                     const CsHyperParams *hp,
-                     const char          *dataset,
-                     const char          *data_dir,
+                     const CsRunSettings *settings,
                      GError             **error)
 {
-  CsRun *run = cs_run_new (self->dir, name, model, spec, hp, dataset, data_dir, error);
+  CsRun *run;
+
+  g_return_val_if_fail (CS_IS_RUN_STORE (self), NULL);
+
+  run = cs_run_new (self->dir, settings, error);
 
   if (run == NULL)
     return NULL;

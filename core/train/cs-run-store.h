@@ -22,12 +22,7 @@ gboolean     cs_run_store_load         (CsRunStore   *self,
                                         GPtrArray   **warnings,
                                         GError      **error);
 CsRun       *cs_run_store_create       (CsRunStore          *self,
-                                        const char          *name,
-                                        const char          *model,
-                                        const CsSpec        *spec,
-                                        const CsHyperParams *hp,
-                                        const char          *dataset,
-                                        const char          *data_dir,
+                                        const CsRunSettings *settings,
                                         GError             **error);
 /* By id, or by a unique prefix of one. */
 CsRun       *cs_run_store_find         (CsRunStore   *self,

@@ -14,6 +14,7 @@
 #include "base/cs-alloc.h"
 #include "base/cs-file.h"
 #include "base/cs-sync.h"
+#include "nn/cs-presets.h"
 #include "train/cs-run-private.h"
 
 /* ---- snapshots ---------------------------------------------------------- */
@@ -159,6 +160,39 @@ cs_run_init (CsRun *self)
   self->snapshot_every = 100;
 }
 
+/* ---- settings ----------------------------------------------------------- */
+
+gboolean
+cs_run_settings_init_preset (CsRunSettings *self,
+                             const char    *model,
+                             GError       **error)
+{
+  const CsPreset *preset;
+
+  g_return_val_if_fail (self != NULL && model != NULL, FALSE);
+
+  *self = (CsRunSettings) { 0 };
+  preset = cs_preset_lookup (model);
+  self->spec = cs_spec_for_model (model, error);
+  if (self->spec == NULL)
+    return FALSE;
+  self->name = g_strdup (preset ? preset->title : model);
+  self->model = g_strdup (model);
+  cs_hyper_params_for_preset (&self->hp, model);
+  self->dataset = g_strdup ("mnist");
+  return TRUE;
+}
+
+void
+cs_run_settings_clear (CsRunSettings *self)
+{
+  g_clear_pointer (&self->name, g_free);
+  g_clear_pointer (&self->model, g_free);
+  g_clear_pointer (&self->spec, cs_spec_free);
+  g_clear_pointer (&self->dataset, g_free);
+  g_clear_pointer (&self->data_dir, g_free);
+}
+
 /* ---- construction, loading, saving -------------------------------------- */
 
 static char *
@@ -182,22 +216,21 @@ sanitize (const char *s)
 
 CsRun *
 cs_run_new (const char          *runs_dir,
-            const char          *name,
-            const char          *model,
-            const CsSpec        *spec,
-            const CsHyperParams *hp,
-            const char          *dataset,
-            const char          *data_dir,
+            const CsRunSettings *settings,
             GError             **error)
 {
   g_autoptr(CsRun) self = NULL;
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
-  g_autofree char *base = g_path_get_basename (model);
-  g_autofree char *label = sanitize (base);
+  g_autofree char *base = NULL;
+  g_autofree char *label = NULL;
   g_autoptr(CsModel) probe = NULL;
 
-  g_return_val_if_fail (runs_dir != NULL && spec != NULL && hp != NULL, NULL);
+  g_return_val_if_fail (runs_dir != NULL, NULL);
+  g_return_val_if_fail (settings != NULL && settings->model != NULL && settings->spec != NULL, NULL);
+
+  base = g_path_get_basename (settings->model);
+  label = sanitize (base);
 
   if (g_mkdir_with_parents (runs_dir, 0755) != 0)
     {
@@ -231,14 +264,14 @@ cs_run_new (const char          *runs_dir,
         }
     }
 
-  self->spec = cs_spec_parse (spec->text, NULL);
-  probe = cs_model_new (spec);
-  self->record->name = g_strdup (name ? name : model);
-  self->record->model = g_strdup (model);
-  self->record->spec_text = g_strdup (spec->text);
-  self->record->dataset = g_strdup (dataset);
-  self->record->data_dir = g_strdup (data_dir);
-  self->record->hp = *hp;
+  self->spec = cs_spec_parse (settings->spec->text, NULL);
+  probe = cs_model_new (settings->spec);
+  self->record->name = g_strdup (settings->name ? settings->name : settings->model);
+  self->record->model = g_strdup (settings->model);
+  self->record->spec_text = g_strdup (settings->spec->text);
+  self->record->dataset = g_strdup (settings->dataset);
+  self->record->data_dir = g_strdup (settings->data_dir);
+  self->record->hp = settings->hp;
   self->record->state = CS_RUN_QUEUED;
   self->record->created = g_date_time_to_unix (now);
   self->record->n_params = cs_model_n_params (probe);

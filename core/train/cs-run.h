@@ -48,6 +48,26 @@ CsSnapshot  *cs_snapshot_ref   (CsSnapshot *self);
 void         cs_snapshot_unref (CsSnapshot *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsSnapshot, cs_snapshot_unref)
 
+/* What a run is made from: the model, the data and how it trains. Owns its
+ * fields; cs_run_settings_clear() frees them. */
+typedef struct
+{
+  char          *name;       /* shown in lists; NULL: the model's */
+  char          *model;      /* a preset's name, a spec file, or "custom" */
+  CsSpec        *spec;
+  CsHyperParams  hp;
+  char          *dataset;    /* "mnist", "fashion-mnist" */
+  char          *data_dir;   /* NULL: where the dataset is found */
+} CsRunSettings;
+
+/* A preset as the notebook trains it, on MNIST, named by its title. */
+gboolean         cs_run_settings_init_preset (CsRunSettings *self,
+                                              const char    *model,
+                                              GError       **error);
+void             cs_run_settings_clear       (CsRunSettings *self);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CsRunSettings, cs_run_settings_clear)
+
 #define CS_TYPE_RUN (cs_run_get_type ())
 
 G_DECLARE_FINAL_TYPE (CsRun, cs_run, CS, RUN, GObject)
@@ -57,12 +77,7 @@ gboolean         cs_run_state_is_live       (CsRunState state);
 
 /* A new run in @runs_dir/<id>/ (created, run.json written). */
 CsRun           *cs_run_new                 (const char          *runs_dir,
-                                             const char          *name,
-                                             const char          *model,
-                                             const CsSpec        *spec,
-                                             const CsHyperParams *hp,
-                                             const char          *dataset,
-                                             const char          *data_dir,
+                                             const CsRunSettings *settings,
                                              GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 /* A run from its directory's run.json; a run that was live in a process that
  * is gone is reported as stopped (interrupted). */
