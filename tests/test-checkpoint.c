@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cs-test-mnist.h"
 #include "cs-test-files.h"
 #include "cs-test-zip.h"
 #include "base/cs-atomic-file-private.h"
@@ -986,6 +987,7 @@ main (int   argc,
   int ret;
 
   g_test_init (&argc, &argv, NULL);
+  cs_test_require_mnist ();
   pool = cs_thread_pool_new (2);
   cs_thread_pool_set_current (pool);
   tmpdir = g_dir_make_tmp ("cs-test-ckpt-XXXXXX", NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cs-test-mnist.h"
 #include "cs-test-files.h"
 
 static const char *bin;
@@ -644,6 +645,7 @@ main (int   argc,
   int ret;
 
   g_test_init (&argc, &argv, NULL);
+  cs_test_require_mnist ();
   bin = g_getenv ("CONVSCOPE_BIN");
   g_assert_nonnull (bin);
   runs_dir = g_dir_make_tmp ("cs-test-cli-runs-XXXXXX", NULL);

@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "cs-test-mnist.h"
 #include "cs-test-files.h"
 #include "data/cs-dataset.h"
 
@@ -470,6 +471,7 @@ main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  cs_test_require_mnist ();
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/core/idx/good-plain", test_good_plain);

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-mnist.h"
 #include "formats/cs-checkpoint.h"
 #include "data/cs-dataset.h"
 #include "data/cs-digit.h"
@@ -357,6 +358,7 @@ main (int   argc,
   int ret;
 
   gtk_test_init (&argc, &argv, NULL);
+  cs_test_require_mnist ();
   ckpt = cs_checkpoint_load_bundled (&error);
   g_assert_no_error (error);
   bundled = cs_checkpoint_to_model (ckpt, NULL, &error);

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-mnist.h"
 #include "cs-test-files.h"
 #include "cs-test-wait.h"
 #include "base/cs-atomic-file-private.h"
@@ -730,8 +731,7 @@ main (int   argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  mnist = cs_dataset_open (NULL, "mnist", &error);
-  g_assert_no_error (error);
+  mnist = cs_test_open_mnist ();
   small = cs_dataset_new_subset (mnist, 3000, 1000);
 
   g_test_add_func ("/core/run/events-in-order", test_events_in_order);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-mnist.h"
 #include "base/cs-alloc.h"
 #include "base/cs-thread-pool.h"
 #include "nn/cs-model.h"
@@ -443,8 +444,7 @@ main (int   argc,
   pool = cs_thread_pool_new (2);
   cs_thread_pool_set_current (pool);
 
-  mnist = cs_dataset_open (NULL, "mnist", &error);
-  g_assert_no_error (error);
+  mnist = cs_test_open_mnist ();
 
   g_test_add_func ("/core/optim/sgd-steps", test_sgd_steps);
   g_test_add_func ("/core/optim/adam-steps", test_adam_steps);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cs-test-mnist.h"
 #include "cs-test-files.h"
 #include "cs-test-wait.h"
 #include "base/cs-alloc.h"
@@ -665,6 +666,7 @@ main (int   argc,
   runs_dir = g_dir_make_tmp ("cs-test-ui-XXXXXX", NULL);
   g_setenv ("CONVSCOPE_RUNS_DIR", runs_dir, TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  cs_test_require_mnist ();
   asked_renderer = g_strdup (g_getenv ("GSK_RENDERER"));
   gl_renderer = cs_prefer_cairo_on_software_gl ();
 

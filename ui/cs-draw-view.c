@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "formats/cs-checkpoint.h"
+#include "nn/cs-occlusion.h"
 #include "data/cs-digit.h"
 #include "cs-draw-view.h"
 #include "cs-loaded-model.h"
@@ -111,22 +112,14 @@ cs_draw_rasterize (GPtrArray *strokes,
 static void
 compute_occlusion (CsDrawView *self)
 {
-  g_autofree float *batch = g_new (float, OCC_N * OCC_N * 784);
-  g_autofree float *proba = g_new (float, OCC_N * OCC_N * 10);
-  int n = 0;
+  int rows = 0, cols = 0;
+  g_autofree float *map = cs_occlusion_map (self->model, self->input, self->prediction, OCC_PATCH, OCC_STRIDE,
+                                            0.0f, &rows, &cols);
 
-  for (int oy = 0; oy < OCC_N; oy++)
-    for (int ox = 0; ox < OCC_N; ox++, n++)
-      {
-        float *img = batch + n * 784;
-        memcpy (img, self->input, sizeof self->input);
-        for (int y = 0; y < OCC_PATCH; y++)
-          for (int x = 0; x < OCC_PATCH; x++)
-            img[(oy * OCC_STRIDE + y) * 28 + ox * OCC_STRIDE + x] = 0.0f;
-      }
-  cs_model_predict (self->model, batch, n, proba);
-  for (int i = 0; i < n; i++)
-    self->occlusion[i] = MAX (0.0f, self->proba[self->prediction] - proba[i * 10 + self->prediction]);
+  if (map != NULL && rows == OCC_N && cols == OCC_N)
+    memcpy (self->occlusion, map, sizeof self->occlusion);
+  else
+    memset (self->occlusion, 0, sizeof self->occlusion);
 }
 
 static void
