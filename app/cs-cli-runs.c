@@ -106,12 +106,12 @@ cs_cli_runs (int    argc,
   g_autoptr(GPtrArray) warnings = NULL;
   g_autofree char *runs_dir = NULL;
   g_autofree char *output = NULL;
-  gboolean csv = FALSE, all = FALSE;
+  gboolean csv_flag = FALSE, all = FALSE;
   int status = CS_EXIT_OK;
   const char *cmd;
   const GOptionEntry entries[] = {
     { "runs-dir", 0, 0, G_OPTION_ARG_FILENAME, &runs_dir, "Where runs are kept (~/.local/share/convscope/runs)", "DIR" },
-    { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "export: as CSV, one row per run and epoch", NULL },
+    { "csv", 0, 0, G_OPTION_ARG_NONE, &csv_flag, "export: as CSV, one row per run and epoch", NULL },
     { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "export: every run", NULL },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "export: write to FILE (default: standard output)", "FILE" },
     { NULL }
@@ -158,34 +158,33 @@ cs_cli_runs (int    argc,
     }
   if (g_str_equal (cmd, "export"))
     {
-      g_autoptr(GString) out = g_string_new (NULL);
+      g_autoptr(GPtrArray) runs = g_ptr_array_new_with_free_func (g_object_unref);
+      g_autofree char *csv = NULL;
+      gsize len;
 
-      if (!csv)
+      if (!csv_flag)
         return cs_cli_usage_error ("runs", "export writes CSV: add --csv");
       if (all == (argc == 3) || argc > 3)
         return cs_cli_usage_error ("runs", "export needs one run ID or --all");
-      g_string_append_printf (out, "%s\n", cs_run_csv_header ());
       if (all)
         {
           for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (store)); i++)
-            {
-              g_autoptr(CsRun) run = g_list_model_get_item (G_LIST_MODEL (store), i);
-              cs_run_append_csv (run, out);
-            }
+            g_ptr_array_add (runs, g_list_model_get_item (G_LIST_MODEL (store), i));
         }
       else
         {
           CsRun *run = cs_run_store_find (store, argv[2], &error);
           if (run == NULL)
             return cs_cli_fail (error);
-          cs_run_append_csv (run, out);
+          g_ptr_array_add (runs, g_object_ref (run));
         }
+      csv = cs_runs_to_csv ((CsRun * const *) runs->pdata, runs->len, &len);
       if (output != NULL)
         {
-          if (!cs_write_file_full (output, out->str, out->len, CS_WRITE_USER_PATH, &error))
+          if (!cs_write_file_full (output, csv, len, CS_WRITE_USER_PATH, &error))
             return cs_cli_fail (error);
         }
-      else if (fwrite (out->str, 1, out->len, stdout) != out->len || fflush (stdout) != 0)
+      else if (fwrite (csv, 1, len, stdout) != len || fflush (stdout) != 0)
         {
           int err = errno;
           fprintf (stderr, "convscope: could not write the CSV to standard output: %s\n", g_strerror (err));

@@ -474,10 +474,14 @@ test_csv_export (void)
   g_autofree char *dir = make_tmpdir ();
   g_autoptr(CsRunStore) store = cs_run_store_new (dir);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GString) csv = g_string_new (NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *saved = NULL;
+  g_autoptr(CsCheckpoint) ckpt = NULL;
   g_auto(GStrv) lines = NULL;
   CsRun *a = new_run (store, "mlp", 2, 1);
   CsRun *b = new_run (store, "mlp", 1, 2);
+  CsRun *both[2];
+  gsize len;
 
   g_assert_true (cs_run_start (a, small, &error));
   g_assert_true (cs_run_start (b, small, &error));
@@ -485,10 +489,12 @@ test_csv_export (void)
   cs_run_join (a);
   cs_run_join (b);
 
-  g_string_append_printf (csv, "%s\n", cs_run_csv_header ());
-  cs_run_append_csv (a, csv);
-  cs_run_append_csv (b, csv);
-  lines = g_strsplit (csv->str, "\n", -1);
+  both[0] = a;
+  both[1] = b;
+  csv = cs_runs_to_csv (both, 2, &len);
+  g_assert_cmpuint (len, ==, strlen (csv));
+  g_assert_true (g_str_has_prefix (csv, cs_run_csv_header ()));
+  lines = g_strsplit (csv, "\n", -1);
   /* A header, then one row per run and epoch (2 + 1), every row with every column. */
   g_assert_cmpuint (g_strv_length (lines), ==, 5);
   g_assert_cmpstr (lines[4], ==, "");
@@ -499,6 +505,20 @@ test_csv_export (void)
     }
   g_assert_true (g_str_has_prefix (lines[1], cs_run_get_id (a)));
   g_assert_true (g_str_has_prefix (lines[3], cs_run_get_id (b)));
+
+  /* Its weights leave with the run's settings: what the app's Save writes. */
+  saved = g_build_filename (dir, "saved.safetensors", NULL);
+  g_assert_true (cs_run_save_weights (a, saved, CS_WRITE_USER_PATH, &error));
+  g_assert_no_error (error);
+  ckpt = cs_checkpoint_load (saved, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_hash_table_lookup (ckpt->metadata, "run_id"), ==, cs_run_get_id (a));
+  g_assert_cmpstr (g_hash_table_lookup (ckpt->metadata, "epoch"), ==, "2");
+  g_assert_cmpstr (g_hash_table_lookup (ckpt->metadata, "spec"), ==, cs_run_get_spec (a)->text);
+  {
+    g_autofree char *acc = g_strdup_printf ("%.2f", cs_run_get_epoch (a, 1)->test_acc);
+    g_assert_cmpstr (g_hash_table_lookup (ckpt->metadata, "test_accuracy"), ==, acc);
+  }
   cs_test_rm_rf (dir);
 }
 

@@ -538,45 +538,20 @@ cs_window_save_selected (CsWindow    *self,
                          GError     **error)
 {
   GObject *item = self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL;
-  g_autoptr(GHashTable) meta = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
 
   if (item == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "select a run or a checkpoint to save");
       return FALSE;
     }
-  g_hash_table_insert (meta, (char *) "format", g_strdup ("convscope"));
-  g_hash_table_insert (meta, (char *) "convscope_version", g_strdup (PACKAGE_VERSION));
   if (CS_IS_RUN (item))
-    {
-      CsRun *run = CS_RUN (item);
-      g_autofree char *ckpt = cs_run_get_checkpoint_path (run);
-      CsSnapshot *snap = cs_run_get_snapshot (run);
-      g_autoptr(CsModel) model = cs_model_new (cs_run_get_spec (run));
-
-      /* The newest weights: a live run's snapshot, else its last checkpoint. */
-      if (snap != NULL)
-        memcpy (cs_model_params (model), snap->params, snap->n_params * sizeof (float));
-      else
-        {
-          g_autoptr(CsCheckpoint) c = cs_checkpoint_load (ckpt, error);
-          if (c == NULL || !cs_checkpoint_apply (c, model, error))
-            return FALSE;
-        }
-      g_hash_table_insert (meta, (char *) "spec", g_strdup (cs_run_get_spec (run)->text));
-      g_hash_table_insert (meta, (char *) "model", g_strdup (cs_run_get_model (run)));
-      g_hash_table_insert (meta, (char *) "run_id", g_strdup (cs_run_get_id (run)));
-      g_hash_table_insert (meta, (char *) "dataset", g_strdup (cs_run_get_dataset (run)));
-      if (cs_run_get_n_epochs (run) > 0)
-        g_hash_table_insert (meta, (char *) "test_accuracy",
-                             g_strdup_printf ("%.2f", cs_run_get_epoch (run, cs_run_get_n_epochs (run) - 1)->test_acc));
-      return cs_checkpoint_save_full (path, model, NULL, meta, CS_WRITE_USER_PATH, error);
-    }
+    return cs_run_save_weights (CS_RUN (item), path, CS_WRITE_USER_PATH, error);
   else
     {
       CsLoadedModel *m = CS_LOADED_MODEL (item);
-      g_hash_table_insert (meta, (char *) "spec", g_strdup (cs_loaded_model_get_spec (m)->text));
-      g_hash_table_insert (meta, (char *) "model", g_strdup (cs_loaded_model_get_model (m)));
+      g_autoptr(GHashTable) meta = cs_checkpoint_metadata_new (cs_loaded_model_get_spec (m),
+                                                               cs_loaded_model_get_model (m));
+
       return cs_checkpoint_save_full (path, cs_loaded_model_get_model_instance (m), NULL, meta,
                                       CS_WRITE_USER_PATH, error);
     }
@@ -676,25 +651,20 @@ cs_window_export_csv (CsWindow    *self,
                       const char  *path,
                       GError     **error)
 {
-  g_autoptr(GString) out = g_string_new (cs_run_csv_header ());
-  guint n = 0;
+  g_autoptr(GPtrArray) runs = g_ptr_array_new ();
+  g_autofree char *csv = NULL;
+  gsize len;
 
-  g_string_append_c (out, '\n');
   for (guint i = 0; i < self->selected->len; i++)
-    {
-      GObject *item = g_ptr_array_index (self->selected, i);
-      if (CS_IS_RUN (item))
-        {
-          cs_run_append_csv (CS_RUN (item), out);
-          n++;
-        }
-    }
-  if (n == 0)
+    if (CS_IS_RUN (g_ptr_array_index (self->selected, i)))
+      g_ptr_array_add (runs, g_ptr_array_index (self->selected, i));
+  if (runs->len == 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "select one or more runs to export their history");
       return FALSE;
     }
-  return cs_write_file_full (path, out->str, out->len, CS_WRITE_USER_PATH, error);
+  csv = cs_runs_to_csv ((CsRun * const *) runs->pdata, runs->len, &len);
+  return cs_write_file_full (path, csv, len, CS_WRITE_USER_PATH, error);
 }
 
 static void

@@ -26,6 +26,22 @@ optimizer_path (const char *path)
   return g_strconcat (path, ".optimizer.safetensors", NULL);
 }
 
+GHashTable *
+cs_checkpoint_metadata_new (const CsSpec *spec,
+                            const char   *model)
+{
+  GHashTable *meta = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+
+  g_return_val_if_fail (spec != NULL, meta);
+
+  g_hash_table_insert (meta, (char *) "format", g_strdup ("convscope"));
+  g_hash_table_insert (meta, (char *) "convscope_version", g_strdup (PACKAGE_VERSION));
+  g_hash_table_insert (meta, (char *) "spec", g_strdup (spec->text));
+  if (model != NULL)
+    g_hash_table_insert (meta, (char *) "model", g_strdup (model));
+  return meta;
+}
+
 gboolean
 cs_checkpoint_save (const char *path,
                     CsModel    *model,

@@ -38,6 +38,11 @@ CsModel      *cs_checkpoint_to_model    (const CsCheckpoint *self,
                                          const char        *model_hint,
                                          GError           **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* The metadata every checkpoint Convscope writes starts with (string to
+ * string): the format, Convscope's version, the spec and the model's name. */
+GHashTable *cs_checkpoint_metadata_new (const CsSpec      *spec,
+                                        const char        *model) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The model's parameters under their state_dict names; @metadata (string to
  * string) may be NULL. With @optim, its state goes to PATH's sibling
  * "<stem>.optimizer.safetensors". */

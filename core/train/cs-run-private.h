@@ -57,6 +57,10 @@ gboolean     cs_run_record_check     (const char        *text,
                                       const char        *path,
                                       GError           **error);
 
+/* cs-run-export.c: what a checkpoint of the run carries (string to string). */
+GHashTable  *cs_run_record_checkpoint_metadata (const CsRunRecord *r,
+                                                const CsSpec      *spec) G_GNUC_WARN_UNUSED_RESULT;
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CsRunRecord, cs_run_record_free)
 
 /* The state one training thread shares with its run (cs-run-thread.c). */

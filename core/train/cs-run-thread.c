@@ -309,32 +309,6 @@ thread_write_record (CsRunThread *w)
     post_state (w, w->record->state, error->message);
 }
 
-static GHashTable *
-checkpoint_metadata (CsRunThread         *w,
-                     const CsEpochResult *last)
-{
-  GHashTable *meta = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  const CsHyperParams *hp = &w->record->hp;
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  g_hash_table_insert (meta, (char *) "format", g_strdup ("convscope"));
-  g_hash_table_insert (meta, (char *) "convscope_version", g_strdup (PACKAGE_VERSION));
-  g_hash_table_insert (meta, (char *) "spec", g_strdup (w->record->spec_text));
-  g_hash_table_insert (meta, (char *) "model", g_strdup (w->record->model));
-  g_hash_table_insert (meta, (char *) "run_id", g_strdup (w->record->id));
-  g_hash_table_insert (meta, (char *) "dataset", g_strdup (w->record->dataset));
-  g_hash_table_insert (meta, (char *) "optimizer", g_strdup (cs_optim_kind_name (hp->optim.kind)));
-  g_hash_table_insert (meta, (char *) "lr", g_strdup (g_ascii_dtostr (buf, sizeof buf, hp->optim.lr)));
-  g_hash_table_insert (meta, (char *) "momentum", g_strdup (g_ascii_dtostr (buf, sizeof buf, hp->optim.momentum)));
-  g_hash_table_insert (meta, (char *) "weight_decay", g_strdup (g_ascii_dtostr (buf, sizeof buf, hp->optim.weight_decay)));
-  g_hash_table_insert (meta, (char *) "batch_size", g_strdup_printf ("%d", hp->batch_size));
-  g_hash_table_insert (meta, (char *) "seed", g_strdup_printf ("%" G_GUINT64_FORMAT, hp->seed));
-  g_hash_table_insert (meta, (char *) "epoch", g_strdup_printf ("%u", w->record->epochs->len));
-  if (last != NULL)
-    g_hash_table_insert (meta, (char *) "test_accuracy", g_strdup_printf ("%.2f", last->test_acc));
-  return meta;
-}
-
 /* Whether the checkpoint was saved; if not, the person is told and *message
  * (when given) says why. */
 static gboolean
@@ -343,7 +317,7 @@ thread_save_checkpoint (CsRunThread         *w,
                         char               **message)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GHashTable) meta = checkpoint_metadata (w, last);
+  g_autoptr(GHashTable) meta = cs_run_record_checkpoint_metadata (w->record, w->spec);
   g_autofree char *path = g_build_filename (w->dir, "checkpoint.safetensors", NULL);
 
   if (!cs_checkpoint_save (path, cs_trainer_get_model (w->trainer), cs_trainer_get_optim (w->trainer), meta, &error))

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "base/cs-atomic-file.h"
 #include "data/cs-dataset.h"
 #include "spec/cs-spec.h"
 #include "train/cs-trainer.h"
@@ -138,5 +139,19 @@ gboolean         cs_run_save                (CsRun   *self,
 const char      *cs_run_csv_header          (void);
 void             cs_run_append_csv          (CsRun   *self,
                                              GString *out);
+
+/* Every run's history as one CSV text, the header first (*len: its length). */
+char            *cs_runs_to_csv             (CsRun * const *runs,
+                                             guint          n_runs,
+                                             gsize         *len) G_GNUC_WARN_UNUSED_RESULT;
+/* What a checkpoint of the run carries in its metadata: the spec, the model,
+ * the run's id, data set and training settings, its last test accuracy. */
+GHashTable      *cs_run_checkpoint_metadata (CsRun         *self) G_GNUC_WARN_UNUSED_RESULT;
+/* The run's newest weights (a live run's last snapshot, else its checkpoint)
+ * saved to @path as safetensors with cs_run_checkpoint_metadata(). */
+gboolean         cs_run_save_weights        (CsRun         *self,
+                                             const char    *path,
+                                             CsWriteFlags   flags,
+                                             GError       **error);
 
 G_END_DECLS
