@@ -46,9 +46,11 @@ progress_cb (CsRun    *run,
   for (int i = 0; i < width; i++)
     bar[i] = i < filled ? '#' : '-';
   bar[width] = '\0';
-  printf ("\r  epoch %d/%d [%s] %d/%d  loss %.4f  %.0f samples/s ",
-          cs_run_get_current_epoch (run) + 1, t->epochs, bar, batch, n,
-          cs_run_get_running_loss (run), cs_run_get_samples_per_sec (run));
+  {
+    g_autofree char *progress = cs_run_format_progress (run, CS_RUN_PROGRESS_EPOCH);
+    printf ("\r  %s [%s] %d/%d  loss %.4f  %.0f samples/s ", progress ? progress : "", bar, batch, n,
+            cs_run_get_running_loss (run), cs_run_get_samples_per_sec (run));
+  }
   fflush (stdout);
 }
 

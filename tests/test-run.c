@@ -294,6 +294,22 @@ test_pause_resume_stop (void)
         WAIT_FOR (g_get_monotonic_time () > t);
       }
       g_assert_cmpuint (ev.n_progress, <=, progress_when_paused + 1);
+      /* Where it stands, counted from one, as every view and the CLI word it. */
+      {
+        g_autofree char *line = cs_run_format_progress (run, CS_RUN_PROGRESS_BATCH | CS_RUN_PROGRESS_SPEED);
+        g_autofree char *expect = g_strdup_printf ("epoch %d/50 · batch %d/%d", cs_run_get_current_epoch (run) + 1,
+                                                   cs_run_get_current_batch (run), cs_run_get_n_batches (run));
+        double done = cs_run_get_fraction_done (run);
+
+        if (cs_run_get_n_batches (run) > 0)
+          {
+            /* Paused: no speed, it would be stale. */
+            g_assert_cmpstr (line, ==, expect);
+            g_assert_cmpint (cs_run_get_current_batch (run), >=, 1);
+            g_assert_cmpfloat (done, >, 0);
+            g_assert_cmpfloat (done, <, 1);
+          }
+      }
       cs_run_resume (run);
       WAIT_FOR (cs_run_get_state (run) == CS_RUN_RUNNING);
     }
@@ -305,6 +321,7 @@ test_pause_resume_stop (void)
   WAIT_FOR (cs_run_get_state (run) == CS_RUN_STOPPED);
   cs_run_join (run);
   g_assert_nonnull (strstr (cs_run_get_message (run), "stopped at epoch"));
+  g_assert_null (cs_run_format_progress (run, CS_RUN_PROGRESS_BATCH));
   /* What was learned is kept. */
   ckpt = cs_run_get_checkpoint_path (run);
   g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));

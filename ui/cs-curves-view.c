@@ -60,9 +60,10 @@ refresh (CsCurvesView *self)
       sl = cs_plot_add_series (self->loss_plot, cs_run_get_name (run), &color);
       cs_plot_set_points (self->loss_plot, sl, lx, ly, n_pts);
       if (cs_run_state_is_live (cs_run_get_state (run)) && cs_run_get_n_batches (run) > 0)
-        g_string_append_printf (info, "%s%s: epoch %d, batch %d/%d, %.0f samples/s", info->len ? " · " : "",
-                                cs_run_get_name (run), cs_run_get_current_epoch (run), cs_run_get_current_batch (run),
-                                cs_run_get_n_batches (run), cs_run_get_samples_per_sec (run));
+        {
+          g_autofree char *progress = cs_run_format_progress (run, CS_RUN_PROGRESS_BATCH | CS_RUN_PROGRESS_SPEED);
+          g_string_append_printf (info, "%s%s: %s", info->len ? " · " : "", cs_run_get_name (run), progress);
+        }
     }
   gtk_label_set_text (self->info, info->str);
 }

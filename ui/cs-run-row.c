@@ -44,8 +44,10 @@ update (CsRunRow *self)
 
       gtk_label_set_text (self->title, cs_run_get_name (run));
       if (live && cs_run_get_n_batches (run) > 0)
-        sub = g_strdup_printf ("%s · epoch %d/%d · %.0f/s", cs_run_state_to_string (state),
-                               cs_run_get_current_epoch (run) + 1, hp->epochs, cs_run_get_samples_per_sec (run));
+        {
+          g_autofree char *progress = cs_run_format_progress (run, CS_RUN_PROGRESS_SPEED);
+          sub = g_strdup_printf ("%s · %s", cs_run_state_to_string (state), progress);
+        }
       else
         sub = g_strdup_printf ("%s · %s · %u/%d epochs", cs_run_get_model (run), cs_run_state_to_string (state),
                                ne, hp->epochs);

@@ -1,4 +1,6 @@
-/* The main window: the runs sidebar, the views of the selected runs, and the actions on them. */
+/* The main window: the runs sidebar, the views of the selected runs and the
+ * line above them. Its actions are in cs-window-actions.c, files dropped on
+ * it in cs-window-dnd.c; what they share is in cs-window-private.h. */
 
 #define G_LOG_DOMAIN "cs-window"
 
@@ -6,51 +8,8 @@
 
 #include <string.h>
 
-#include "formats/cs-checkpoint.h"
-#include "cs-compare-view.h"
-#include "cs-curves-view.h"
-#include "data/cs-dataset.h"
-#include "cs-draw-view.h"
-#include "cs-inside-view.h"
-#include "cs-loaded-model.h"
-#include "cs-new-run-dialog.h"
-#include "nn/cs-presets.h"
 #include "cs-run-row.h"
-#include "train/cs-run-store.h"
-#include "cs-summary-view.h"
-#include "cs-window.h"
-
-struct _CsWindow
-{
-  GtkApplicationWindow  parent_instance;
-
-  GtkHeaderBar         *header_bar;
-  GtkRevealer          *banner;
-  GtkWidget            *banner_box;
-  GtkImage             *banner_icon;
-  GtkLabel             *banner_label;
-  GtkButton            *banner_close;
-  GtkListView          *run_list;
-  GtkStack             *main_stack;
-  GtkStack             *views;
-  GtkLabel             *status_label;
-  GtkProgressBar       *status_progress;
-  GtkButton            *pause_button;
-  GtkButton            *stop_button;
-  CsCurvesView         *curves_view;
-  CsCompareView        *compare_view;
-  CsSummaryView        *summary_view;
-  CsInsideView         *inside_view;
-  CsDrawView           *draw_view;
-
-  CsRunStore           *store;
-  GListStore           *loaded;       /* CsLoadedModel */
-  GtkMultiSelection    *selection;
-  GPtrArray            *selected;     /* GObject: CsRun or CsLoadedModel */
-  CsDataset            *mnist;
-  CsDataset            *fashion;
-  GPtrArray            *watched;      /* CsRun whose signals update the window */
-};
+#include "cs-window-private.h"
 
 G_DEFINE_FINAL_TYPE (CsWindow, cs_window, GTK_TYPE_APPLICATION_WINDOW)
 
@@ -87,8 +46,8 @@ banner_close_cb (GtkButton *button,
 
 /* ---- data --------------------------------------------------------------- */
 
-static CsDataset *
-get_dataset (CsWindow    *self,
+CsDataset *
+cs_window_get_dataset (CsWindow    *self,
              const char  *name,
              const char  *dir,
              GError     **error)
@@ -107,7 +66,7 @@ CsDataset *
 cs_window_get_mnist (CsWindow *self)
 {
   g_autoptr(GError) error = NULL;
-  CsDataset *ds = get_dataset (self, "mnist", NULL, &error);
+  CsDataset *ds = cs_window_get_dataset (self, "mnist", NULL, &error);
 
   if (ds == NULL)
     {
@@ -120,8 +79,8 @@ cs_window_get_mnist (CsWindow *self)
 
 /* ---- the selected runs --------------------------------------------------- */
 
-static CsRun *
-selected_live_run (CsWindow *self)
+CsRun *
+cs_window_get_live_run (CsWindow *self)
 {
   for (guint i = 0; i < self->selected->len; i++)
     {
@@ -132,81 +91,26 @@ selected_live_run (CsWindow *self)
   return NULL;
 }
 
-static void
-update_status (CsWindow *self)
+void
+cs_window_update_status (CsWindow *self)
 {
-  CsRun *live = selected_live_run (self);
+  CsRun *live = cs_window_get_live_run (self);
   GAction *pause = g_action_map_lookup_action (G_ACTION_MAP (self), "pause-resume");
   GAction *stop = g_action_map_lookup_action (G_ACTION_MAP (self), "stop");
-  g_autofree char *text = NULL;
 
   g_simple_action_set_enabled (G_SIMPLE_ACTION (pause), live != NULL);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (stop), live != NULL);
-  gtk_widget_set_visible (GTK_WIDGET (self->status_progress), live != NULL);
-
   if (live != NULL)
-    {
-      const CsHyperParams *hp = cs_run_get_hyper_params (live);
-      int nb = cs_run_get_n_batches (live), epoch = cs_run_get_current_epoch (live), batch = cs_run_get_current_batch (live);
-      double sps = cs_run_get_samples_per_sec (live);
-      double done = nb > 0 ? epoch + (double) batch / nb : 0;
-      double remaining = nb > 0 && sps > 0 ? (hp->epochs - done) * nb * hp->batch_size / sps : 0;
-      g_autofree char *pct = g_strdup_printf ("%.0f%%", 100 * done / hp->epochs);
-
-      if (cs_run_get_state (live) == CS_RUN_PAUSED)
-        text = g_strdup_printf ("%s · paused at epoch %d, batch %d/%d", cs_run_get_name (live), epoch + 1, batch, nb);
-      else if (nb > 0)
-        text = g_strdup_printf ("%s · epoch %d/%d · batch %d/%d · %.0f samples/s · ETA %d:%02d",
-                                cs_run_get_name (live), epoch + 1, hp->epochs, batch, nb, sps,
-                                (int) remaining / 60, (int) remaining % 60);
-      else
-        text = g_strdup_printf ("%s · starting…", cs_run_get_name (live));
-      gtk_progress_bar_set_fraction (self->status_progress, CLAMP (done / hp->epochs, 0, 1));
-      gtk_progress_bar_set_text (self->status_progress, pct);
-      gtk_button_set_icon_name (self->pause_button, cs_run_get_state (live) == CS_RUN_PAUSED
-                                ? "media-playback-start-symbolic" : "media-playback-pause-symbolic");
-    }
-  else if (self->selected->len == 1)
-    {
-      GObject *item = g_ptr_array_index (self->selected, 0);
-      if (CS_IS_RUN (item))
-        {
-          CsRun *run = CS_RUN (item);
-          guint ne = cs_run_get_n_epochs (run);
-          g_autofree char *acc = ne ? g_strdup_printf (" · %.2f%% after %u epoch%s", cs_run_get_epoch (run, ne - 1)->test_acc,
-                                                       ne, ne == 1 ? "" : "s") : g_strdup ("");
-          text = g_strdup_printf ("%s · %s%s%s%s", cs_run_get_name (run), cs_run_state_to_string (cs_run_get_state (run)),
-                                  acc, cs_run_get_message (run) ? " · " : "",
-                                  cs_run_get_message (run) ? cs_run_get_message (run) : "");
-        }
-      else
-        {
-          CsLoadedModel *m = CS_LOADED_MODEL (item);
-          const CsEpochResult *r = cs_loaded_model_get_result (m);
-          text = r ? g_strdup_printf ("%s · %s · test accuracy %.2f%%", cs_loaded_model_get_name (m),
-                                      cs_loaded_model_get_model (m), r->test_acc)
-                   : cs_loaded_model_get_eval_error (m)
-                   ? g_strdup_printf ("%s · %s · cannot be evaluated: %s", cs_loaded_model_get_name (m),
-                                      cs_loaded_model_get_model (m), cs_loaded_model_get_eval_error (m))
-                   : g_strdup_printf ("%s · %s · %s", cs_loaded_model_get_name (m), cs_loaded_model_get_model (m),
-                                      cs_loaded_model_is_evaluating (m) ? "evaluating on the test set…"
-                                                                         : "Evaluate it from the menu");
-        }
-    }
-  else if (self->selected->len == 0)
-    text = g_strdup ("Draw a digit: the model answers as you draw");
-  else
-    text = g_strdup_printf ("%u selected", self->selected->len);
-  gtk_label_set_text (self->status_label, text);
-  /* The line is ellipsized in a narrow window: the whole of it on hover. */
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), text);
+    gtk_button_set_icon_name (self->pause_button, cs_run_get_state (live) == CS_RUN_PAUSED
+                              ? "media-playback-start-symbolic" : "media-playback-pause-symbolic");
+  cs_status_bar_update (self->status_bar, self->selected, live ? G_OBJECT (live) : NULL);
 }
 
 static void
 run_progress_cb (CsRun    *run,
                  CsWindow *self)
 {
-  update_status (self);
+  cs_window_update_status (self);
 }
 
 static void
@@ -214,7 +118,7 @@ run_epoch_cb (CsRun    *run,
               guint     epoch,
               CsWindow *self)
 {
-  update_status (self);
+  cs_window_update_status (self);
 }
 
 static void
@@ -222,7 +126,7 @@ run_failed_check_cb (CsRun      *run,
                      GParamSpec *pspec,
                      CsWindow   *self)
 {
-  update_status (self);
+  cs_window_update_status (self);
   if (cs_run_get_state (run) == CS_RUN_FAILED && cs_run_get_message (run) != NULL)
     {
       g_autofree char *msg = g_strdup_printf ("%s failed: %s", cs_run_get_name (run), cs_run_get_message (run));
@@ -235,8 +139,8 @@ run_failed_check_cb (CsRun      *run,
     }
 }
 
-static void
-watch_run (CsWindow *self,
+void
+cs_window_watch_run (CsWindow *self,
            CsRun    *run)
 {
   if (g_ptr_array_find (self->watched, run, NULL))
@@ -248,8 +152,8 @@ watch_run (CsWindow *self,
   g_signal_connect_object (run, "notify::message", G_CALLBACK (run_failed_check_cb), self, 0);
 }
 
-static void
-refresh_views (CsWindow *self)
+void
+cs_window_refresh_views (CsWindow *self)
 {
   GObject *first = self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL;
 
@@ -266,7 +170,7 @@ refresh_views (CsWindow *self)
                                cs_loaded_model_get_model (CS_LOADED_MODEL (first)), NULL);
   else
     cs_summary_view_set_model (self->summary_view, NULL, NULL, NULL);
-  update_status (self);
+  cs_window_update_status (self);
 }
 
 static void
@@ -288,7 +192,7 @@ selection_changed_cb (GtkSelectionModel *model,
   /* The Draw view needs no run: it has the bundled model. */
   if (self->selected->len > 0 || !g_str_equal (gtk_stack_get_visible_child_name (self->views), "draw"))
     gtk_stack_set_visible_child_name (self->main_stack, self->selected->len ? "views" : "welcome");
-  refresh_views (self);
+  cs_window_refresh_views (self);
 }
 
 static void
@@ -336,401 +240,6 @@ cs_window_select (CsWindow  *self,
   gtk_selection_model_set_selection (GTK_SELECTION_MODEL (self->selection), set, mask);
 }
 
-/* ---- starting runs ------------------------------------------------------- */
-
-CsRun *
-cs_window_start_run (CsWindow            *self,
-                     const CsRunSettings *settings,
-                     GError             **error)
-{
-  g_autoptr(CsDataset) ds = NULL;
-  CsRunSettings found;
-  CsRun *run;
-
-  g_return_val_if_fail (CS_IS_WINDOW (self), NULL);
-  g_return_val_if_fail (settings != NULL, NULL);
-
-  ds = get_dataset (self, settings->dataset, settings->data_dir, error);
-  if (ds == NULL)
-    return NULL;
-  /* The same settings (borrowed), with the dataset as it was found. */
-  found = *settings;
-  found.dataset = ds->name;
-  found.data_dir = ds->dir;
-  run = cs_run_store_create (self->store, &found, error);
-  if (run == NULL)
-    return NULL;
-  cs_run_set_snapshot_interval (run, 50);
-  watch_run (self, run);
-  if (!cs_run_start (run, ds, error))
-    return NULL;
-  return run;
-}
-
-static void
-new_run_start_cb (CsNewRunDialog *dialog,
-                  CsWindow       *self)
-{
-  g_auto(CsRunSettings) settings = { 0 };
-  g_autoptr(GError) error = NULL;
-  CsRun *run;
-
-  cs_new_run_dialog_get_settings (dialog, &settings);
-  run = cs_window_start_run (self, &settings, &error);
-  if (run == NULL)
-    {
-      /* The dialog stays open: the person can fix what is wrong. */
-      cs_window_show_message (self, error->message, TRUE);
-      return;
-    }
-  gtk_window_destroy (GTK_WINDOW (dialog));
-  cs_window_select (self, (GObject **) &run, 1);
-}
-
-static void
-new_run_action (GSimpleAction *action,
-                GVariant      *param,
-                gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  CsNewRunDialog *dialog = cs_new_run_dialog_new (GTK_WINDOW (self));
-
-  g_signal_connect_object (dialog, "start", G_CALLBACK (new_run_start_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-static void
-compare_mlp_cnn_action (GSimpleAction *action,
-                        GVariant      *param,
-                        gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  static const char * const models[] = { "mlp", "cnn" };
-  GObject *runs[2] = { NULL };
-
-  for (guint i = 0; i < 2; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      g_auto(CsRunSettings) settings = { 0 };
-
-      if (cs_run_settings_init_preset (&settings, models[i], &error))
-        runs[i] = G_OBJECT (cs_window_start_run (self, &settings, &error));
-      if (runs[i] == NULL)
-        {
-          cs_window_show_message (self, error->message, TRUE);
-          return;
-        }
-    }
-  cs_window_select (self, runs, 2);
-  gtk_stack_set_visible_child_name (self->views, "curves");
-}
-
-static void
-pause_resume_action (GSimpleAction *action,
-                     GVariant      *param,
-                     gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  CsRun *run = selected_live_run (self);
-
-  if (run == NULL)
-    return;
-  if (cs_run_get_state (run) == CS_RUN_PAUSED)
-    cs_run_resume (run);
-  else
-    cs_run_pause (run);
-}
-
-static void
-stop_action (GSimpleAction *action,
-             GVariant      *param,
-             gpointer       user_data)
-{
-  CsWindow *self = user_data;
-
-  for (guint i = 0; i < self->selected->len; i++)
-    {
-      GObject *item = g_ptr_array_index (self->selected, i);
-      if (CS_IS_RUN (item))
-        cs_run_stop (CS_RUN (item));
-    }
-}
-
-static void
-delete_run_action (GSimpleAction *action,
-                   GVariant      *param,
-                   gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  g_autoptr(GPtrArray) items = g_ptr_array_copy (self->selected, (GCopyFunc) g_object_ref, NULL);
-
-  g_ptr_array_set_free_func (items, g_object_unref);
-  for (guint i = 0; i < items->len; i++)
-    {
-      GObject *item = g_ptr_array_index (items, i);
-      g_autoptr(GError) error = NULL;
-      guint pos;
-
-      if (CS_IS_RUN (item) && !cs_run_store_delete (self->store, CS_RUN (item), &error))
-        cs_window_show_message (self, error->message, TRUE);
-      else if (CS_IS_LOADED_MODEL (item) && g_list_store_find (self->loaded, item, &pos))
-        g_list_store_remove (self->loaded, pos);
-    }
-}
-
-/* ---- open, save, export --------------------------------------------------- */
-
-gboolean
-cs_window_open_checkpoint (CsWindow    *self,
-                           const char  *path,
-                           GError     **error)
-{
-  g_autoptr(CsLoadedModel) model = cs_loaded_model_new (path, error);
-
-  if (model == NULL)
-    return FALSE;
-  g_list_store_append (self->loaded, model);
-  cs_window_select (self, (GObject **) &model, 1);
-  return TRUE;
-}
-
-static void
-open_response_cb (GtkNativeDialog *dialog,
-                  int              response,
-                  CsWindow        *self)
-{
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = g_file_get_path (file);
-      g_autoptr(GError) error = NULL;
-
-      if (!cs_window_open_checkpoint (self, path, &error))
-        cs_window_show_message (self, error->message, TRUE);
-    }
-  g_object_unref (dialog);
-}
-
-static void
-open_action (GSimpleAction *action,
-             GVariant      *param,
-             gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  GtkFileChooserNative *chooser = gtk_file_chooser_native_new ("Open a Checkpoint", GTK_WINDOW (self),
-                                                               GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
-  GtkFileFilter *filter = gtk_file_filter_new ();
-
-  gtk_file_filter_set_name (filter, "Checkpoints (.safetensors, PyTorch .pth)");
-  gtk_file_filter_add_pattern (filter, "*.safetensors");
-  gtk_file_filter_add_pattern (filter, "*.pth");
-  gtk_file_filter_add_pattern (filter, "*.pt");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  g_object_unref (filter);
-  g_signal_connect (chooser, "response", G_CALLBACK (open_response_cb), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-}
-
-/* Writes the selected run's or checkpoint's weights as safetensors at @path. */
-gboolean
-cs_window_save_selected (CsWindow    *self,
-                         const char  *path,
-                         GError     **error)
-{
-  GObject *item = self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL;
-
-  if (item == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "select a run or a checkpoint to save");
-      return FALSE;
-    }
-  if (CS_IS_RUN (item))
-    return cs_run_save_weights (CS_RUN (item), path, CS_WRITE_USER_PATH, error);
-  else
-    {
-      CsLoadedModel *m = CS_LOADED_MODEL (item);
-      g_autoptr(GHashTable) meta = cs_checkpoint_metadata_new (cs_loaded_model_get_spec (m),
-                                                               cs_loaded_model_get_model (m));
-
-      return cs_checkpoint_save_full (path, cs_loaded_model_get_model_instance (m), NULL, meta,
-                                      CS_WRITE_USER_PATH, error);
-    }
-}
-
-typedef enum { SAVE_CHECKPOINT, SAVE_ACCURACY_PLOT, SAVE_LOSS_PLOT, SAVE_CSV } SaveKind;
-
-static void
-save_response_cb (GtkNativeDialog *dialog,
-                  int              response,
-                  CsWindow        *self)
-{
-  SaveKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "kind"));
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = g_file_get_path (file);
-      g_autoptr(GError) error = NULL;
-      gboolean ok = FALSE;
-
-      switch (kind)
-        {
-        case SAVE_CHECKPOINT:
-          ok = cs_window_save_selected (self, path, &error);
-          break;
-        case SAVE_ACCURACY_PLOT:
-          ok = cs_plot_export (cs_curves_view_get_accuracy_plot (self->curves_view), path, 1200, 700, &error);
-          break;
-        case SAVE_LOSS_PLOT:
-          ok = cs_plot_export (cs_curves_view_get_loss_plot (self->curves_view), path, 1200, 700, &error);
-          break;
-        case SAVE_CSV:
-          ok = cs_window_export_csv (self, path, &error);
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-      if (ok)
-        {
-          g_autofree char *msg = g_strdup_printf ("Saved %s", path);
-          cs_window_show_message (self, msg, FALSE);
-        }
-      else
-        cs_window_show_message (self, error->message, TRUE);
-    }
-  g_object_unref (dialog);
-}
-
-static void
-ask_save (CsWindow   *self,
-          const char *title,
-          const char *suggested,
-          SaveKind    kind)
-{
-  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
-                                                               "_Save", "_Cancel");
-
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), suggested);
-  g_object_set_data (G_OBJECT (chooser), "kind", GINT_TO_POINTER (kind));
-  g_signal_connect (chooser, "response", G_CALLBACK (save_response_cb), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-}
-
-static void
-save_action (GSimpleAction *action,
-             GVariant      *param,
-             gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  GObject *item = self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL;
-  g_autofree char *name = NULL;
-
-  if (item == NULL)
-    {
-      cs_window_show_message (self, "Select a run or a checkpoint to save.", TRUE);
-      return;
-    }
-  name = g_strdup_printf ("%s.safetensors", CS_IS_RUN (item) ? cs_run_get_id (CS_RUN (item)) : "model");
-  ask_save (self, "Save Checkpoint", name, SAVE_CHECKPOINT);
-}
-
-static void
-export_plot_action (GSimpleAction *action,
-                    GVariant      *param,
-                    gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  gboolean loss = g_str_equal (g_variant_get_string (param, NULL), "loss");
-
-  ask_save (self, loss ? "Export Loss Plot (PNG, SVG or PDF)" : "Export Accuracy Plot (PNG, SVG or PDF)",
-            loss ? "loss.png" : "accuracy.png", loss ? SAVE_LOSS_PLOT : SAVE_ACCURACY_PLOT);
-}
-
-gboolean
-cs_window_export_csv (CsWindow    *self,
-                      const char  *path,
-                      GError     **error)
-{
-  g_autoptr(GPtrArray) runs = g_ptr_array_new ();
-  g_autofree char *csv = NULL;
-  gsize len;
-
-  for (guint i = 0; i < self->selected->len; i++)
-    if (CS_IS_RUN (g_ptr_array_index (self->selected, i)))
-      g_ptr_array_add (runs, g_ptr_array_index (self->selected, i));
-  if (runs->len == 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "select one or more runs to export their history");
-      return FALSE;
-    }
-  csv = cs_runs_to_csv ((CsRun * const *) runs->pdata, runs->len, &len);
-  return cs_write_file_full (path, csv, len, CS_WRITE_USER_PATH, error);
-}
-
-static void
-export_csv_action (GSimpleAction *action,
-                   GVariant      *param,
-                   gpointer       user_data)
-{
-  ask_save (user_data, "Export History as CSV", "runs.csv", SAVE_CSV);
-}
-
-static void
-loaded_evaluated_cb (CsLoadedModel *model,
-                     GParamSpec    *pspec,
-                     CsWindow      *self)
-{
-  refresh_views (self);
-}
-
-static void
-evaluate_action (GSimpleAction *action,
-                 GVariant      *param,
-                 gpointer       user_data)
-{
-  CsWindow *self = user_data;
-  CsDataset *ds = cs_window_get_mnist (self);
-
-  if (ds == NULL)
-    return;
-  for (guint i = 0; i < self->selected->len; i++)
-    {
-      GObject *item = g_ptr_array_index (self->selected, i);
-      if (CS_IS_LOADED_MODEL (item))
-        {
-          g_signal_connect_object (item, "notify::evaluated", G_CALLBACK (loaded_evaluated_cb), self, 0);
-          cs_loaded_model_evaluate (CS_LOADED_MODEL (item), ds);
-        }
-      else if (CS_IS_RUN (item) && cs_run_state_is_live (cs_run_get_state (CS_RUN (item))))
-        cs_run_evaluate_now (CS_RUN (item));
-    }
-  update_status (self);
-}
-
-/* Files dropped on the window are opened as checkpoints. */
-static gboolean
-drop_cb (GtkDropTarget *target,
-         const GValue  *value,
-         double         x,
-         double         y,
-         CsWindow      *self)
-{
-  GSList *files;
-
-  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
-    return FALSE;
-  files = g_value_get_boxed (value);
-  for (GSList *l = files; l; l = l->next)
-    {
-      g_autofree char *path = g_file_get_path (l->data);
-      g_autoptr(GError) error = NULL;
-
-      if (path == NULL || !cs_window_open_checkpoint (self, path, &error))
-        cs_window_show_message (self, error ? error->message : "Only local files can be opened.", TRUE);
-    }
-  return TRUE;
-}
-
 /* Space pauses and resumes, except where Space types. */
 static gboolean
 space_cb (GtkWidget *widget,
@@ -742,7 +251,7 @@ space_cb (GtkWidget *widget,
 
   if (focus != NULL && (GTK_IS_EDITABLE (focus) || GTK_IS_TEXT_VIEW (focus)))
     return FALSE;
-  if (selected_live_run (self) == NULL)
+  if (cs_window_get_live_run (self) == NULL)
     return FALSE;
   g_action_group_activate_action (G_ACTION_GROUP (self), "pause-resume", NULL);
   return TRUE;
@@ -784,7 +293,7 @@ store_items_changed_cb (GListModel *model,
   for (guint i = position; i < position + added; i++)
     {
       g_autoptr(CsRun) run = g_list_model_get_item (model, i);
-      watch_run (self, run);
+      cs_window_watch_run (self, run);
     }
 }
 
@@ -807,54 +316,6 @@ close_request_cb (GtkWindow *window,
     }
   return FALSE;
 }
-
-static void
-draw_action (GSimpleAction *action,
-             GVariant      *param,
-             gpointer       user_data)
-{
-  CsWindow *self = user_data;
-
-  gtk_stack_set_visible_child_name (self->views, "draw");
-  gtk_stack_set_visible_child_name (self->main_stack, "views");
-}
-
-static void
-show_maps_cb (CsDrawView  *view,
-              const float *input,
-              CsWindow    *self)
-{
-  cs_window_get_mnist (self);
-  if (self->selected->len == 0)
-    {
-      /* The drawn digit through the model that read it. */
-      g_autoptr(GError) error = NULL;
-      g_autoptr(CsLoadedModel) bundled = cs_loaded_model_new_bundled (&error);
-      if (bundled == NULL)
-        {
-          cs_window_show_message (self, error->message, TRUE);
-          return;
-        }
-      g_list_store_append (self->loaded, bundled);
-      cs_window_select (self, (GObject **) &bundled, 1);
-    }
-  gtk_stack_set_visible_child_name (self->views, "inside");
-  cs_inside_view_set_image (self->inside_view, input, "the drawn digit");
-}
-
-static const GActionEntry win_actions[] = {
-  { .name = "draw", .activate = draw_action },
-  { .name = "new-run", .activate = new_run_action },
-  { .name = "open", .activate = open_action },
-  { .name = "save", .activate = save_action },
-  { .name = "export-plot", .activate = export_plot_action, .parameter_type = "s" },
-  { .name = "export-csv", .activate = export_csv_action },
-  { .name = "pause-resume", .activate = pause_resume_action },
-  { .name = "stop", .activate = stop_action },
-  { .name = "evaluate", .activate = evaluate_action },
-  { .name = "delete-run", .activate = delete_run_action },
-  { .name = "compare-mlp-cnn", .activate = compare_mlp_cnn_action },
-};
 
 static void
 cs_window_dispose (GObject *object)
@@ -882,6 +343,7 @@ cs_window_class_init (CsWindowClass *klass)
   g_type_ensure (CS_TYPE_SUMMARY_VIEW);
   g_type_ensure (CS_TYPE_INSIDE_VIEW);
   g_type_ensure (CS_TYPE_DRAW_VIEW);
+  g_type_ensure (CS_TYPE_STATUS_BAR);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/convscope/Convscope/ui/cs-window.ui");
   gtk_widget_class_bind_template_child (widget_class, CsWindow, header_bar);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, banner);
@@ -892,8 +354,7 @@ cs_window_class_init (CsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsWindow, run_list);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, views);
-  gtk_widget_class_bind_template_child (widget_class, CsWindow, status_label);
-  gtk_widget_class_bind_template_child (widget_class, CsWindow, status_progress);
+  gtk_widget_class_bind_template_child (widget_class, CsWindow, status_bar);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, pause_button);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, stop_button);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, curves_view);
@@ -911,13 +372,12 @@ cs_window_init (CsWindow *self)
   g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
   g_autoptr(GPtrArray) warnings = NULL;
   g_autoptr(GError) error = NULL;
-  GtkDropTarget *drop;
   const char *runs_dir = g_getenv ("CONVSCOPE_RUNS_DIR");
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->selected = g_ptr_array_new_with_free_func (g_object_unref);
   self->watched = g_ptr_array_new_with_free_func (g_object_unref);
-  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
+  cs_window_add_actions (self);
 
   /* The sidebar: the runs directory, then the checkpoints opened this session. */
   self->store = cs_run_store_new (runs_dir && runs_dir[0] ? runs_dir : NULL);
@@ -943,12 +403,9 @@ cs_window_init (CsWindow *self)
   g_signal_connect (self->selection, "selection-changed", G_CALLBACK (selection_changed_cb), self);
   g_signal_connect (self->views, "notify::visible-child", G_CALLBACK (views_changed_cb), self);
   g_signal_connect (self->banner_close, "clicked", G_CALLBACK (banner_close_cb), self);
-  g_signal_connect (self->draw_view, "show-feature-maps", G_CALLBACK (show_maps_cb), self);
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), self);
 
-  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
-  g_signal_connect (drop, "drop", G_CALLBACK (drop_cb), self);
-  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+  cs_window_add_drop_target (self);
 
   /* Start where the person left off: the newest run selected. */
   if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) > 0)
@@ -958,7 +415,7 @@ cs_window_init (CsWindow *self)
     }
   else
     gtk_stack_set_visible_child_name (self->main_stack, "welcome");
-  update_status (self);
+  cs_window_update_status (self);
 }
 
 CsWindow *
@@ -1018,5 +475,5 @@ cs_window_get_n_sidebar_items (CsWindow *self)
 const char *
 cs_window_get_status_text (CsWindow *self)
 {
-  return gtk_label_get_text (self->status_label);
+  return cs_status_bar_get_text (self->status_bar);
 }

@@ -417,6 +417,57 @@ cs_run_set_snapshot_interval (CsRun *self,
   self->snapshot_every = MAX (1, batches);
 }
 
+/* ---- progress, as people read it ------------------------------------------ */
+
+double
+cs_run_get_fraction_done (CsRun *self)
+{
+  int epochs;
+
+  g_return_val_if_fail (CS_IS_RUN (self), 0);
+
+  epochs = self->record->hp.epochs;
+  if (!cs_run_state_is_live (self->record->state))
+    return epochs > 0 ? CLAMP ((double) self->record->epochs->len / epochs, 0, 1) : 1;
+  if (epochs <= 0 || self->n_batches <= 0)
+    return 0;
+  return CLAMP ((self->epoch + (double) self->batch / self->n_batches) / epochs, 0, 1);
+}
+
+char *
+cs_run_format_progress (CsRun              *self,
+                        CsRunProgressFlags  flags)
+{
+  const CsHyperParams *hp;
+  GString *out;
+  gboolean paused;
+
+  g_return_val_if_fail (CS_IS_RUN (self), NULL);
+
+  if (!cs_run_state_is_live (self->record->state))
+    return NULL;
+  if (self->n_batches <= 0)
+    return g_strdup ("starting…");
+
+  hp = &self->record->hp;
+  paused = self->record->state == CS_RUN_PAUSED;
+  out = g_string_new (NULL);
+  /* The run's epoch counts from 0, its batch from 1 (the batches done). */
+  g_string_append_printf (out, "epoch %d/%d", self->epoch + 1, hp->epochs);
+  if (flags & CS_RUN_PROGRESS_BATCH)
+    g_string_append_printf (out, " · batch %d/%d", self->batch, self->n_batches);
+  if ((flags & CS_RUN_PROGRESS_SPEED) && !paused)
+    g_string_append_printf (out, " · %.0f samples/s", self->samples_per_sec);
+  if ((flags & CS_RUN_PROGRESS_ETA) && !paused && self->samples_per_sec > 0)
+    {
+      double done = self->epoch + (double) self->batch / self->n_batches;
+      double left = MAX (0, (hp->epochs - done) * self->n_batches * hp->batch_size / self->samples_per_sec);
+
+      g_string_append_printf (out, " · ETA %d:%02d", (int) left / 60, (int) left % 60);
+    }
+  return g_string_free (out, FALSE);
+}
+
 /* ---- what the training thread's events do, on the run's context ---------- */
 
 void

@@ -140,6 +140,24 @@ const char      *cs_run_csv_header          (void);
 void             cs_run_append_csv          (CsRun   *self,
                                              GString *out);
 
+/* What a live run's progress line may hold besides its epoch. */
+typedef enum
+{
+  CS_RUN_PROGRESS_EPOCH = 0,
+  CS_RUN_PROGRESS_BATCH = 1 << 0,   /* batch b/n of the epoch */
+  CS_RUN_PROGRESS_SPEED = 1 << 1,   /* samples per second */
+  CS_RUN_PROGRESS_ETA   = 1 << 2,   /* the time left, m:ss */
+} CsRunProgressFlags;
+
+/* Where a live run is, counted as people count (epoch 1 is the first):
+ * "epoch 2/5 · batch 340/600 · 2310 samples/s · ETA 1:05"; "starting…"
+ * before its first batch. Every view and the CLI say it this way. A run that
+ * is not live gives NULL. */
+char            *cs_run_format_progress     (CsRun              *self,
+                                             CsRunProgressFlags  flags) G_GNUC_WARN_UNUSED_RESULT;
+/* How much of its training a run has done, from 0 to 1. */
+double           cs_run_get_fraction_done   (CsRun              *self);
+
 /* Every run's history as one CSV text, the header first (*len: its length). */
 char            *cs_runs_to_csv             (CsRun * const *runs,
                                              guint          n_runs,

@@ -1,0 +1,435 @@
+/* The window's actions: start, pause, stop and delete runs, open and save
+ * checkpoints, export plots and histories, evaluate, and the Draw view's
+ * way into Inside. */
+
+#define G_LOG_DOMAIN "cs-window"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "cs-new-run-dialog.h"
+#include "cs-window-private.h"
+#include "nn/cs-presets.h"
+
+CsRun *
+cs_window_start_run (CsWindow            *self,
+                     const CsRunSettings *settings,
+                     GError             **error)
+{
+  g_autoptr(CsDataset) ds = NULL;
+  CsRunSettings found;
+  CsRun *run;
+
+  g_return_val_if_fail (CS_IS_WINDOW (self), NULL);
+  g_return_val_if_fail (settings != NULL, NULL);
+
+  ds = cs_window_get_dataset (self, settings->dataset, settings->data_dir, error);
+  if (ds == NULL)
+    return NULL;
+  /* The same settings (borrowed), with the dataset as it was found. */
+  found = *settings;
+  found.dataset = ds->name;
+  found.data_dir = ds->dir;
+  run = cs_run_store_create (self->store, &found, error);
+  if (run == NULL)
+    return NULL;
+  cs_run_set_snapshot_interval (run, 50);
+  cs_window_watch_run (self, run);
+  if (!cs_run_start (run, ds, error))
+    return NULL;
+  return run;
+}
+
+static void
+new_run_start_cb (CsNewRunDialog *dialog,
+                  CsWindow       *self)
+{
+  g_auto(CsRunSettings) settings = { 0 };
+  g_autoptr(GError) error = NULL;
+  CsRun *run;
+
+  cs_new_run_dialog_get_settings (dialog, &settings);
+  run = cs_window_start_run (self, &settings, &error);
+  if (run == NULL)
+    {
+      /* The dialog stays open: the person can fix what is wrong. */
+      cs_window_show_message (self, error->message, TRUE);
+      return;
+    }
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  cs_window_select (self, (GObject **) &run, 1);
+}
+
+static void
+new_run_action (GSimpleAction *action,
+                GVariant      *param,
+                gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  CsNewRunDialog *dialog = cs_new_run_dialog_new (GTK_WINDOW (self));
+
+  g_signal_connect_object (dialog, "start", G_CALLBACK (new_run_start_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+compare_mlp_cnn_action (GSimpleAction *action,
+                        GVariant      *param,
+                        gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  static const char * const models[] = { "mlp", "cnn" };
+  GObject *runs[2] = { NULL };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_auto(CsRunSettings) settings = { 0 };
+
+      if (cs_run_settings_init_preset (&settings, models[i], &error))
+        runs[i] = G_OBJECT (cs_window_start_run (self, &settings, &error));
+      if (runs[i] == NULL)
+        {
+          cs_window_show_message (self, error->message, TRUE);
+          return;
+        }
+    }
+  cs_window_select (self, runs, 2);
+  gtk_stack_set_visible_child_name (self->views, "curves");
+}
+
+static void
+pause_resume_action (GSimpleAction *action,
+                     GVariant      *param,
+                     gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  CsRun *run = cs_window_get_live_run (self);
+
+  if (run == NULL)
+    return;
+  if (cs_run_get_state (run) == CS_RUN_PAUSED)
+    cs_run_resume (run);
+  else
+    cs_run_pause (run);
+}
+
+static void
+stop_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  CsWindow *self = user_data;
+
+  for (guint i = 0; i < self->selected->len; i++)
+    {
+      GObject *item = g_ptr_array_index (self->selected, i);
+      if (CS_IS_RUN (item))
+        cs_run_stop (CS_RUN (item));
+    }
+}
+
+static void
+delete_run_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  g_autoptr(GPtrArray) items = g_ptr_array_copy (self->selected, (GCopyFunc) g_object_ref, NULL);
+
+  g_ptr_array_set_free_func (items, g_object_unref);
+  for (guint i = 0; i < items->len; i++)
+    {
+      GObject *item = g_ptr_array_index (items, i);
+      g_autoptr(GError) error = NULL;
+      guint pos;
+
+      if (CS_IS_RUN (item) && !cs_run_store_delete (self->store, CS_RUN (item), &error))
+        cs_window_show_message (self, error->message, TRUE);
+      else if (CS_IS_LOADED_MODEL (item) && g_list_store_find (self->loaded, item, &pos))
+        g_list_store_remove (self->loaded, pos);
+    }
+}
+
+gboolean
+cs_window_open_checkpoint (CsWindow    *self,
+                           const char  *path,
+                           GError     **error)
+{
+  g_autoptr(CsLoadedModel) model = cs_loaded_model_new (path, error);
+
+  if (model == NULL)
+    return FALSE;
+  g_list_store_append (self->loaded, model);
+  cs_window_select (self, (GObject **) &model, 1);
+  return TRUE;
+}
+
+static void
+open_response_cb (GtkNativeDialog *dialog,
+                  int              response,
+                  CsWindow        *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = g_file_get_path (file);
+      g_autoptr(GError) error = NULL;
+
+      if (!cs_window_open_checkpoint (self, path, &error))
+        cs_window_show_message (self, error->message, TRUE);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+open_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new ("Open a Checkpoint", GTK_WINDOW (self),
+                                                               GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
+  GtkFileFilter *filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, "Checkpoints (.safetensors, PyTorch .pth)");
+  gtk_file_filter_add_pattern (filter, "*.safetensors");
+  gtk_file_filter_add_pattern (filter, "*.pth");
+  gtk_file_filter_add_pattern (filter, "*.pt");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  g_object_unref (filter);
+  g_signal_connect (chooser, "response", G_CALLBACK (open_response_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+/* Writes the selected run's or checkpoint's weights as safetensors at @path. */
+gboolean
+cs_window_save_selected (CsWindow    *self,
+                         const char  *path,
+                         GError     **error)
+{
+  GObject *item = self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL;
+
+  if (item == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "select a run or a checkpoint to save");
+      return FALSE;
+    }
+  if (CS_IS_RUN (item))
+    return cs_run_save_weights (CS_RUN (item), path, CS_WRITE_USER_PATH, error);
+  else
+    {
+      CsLoadedModel *m = CS_LOADED_MODEL (item);
+      g_autoptr(GHashTable) meta = cs_checkpoint_metadata_new (cs_loaded_model_get_spec (m),
+                                                               cs_loaded_model_get_model (m));
+
+      return cs_checkpoint_save_full (path, cs_loaded_model_get_model_instance (m), NULL, meta,
+                                      CS_WRITE_USER_PATH, error);
+    }
+}
+
+typedef enum { SAVE_CHECKPOINT, SAVE_ACCURACY_PLOT, SAVE_LOSS_PLOT, SAVE_CSV } SaveKind;
+
+static void
+save_response_cb (GtkNativeDialog *dialog,
+                  int              response,
+                  CsWindow        *self)
+{
+  SaveKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "kind"));
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = g_file_get_path (file);
+      g_autoptr(GError) error = NULL;
+      gboolean ok = FALSE;
+
+      switch (kind)
+        {
+        case SAVE_CHECKPOINT:
+          ok = cs_window_save_selected (self, path, &error);
+          break;
+        case SAVE_ACCURACY_PLOT:
+          ok = cs_plot_export (cs_curves_view_get_accuracy_plot (self->curves_view), path, 1200, 700, &error);
+          break;
+        case SAVE_LOSS_PLOT:
+          ok = cs_plot_export (cs_curves_view_get_loss_plot (self->curves_view), path, 1200, 700, &error);
+          break;
+        case SAVE_CSV:
+          ok = cs_window_export_csv (self, path, &error);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      if (ok)
+        {
+          g_autofree char *msg = g_strdup_printf ("Saved %s", path);
+          cs_window_show_message (self, msg, FALSE);
+        }
+      else
+        cs_window_show_message (self, error->message, TRUE);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+ask_save (CsWindow   *self,
+          const char *title,
+          const char *suggested,
+          SaveKind    kind)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
+                                                               "_Save", "_Cancel");
+
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), suggested);
+  g_object_set_data (G_OBJECT (chooser), "kind", GINT_TO_POINTER (kind));
+  g_signal_connect (chooser, "response", G_CALLBACK (save_response_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+save_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  GObject *item = self->selected->len ? g_ptr_array_index (self->selected, 0) : NULL;
+  g_autofree char *name = NULL;
+
+  if (item == NULL)
+    {
+      cs_window_show_message (self, "Select a run or a checkpoint to save.", TRUE);
+      return;
+    }
+  name = g_strdup_printf ("%s.safetensors", CS_IS_RUN (item) ? cs_run_get_id (CS_RUN (item)) : "model");
+  ask_save (self, "Save Checkpoint", name, SAVE_CHECKPOINT);
+}
+
+static void
+export_plot_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  gboolean loss = g_str_equal (g_variant_get_string (param, NULL), "loss");
+
+  ask_save (self, loss ? "Export Loss Plot (PNG, SVG or PDF)" : "Export Accuracy Plot (PNG, SVG or PDF)",
+            loss ? "loss.png" : "accuracy.png", loss ? SAVE_LOSS_PLOT : SAVE_ACCURACY_PLOT);
+}
+
+gboolean
+cs_window_export_csv (CsWindow    *self,
+                      const char  *path,
+                      GError     **error)
+{
+  g_autoptr(GPtrArray) runs = g_ptr_array_new ();
+  g_autofree char *csv = NULL;
+  gsize len;
+
+  for (guint i = 0; i < self->selected->len; i++)
+    if (CS_IS_RUN (g_ptr_array_index (self->selected, i)))
+      g_ptr_array_add (runs, g_ptr_array_index (self->selected, i));
+  if (runs->len == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "select one or more runs to export their history");
+      return FALSE;
+    }
+  csv = cs_runs_to_csv ((CsRun * const *) runs->pdata, runs->len, &len);
+  return cs_write_file_full (path, csv, len, CS_WRITE_USER_PATH, error);
+}
+
+static void
+export_csv_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  ask_save (user_data, "Export History as CSV", "runs.csv", SAVE_CSV);
+}
+
+static void
+loaded_evaluated_cb (CsLoadedModel *model,
+                     GParamSpec    *pspec,
+                     CsWindow      *self)
+{
+  cs_window_refresh_views (self);
+}
+
+static void
+evaluate_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  CsDataset *ds = cs_window_get_mnist (self);
+
+  if (ds == NULL)
+    return;
+  for (guint i = 0; i < self->selected->len; i++)
+    {
+      GObject *item = g_ptr_array_index (self->selected, i);
+      if (CS_IS_LOADED_MODEL (item))
+        {
+          g_signal_connect_object (item, "notify::evaluated", G_CALLBACK (loaded_evaluated_cb), self, 0);
+          cs_loaded_model_evaluate (CS_LOADED_MODEL (item), ds);
+        }
+      else if (CS_IS_RUN (item) && cs_run_state_is_live (cs_run_get_state (CS_RUN (item))))
+        cs_run_evaluate_now (CS_RUN (item));
+    }
+  cs_window_update_status (self);
+}
+
+static void
+draw_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  CsWindow *self = user_data;
+
+  gtk_stack_set_visible_child_name (self->views, "draw");
+  gtk_stack_set_visible_child_name (self->main_stack, "views");
+}
+
+static void
+show_maps_cb (CsDrawView  *view,
+              const float *input,
+              CsWindow    *self)
+{
+  cs_window_get_mnist (self);
+  if (self->selected->len == 0)
+    {
+      /* The drawn digit through the model that read it. */
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CsLoadedModel) bundled = cs_loaded_model_new_bundled (&error);
+      if (bundled == NULL)
+        {
+          cs_window_show_message (self, error->message, TRUE);
+          return;
+        }
+      g_list_store_append (self->loaded, bundled);
+      cs_window_select (self, (GObject **) &bundled, 1);
+    }
+  gtk_stack_set_visible_child_name (self->views, "inside");
+  cs_inside_view_set_image (self->inside_view, input, "the drawn digit");
+}
+
+static const GActionEntry win_actions[] = {
+  { .name = "draw", .activate = draw_action },
+  { .name = "new-run", .activate = new_run_action },
+  { .name = "open", .activate = open_action },
+  { .name = "save", .activate = save_action },
+  { .name = "export-plot", .activate = export_plot_action, .parameter_type = "s" },
+  { .name = "export-csv", .activate = export_csv_action },
+  { .name = "pause-resume", .activate = pause_resume_action },
+  { .name = "stop", .activate = stop_action },
+  { .name = "evaluate", .activate = evaluate_action },
+  { .name = "delete-run", .activate = delete_run_action },
+  { .name = "compare-mlp-cnn", .activate = compare_mlp_cnn_action },
+};
+
+void
+cs_window_add_actions (CsWindow *self)
+{
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
+  g_signal_connect (self->draw_view, "show-feature-maps", G_CALLBACK (show_maps_cb), self);
+}
