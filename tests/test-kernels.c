@@ -104,85 +104,6 @@ test_gemm_split (void)
   cs_thread_pool_set_current (saved);
 }
 
-static void
-count_task (gpointer data,
-            guint    task)
-{
-  gint *hits = data;
-  g_atomic_int_inc (&hits[task]);
-}
-
-/* Every task runs exactly once, job after job, with helpers coming and going. */
-static void
-test_pool (void)
-{
-  g_autoptr(CsThreadPool) pool = cs_thread_pool_new (4);
-  gint hits[257];
-
-  for (guint round = 0; round < 2000; round++)
-    {
-      guint n = 1 + round % 257;
-      memset (hits, 0, sizeof hits);
-      if (round % 500 == 0)
-        cs_thread_pool_set_active (pool, round % 1000 == 0);
-      cs_thread_pool_run (pool, n, count_task, hits);
-      for (guint t = 0; t < n; t++)
-        g_assert_cmpint (hits[t], ==, 1);
-    }
-  cs_thread_pool_set_active (pool, FALSE);
-}
-
-/* Two pools driven from two threads while a third keeps switching them
- * active and idle (what concurrent runs and pausing do): every job still runs
- * each task exactly once and returns. Under ThreadSanitizer (tools/test) this
- * is also the race check of the pool's hand-offs. */
-typedef struct
-{
-  CsThreadPool  *pool;
-  guint    rounds;
-  gint     failures;
-} PoolDriver;
-
-static gpointer
-drive_pool (gpointer data)
-{
-  PoolDriver *d = data;
-  gint hits[64];
-
-  for (guint round = 0; round < d->rounds; round++)
-    {
-      guint n = 1 + round % 64;
-      memset (hits, 0, sizeof hits);
-      cs_thread_pool_run (d->pool, n, count_task, hits);
-      for (guint t = 0; t < n; t++)
-        if (g_atomic_int_get (&hits[t]) != 1)
-          d->failures++;
-    }
-  return NULL;
-}
-
-static void
-test_pool_concurrent (void)
-{
-  g_autoptr(CsThreadPool) a = cs_thread_pool_new (2);
-  g_autoptr(CsThreadPool) b = cs_thread_pool_new (3);
-  PoolDriver da = { a, 20000, 0 }, db = { b, 20000, 0 };
-  GThread *ta = g_thread_new ("drive-a", drive_pool, &da);
-  GThread *tb = g_thread_new ("drive-b", drive_pool, &db);
-
-  for (guint i = 0; i < 200; i++)
-    {
-      cs_thread_pool_set_active (i % 2 ? a : b, i % 3 != 0);
-      g_usleep (200);
-    }
-  g_thread_join (ta);
-  g_thread_join (tb);
-  g_assert_cmpint (da.failures, ==, 0);
-  g_assert_cmpint (db.failures, ==, 0);
-  cs_thread_pool_set_active (a, FALSE);
-  cs_thread_pool_set_active (b, FALSE);
-}
-
 /* ---- gradient checking -------------------------------------------------- */
 
 /*
@@ -789,37 +710,6 @@ test_dropout_matches_ref (void)
       }
 }
 
-static void
-test_rng (void)
-{
-  CsRng a, b;
-  guint32 items[100];
-  gboolean seen[100] = { 0 };
-
-  cs_rng_seed (&a, 42, 7);
-  cs_rng_seed (&b, 42, 7);
-  for (int i = 0; i < 1000; i++)
-    g_assert_cmpuint (cs_rng_next (&a), ==, cs_rng_next (&b));
-  cs_rng_seed (&b, 43, 7);
-  g_assert_cmpuint (cs_rng_next (&a), !=, cs_rng_next (&b));
-
-  for (guint i = 0; i < 100; i++)
-    items[i] = i;
-  cs_rng_shuffle (&a, items, 100);
-  for (guint i = 0; i < 100; i++)
-    {
-      g_assert_false (seen[items[i]]);
-      seen[items[i]] = TRUE;
-    }
-  for (int i = 0; i < 10000; i++)
-    {
-      float u = cs_rng_uniform (&a);
-      g_assert_cmpfloat (u, >=, 0.0f);
-      g_assert_cmpfloat (u, <, 1.0f);
-      g_assert_cmpuint (cs_rng_below (&a, 7), <, 7);
-    }
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -832,8 +722,6 @@ main (int   argc,
 
   g_test_add_func ("/core/gemm/vs-reference", test_gemm_reference);
   g_test_add_func ("/core/gemm/split-deterministic", test_gemm_split);
-  g_test_add_func ("/core/pool/every-task-once", test_pool);
-  g_test_add_func ("/core/pool/concurrent-pools", test_pool_concurrent);
   g_test_add_func ("/core/linear/reference-and-gradcheck", test_linear);
   g_test_add_func ("/core/conv2d/reference-and-gradcheck", test_conv2d);
   g_test_add_func ("/core/conv2d/no-input-gradient", test_conv2d_no_dx);
@@ -845,7 +733,6 @@ main (int   argc,
   g_test_add_func ("/core/dropout/statistics", test_dropout_statistics);
   g_test_add_func ("/core/dropout/matches-ref", test_dropout_matches_ref);
   g_test_add_func ("/core/tanh/vs-reference", test_tanh_reference);
-  g_test_add_func ("/core/rng/deterministic", test_rng);
 
   return g_test_run ();
 }
