@@ -1,4 +1,4 @@
-/* `convscope bench`: training and inference speed of the seed's models, one parseable line per figure. */
+/* `convscope bench`: training and inference speed of the notebook's models, one parseable line per figure. */
 
 #define G_LOG_DOMAIN "convscope"
 

@@ -1,4 +1,4 @@
-/* `convscope train` and `convscope shapes`: the seed's training cells and its shape exercise. */
+/* `convscope train` and `convscope shapes`: the notebook's training cells and its shape exercise. */
 
 #define G_LOG_DOMAIN "convscope"
 
@@ -152,10 +152,10 @@ cs_cli_train (int    argc,
     { NULL }
   };
 
-  context = g_option_context_new ("- train a model as the seed notebook does");
+  context = g_option_context_new ("- train a model as the notebook does");
   g_option_context_set_summary (context,
                                 "Trains on the training set and prints the test accuracy after every epoch.\n"
-                                "Defaults are the seed's: mlp SGD lr 0.01, cnn Adam lr 0.01, lenet5 Adam lr 0.001,\n"
+                                "Defaults are the notebook's: mlp SGD lr 0.01, cnn Adam lr 0.01, lenet5 Adam lr 0.001,\n"
                                 "batch 100, 5 epochs. The run, its history and its checkpoint are kept in the\n"
                                 "runs directory; Ctrl-C stops cleanly and keeps what was learned.");
   g_option_context_add_main_entries (context, entries, NULL);
@@ -292,7 +292,7 @@ cs_cli_shapes (int    argc,
     { NULL }
   };
 
-  context = g_option_context_new ("- each layer's output shape, the seed's exercise");
+  context = g_option_context_new ("- each layer's output shape, the notebook's exercise");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!cs_cli_parse (context, "shapes", &argc, &argv, &status))
     return status;

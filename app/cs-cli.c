@@ -27,7 +27,7 @@ static const CsCliVerb verbs[] = {
   { "runs", "List, show, export (CSV) and delete the runs kept on disk", cs_cli_runs },
   { "summary", "The model summary torchinfo prints, plus the memory really allocated", cs_cli_summary },
   { "shapes", "Print each layer's output shape for a model", cs_cli_shapes },
-  { "bench", "Training and inference speed of the seed's models", cs_cli_bench },
+  { "bench", "Training and inference speed of the notebook's models", cs_cli_bench },
   { "dataset", "Inspect a data set: counts, shape, labels, pixel statistics", cs_cli_dataset },
 };
 

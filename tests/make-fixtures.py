@@ -2,18 +2,18 @@
 """Makes the PyTorch fixtures of the checkpoint tests with Debian's python3-torch.
 
 The files it writes are committed, so CI needs no PyTorch:
-  lenet5-seed.pth           torch.save(LeNet5().state_dict()) -- the seed's own class and call
-  lenet5-seed-logits.txt    what PyTorch computes for the first 16 MNIST test images
+  lenet5-notebook.pth           torch.save(LeNet5().state_dict()) -- the notebook's own class and call
+  lenet5-notebook-logits.txt    what PyTorch computes for the first 16 MNIST test images
   mlp-strided.pth           an MLP state_dict whose tensors are views (storage offsets, strides)
   mlp-strided-logits.txt
-  lenet5-trained.pth        the seed's LeNet5 after one epoch of the seed's training loop (Adam, batch 100)
+  lenet5-trained.pth        the notebook's LeNet5 after one epoch of the notebook's training loop (Adam, batch 100)
   lenet5-trained-accuracy.txt  PyTorch's count of correct test predictions for it
   lenet5-legacy.pth         the pre-1.6 format, which Convscope refuses with advice
   evil-os-system.pth        a zip whose pickle calls os.system: must be refused, never run
 
 It also checks the way back:
   make-fixtures.py --check-safetensors FILE --correct N
-loads a safetensors file Convscope wrote into the seed's LeNet5 with a small numpy reader
+loads a safetensors file Convscope wrote into the notebook's LeNet5 with a small numpy reader
 and load_state_dict (strict), and checks that PyTorch gets the same N test images right
 that `convscope predict --checkpoint FILE --test` reports.
 
@@ -35,7 +35,7 @@ OUT = os.path.join(HERE, "data")
 MNIST = os.path.join(HERE, "..", "data", "mnist", "t10k-images-idx3-ubyte")
 
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from seed_models import MLP, LeNet5  # noqa: E402  (the seed's classes, one copy)
+from notebook_models import MLP, LeNet5  # noqa: E402  (the notebook's classes, one copy)
 
 
 def idx(name, n=None):
@@ -87,9 +87,9 @@ def read_safetensors(path):
 def check_way_back(st_path, correct):
     tensors, meta = read_safetensors(st_path)
     model = LeNet5()
-    model.load_state_dict(tensors)  # strict: every key and shape must match the seed's class
+    model.load_state_dict(tensors)  # strict: every key and shape must match the notebook's class
     got = correct_on_test(model)
-    print("PyTorch loaded %s into the seed's LeNet5 (%d tensors, metadata %s): %d of 10000 test images right; "
+    print("PyTorch loaded %s into the notebook's LeNet5 (%d tensors, metadata %s): %d of 10000 test images right; "
           "Convscope said %d: %s" % (st_path, len(tensors), sorted(meta), got, correct,
                                      "agree" if got == correct else "DISAGREE"))
     return 0 if got == correct else 1
@@ -104,12 +104,12 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     x = test_images()
 
-    # The seed's own call, on the seed's own class.
+    # The notebook's own call, on the notebook's own class.
     model = LeNet5()
     model.eval()
-    torch.save(model.state_dict(), os.path.join(OUT, "lenet5-seed.pth"))
+    torch.save(model.state_dict(), os.path.join(OUT, "lenet5-notebook.pth"))
     with torch.no_grad():
-        write_logits(os.path.join(OUT, "lenet5-seed-logits.txt"), model(x))
+        write_logits(os.path.join(OUT, "lenet5-notebook-logits.txt"), model(x))
 
     # Views: a weight taken every other row of a larger tensor, a bias from the middle of one.
     mlp = MLP()
@@ -128,7 +128,7 @@ def main():
 
     torch.save(model.state_dict(), os.path.join(OUT, "lenet5-legacy.pth"), _use_new_zipfile_serialization=False)
 
-    # One epoch of the seed's own training cell, then the seed's torch.save.
+    # One epoch of the notebook's own training cell, then the notebook's torch.save.
     xs = torch.from_numpy(idx("train-images-idx3-ubyte").reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
     ys = torch.from_numpy(idx("train-labels-idx1-ubyte").astype(np.int64))
     trained = LeNet5()

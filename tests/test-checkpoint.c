@@ -173,7 +173,7 @@ static void
 test_mismatch (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *path = data_path ("lenet5-seed.pth");
+  g_autofree char *path = data_path ("lenet5-notebook.pth");
   g_autoptr(CsCheckpoint) ckpt = cs_checkpoint_load (path, &error);
   g_autoptr(CsSpec) spec = cs_spec_parse (
     "input 1x28x28\n"

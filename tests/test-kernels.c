@@ -260,7 +260,7 @@ test_conv2d (void)
     window (2, 6, 10, 10, 5, 5, 5, 1, 1, 0, 0, 1, 1, FALSE), /* LeNet's conv2 shape */
     window (2, 4, 5, 5, 6, 5, 5, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1 output, like conv3 */
     window (1, 1, 3, 4, 1, 1, 1, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1 kernel */
-    window (2, 1, 28, 28, 7, 5, 5, 1, 1, 2, 2, 1, 1, FALSE), /* the seed CNN's conv: 4+2+1 kernels at a time */
+    window (2, 1, 28, 28, 7, 5, 5, 1, 1, 2, 2, 1, 1, FALSE), /* the notebook CNN's conv: 4+2+1 kernels at a time */
     window (2, 1, 12, 30, 6, 3, 3, 1, 1, 1, 0, 1, 1, FALSE), /* 28 outputs a row, no side padding */
     window (2, 2, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1, FALSE),   /* padding wider than the kernel: dx by GEMM */
     window (2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),   /* 3x3 taps, rows of 8 */
@@ -454,7 +454,7 @@ test_maxpool (void)
   g_assert_cmpint (am[1], ==, 7);
 
   run_pool_case (window (2, 3, 6, 6, 3, 2, 2, 2, 2, 0, 0, 1, 1, FALSE), TRUE);   /* LeNet-like */
-  run_pool_case (window (1, 2, 28, 28, 2, 2, 2, 1, 1, 0, 0, 1, 1, FALSE), TRUE); /* the seed's CNN */
+  run_pool_case (window (1, 2, 28, 28, 2, 2, 2, 1, 1, 0, 0, 1, 1, FALSE), TRUE); /* the notebook's CNN */
   run_pool_case (window (2, 2, 7, 5, 2, 3, 2, 2, 2, 1, 1, 1, 1, FALSE), TRUE);   /* padding, odd sizes */
   run_pool_case (window (1, 2, 7, 7, 2, 2, 2, 2, 2, 0, 0, 1, 1, TRUE), TRUE);    /* ceil mode */
   run_pool_case (window (1, 1, 9, 9, 1, 3, 3, 2, 2, 1, 1, 2, 2, FALSE), TRUE);   /* dilation */

@@ -71,11 +71,11 @@ check_pytorch_file (const char *file,
       g_error ("%s: logit %d: Convscope %.7g, PyTorch %.7g", file, i, got[i], want[i]);
 }
 
-/* torch.save(model.state_dict(), ...) of the seed's own LeNet5: PyTorch's logits within 1e-4. */
+/* torch.save(model.state_dict(), ...) of the notebook's own LeNet5: PyTorch's logits within 1e-4. */
 static void
 test_pytorch_lenet5 (void)
 {
-  check_pytorch_file ("lenet5-seed.pth", "lenet5-seed-logits.txt", "lenet5");
+  check_pytorch_file ("lenet5-notebook.pth", "lenet5-notebook-logits.txt", "lenet5");
 }
 
 /* Tensors that are views: storage offsets and strides honoured. */
@@ -90,7 +90,7 @@ static char *
 pth_variant (const char *name,
              gsize       cut_at)
 {
-  g_autofree char *src = data_path ("lenet5-seed.pth");
+  g_autofree char *src = data_path ("lenet5-notebook.pth");
   g_autofree char *bytes = NULL;
   gsize len;
 
@@ -104,7 +104,7 @@ test_bad_pth (void)
   g_autofree char *evil = data_path ("evil-os-system.pth");
   g_autofree char *truncated = pth_variant ("truncated.pth", 100000);
   g_autoptr(GError) error = NULL;
-  g_autofree char *src = data_path ("lenet5-seed.pth");
+  g_autofree char *src = data_path ("lenet5-notebook.pth");
   g_autofree char *bytes = NULL;
   gsize len;
 
@@ -120,7 +120,7 @@ test_bad_pth (void)
   {
     gsize replaced = 0;
     for (gsize i = 0; i + 13 < len; i++)
-      if (memcmp (bytes + i, "lenet5-seed/data/3", 18) == 0 && (i + 18 >= len || bytes[i + 18] != '/'))
+      if (memcmp (bytes + i, "lenet5-notebook/data/3", 18) == 0 && (i + 18 >= len || bytes[i + 18] != '/'))
         {
           bytes[i + 17] = 'X';
           replaced++;
@@ -129,7 +129,7 @@ test_bad_pth (void)
   }
   {
     g_autofree char *missing = write_tmp ("missing-entry.pth", bytes, len);
-    expect_load_error (missing, CS_CHECKPOINT_ERROR_FORMAT, "needs the zip entry lenet5-seed/data/3, which is missing");
+    expect_load_error (missing, CS_CHECKPOINT_ERROR_FORMAT, "needs the zip entry lenet5-notebook/data/3, which is missing");
   }
 
   /* Damaged pickle bytes fail the CRC check. */

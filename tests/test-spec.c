@@ -49,7 +49,7 @@ assert_shape (const CsLayerSpec *layer,
   g_assert_cmpstr (s, ==, shape);
 }
 
-/* The seed's exercise: 1x28x28 -> 32x28x28 -> 32x14x14 -> 64x14x14 -> 64x7x7 -> 3136 -> 10. */
+/* The notebook's exercise: 1x28x28 -> 32x28x28 -> 32x14x14 -> 64x14x14 -> 64x7x7 -> 3136 -> 10. */
 static void
 test_shapes_preset (void)
 {
@@ -69,7 +69,7 @@ test_shapes_preset (void)
 }
 
 static void
-test_seed_presets (void)
+test_notebook_presets (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CsSpec) lenet = cs_spec_for_model ("lenet5", &error);
@@ -107,7 +107,7 @@ test_seed_presets (void)
   g_assert_cmpint (cs_spec_output_shape (net).c, ==, 10);
 }
 
-/* The seed's Net on 1x28x28 fails at conv4, as PyTorch's forward would. */
+/* The notebook's Net on 1x28x28 fails at conv4, as PyTorch's forward would. */
 static void
 test_net_fails (void)
 {
@@ -331,7 +331,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/core/spec/shapes-preset", test_shapes_preset);
-  g_test_add_func ("/core/spec/seed-presets", test_seed_presets);
+  g_test_add_func ("/core/spec/notebook-presets", test_notebook_presets);
   g_test_add_func ("/core/spec/net-fails-at-conv4", test_net_fails);
   g_test_add_func ("/core/spec/syntax", test_syntax);
   g_test_add_func ("/core/spec/errors", test_errors);

@@ -1,4 +1,4 @@
-/* Summary tests: torchinfo's figures for the seed's models, derived by hand here, and the measured memory. */
+/* Summary tests: torchinfo's figures for the notebook's models, derived by hand here, and the measured memory. */
 
 #include "config.h"
 
@@ -34,9 +34,9 @@ assert_line (const char *text,
   g_error ("no line \"%s\" in:\n%s", line, text);
 }
 
-/* The seed's own torchinfo output for its MLP, line for line. */
+/* The notebook's own torchinfo output for its MLP, line for line. */
 static void
-test_seed_mlp (void)
+test_notebook_mlp (void)
 {
   g_autoptr(CsSummary) s = summary_for ("mlp", 1);
   g_autofree char *text = cs_summary_format (s, NULL, FALSE);
@@ -152,7 +152,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/core/summary/seed-mlp", test_seed_mlp);
+  g_test_add_func ("/core/summary/notebook-mlp", test_notebook_mlp);
   g_test_add_func ("/core/summary/lenet5", test_lenet5);
   g_test_add_func ("/core/summary/cnn", test_cnn);
   g_test_add_func ("/core/summary/shapes", test_shapes);

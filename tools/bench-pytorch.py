@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""The seed's models in PyTorch, timed the way `convscope bench` times them.
+"""The notebook's models in PyTorch, timed the way `convscope bench` times them.
 
-Debian's python3-torch, the seed's classes, optimizers and loss, batch 100,
+Debian's python3-torch, the notebook's classes, optimizers and loss, batch 100,
 tensors pre-materialised so no data loader is timed: training samples/s over
 timed batches after a warm-up, inference images/s at batch 100, latency at
 batch 1. One line per figure, in the format of `convscope bench`.
@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from seed_models import CNN, MLP, LeNet5  # tools/seed_models.py, beside this script
+from notebook_models import CNN, MLP, LeNet5  # tools/notebook_models.py, beside this script
 
 
-SEED = {  # the seed's optimizers
+SEED = {  # the notebook's optimizers
     "mlp": (MLP, lambda p: torch.optim.SGD(p, lr=0.01)),
     "cnn": (CNN, lambda p: torch.optim.Adam(p, lr=0.01)),
     "lenet5": (LeNet5, lambda p: torch.optim.Adam(p)),

@@ -191,7 +191,7 @@ cs_new_run_dialog_set_preset (CsNewRunDialog *self,
     if (g_str_equal (preset_names[i], p->name))
       gtk_drop_down_set_selected (self->preset, i);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->spec_view), text, -1);
-  /* The seed's settings for this model. */
+  /* The notebook's settings for this model. */
   gtk_drop_down_set_selected (self->optimizer, p->optimizer == CS_OPTIM_ADAM ? 1 : 0);
   gtk_spin_button_set_value (self->lr, p->lr);
   gtk_spin_button_set_value (self->momentum, 0);

@@ -12,7 +12,7 @@
 #include "nn/cs-kernels-private.h"
 
 /*
- * Small convolutions (the seed's: few channels, rows of at most 32 outputs)
+ * Small convolutions (the notebook's: few channels, rows of at most 32 outputs)
  * make im2col's matrices big and its GEMMs skinny (LeNet's conv1 is
  * 6 x 78400 x 25), and im2col/col2im move megabytes a batch. Here each
  * (sample, kernel) plane is computed directly from zero-padded copies of its

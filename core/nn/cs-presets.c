@@ -1,4 +1,4 @@
-/* The seed notebook's models written in the spec language, and its Net(params) generator. */
+/* The notebook's models written in the spec language, and its Net(params) generator. */
 
 #define G_LOG_DOMAIN "cs-presets"
 
@@ -11,16 +11,16 @@
 #include "nn/cs-presets.h"
 
 static const CsPreset presets[] = {
-  { "mlp", "MLP", "MLP", "The seed's baseline: Linear(784, 784), ReLU, Linear(784, 10)", CS_OPTIM_SGD, 0.01 },
-  { "cnn", "CNN", "CNN", "The seed's simple CNN: one 5x5 convolution, max-pool, dropout, two Linear layers", CS_OPTIM_ADAM, 0.01 },
-  { "lenet5", "LeNet-5", "LeNet5", "LeNet-5 as the seed writes it: tanh, average pooling, three convolutions", CS_OPTIM_ADAM, 0.001 },
-  { "net", "Net(params)", "Net", "The seed's Net(params): four 3x3 conv + max-pool blocks; does not fit 1x28x28", CS_OPTIM_ADAM, 0.001 },
+  { "mlp", "MLP", "MLP", "The notebook's baseline: Linear(784, 784), ReLU, Linear(784, 10)", CS_OPTIM_SGD, 0.01 },
+  { "cnn", "CNN", "CNN", "The notebook's simple CNN: one 5x5 convolution, max-pool, dropout, two Linear layers", CS_OPTIM_ADAM, 0.01 },
+  { "lenet5", "LeNet-5", "LeNet5", "LeNet-5 as the notebook writes it: tanh, average pooling, three convolutions", CS_OPTIM_ADAM, 0.001 },
+  { "net", "Net(params)", "Net", "The notebook's Net(params): four 3x3 conv + max-pool blocks; does not fit 1x28x28", CS_OPTIM_ADAM, 0.001 },
   { "net-mnist", "Net for MNIST", "Net", "Net(params) with padding=1, so the four blocks fit a 28x28 digit", CS_OPTIM_ADAM, 0.001 },
-  { "shapes", "Shape exercise", "Sequential", "The seed's parameter check: Conv2d(1,32,5,p2), pool, Conv2d(32,64,3,p1), pool, Linear(3136, 10)", CS_OPTIM_ADAM, 0.001 },
+  { "shapes", "Shape exercise", "Sequential", "The notebook's parameter check: Conv2d(1,32,5,p2), pool, Conv2d(32,64,3,p1), pool, Linear(3136, 10)", CS_OPTIM_ADAM, 0.001 },
 };
 
 static const char mlp_text[] =
-  "# The seed's MLP (class MLP): the image is viewed as 784 features.\n"
+  "# The notebook's MLP (class MLP): the image is viewed as 784 features.\n"
   "input 1x28x28\n"
   "x.view(-1, 28 * 28)\n"
   "layer1 = nn.Linear(784, 784)\n"
@@ -28,7 +28,7 @@ static const char mlp_text[] =
   "layer2 = nn.Linear(784, 10)\n";
 
 static const char cnn_text[] =
-  "# The seed's simple CNN (class CNN).\n"
+  "# The notebook's simple CNN (class CNN).\n"
   "input 1x28x28\n"
   "conv = nn.Conv2d(1, 10, kernel_size=5, stride=1, padding=2)\n"
   "relu1 = nn.ReLU()\n"
@@ -40,7 +40,7 @@ static const char cnn_text[] =
   "output = nn.Linear(128, 10)\n";
 
 static const char lenet5_text[] =
-  "# LeNet-5 as the seed writes it (class LeNet5).\n"
+  "# LeNet-5 as the notebook writes it (class LeNet5).\n"
   "input 1x28x28\n"
   "conv1 = nn.Conv2d(1, 6, kernel_size=5, stride=1, padding=2)\n"
   "act1 = nn.Tanh()\n"
@@ -56,7 +56,7 @@ static const char lenet5_text[] =
   "fc2 = nn.Linear(84, 10)\n";
 
 static const char shapes_text[] =
-  "# The seed's parameter check: each layer's output shape on a 1x28x28 input.\n"
+  "# The notebook's parameter check: each layer's output shape on a 1x28x28 input.\n"
   "input 1x28x28\n"
   "conv1 = nn.Conv2d(1, 32, kernel_size=5, stride=1, padding=2)\n"
   "pool1 = nn.MaxPool2d(2)\n"
@@ -227,7 +227,7 @@ parse_net_params (const char *model,
   return TRUE;
 }
 
-/* The seed's findConv2dOutShape: the conv formula, then floor-divided by the pool. */
+/* The notebook's findConv2dOutShape: the conv formula, then floor-divided by the pool. */
 static void
 find_conv2d_out_shape (int  h_in,
                        int  w_in,
@@ -256,7 +256,7 @@ net_text (const NetParams *p,
   for (int i = 0; i < 4; i++)
     find_conv2d_out_shape (h, w, 3, pad, &h, &w);
 
-  g_string_append_printf (s, "# The seed's Net(params)%s: input_shape=(%d, %d, %d), initial_filters=%d, "
+  g_string_append_printf (s, "# The notebook's Net(params)%s: input_shape=(%d, %d, %d), initial_filters=%d, "
                              "num_fc1=%d, num_classes=%d, dropout_rate=%g.\n",
                           padded ? " with padding=1 so that it fits MNIST" : "",
                           p->c, p->h, p->w, f, p->num_fc1, p->num_classes, p->dropout_rate);

@@ -1,4 +1,4 @@
-/* The seed notebook's models as shipped specs, with the seed's training settings. */
+/* The notebook's models as shipped specs, with the notebook's training settings. */
 #pragma once
 
 #include "nn/cs-optim.h"

@@ -1,4 +1,4 @@
-/* The training loop of the seed notebook, batched: shuffle, forward, loss, backward, step; then evaluate. */
+/* The training loop of the notebook, batched: shuffle, forward, loss, backward, step; then evaluate. */
 
 #define G_LOG_DOMAIN "cs-train"
 

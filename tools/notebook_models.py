@@ -1,4 +1,4 @@
-"""The seed notebook's three models, exactly as its cells define them.
+"""The notebook's three models, exactly as its cells define them.
 
 One copy, imported by tools/bench-pytorch.py and tests/make-fixtures.py.
 The attribute names are the state_dict keys Convscope reads and writes.
