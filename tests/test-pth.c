@@ -115,12 +115,14 @@ test_bad_pth (void)
 
   expect_load_error (truncated, CS_CHECKPOINT_ERROR_FORMAT, "no end of central directory");
 
-  /* A zip whose data entry is missing: rename "data/3" in place so the name no longer matches. */
+  /* A zip whose data entry is missing: rename "data/3" in place so the name no
+   * longer matches. (Inside the archive its folder keeps the name torch.save
+   * gave it when the fixture was made, lenet5-seed.) */
   g_assert_true (g_file_get_contents (src, &bytes, &len, NULL));
   {
     gsize replaced = 0;
     for (gsize i = 0; i + 13 < len; i++)
-      if (memcmp (bytes + i, "lenet5-notebook/data/3", 18) == 0 && (i + 18 >= len || bytes[i + 18] != '/'))
+      if (memcmp (bytes + i, "lenet5-seed/data/3", 18) == 0 && (i + 18 >= len || bytes[i + 18] != '/'))
         {
           bytes[i + 17] = 'X';
           replaced++;
@@ -129,7 +131,7 @@ test_bad_pth (void)
   }
   {
     g_autofree char *missing = write_tmp ("missing-entry.pth", bytes, len);
-    expect_load_error (missing, CS_CHECKPOINT_ERROR_FORMAT, "needs the zip entry lenet5-notebook/data/3, which is missing");
+    expect_load_error (missing, CS_CHECKPOINT_ERROR_FORMAT, "needs the zip entry lenet5-seed/data/3, which is missing");
   }
 
   /* Damaged pickle bytes fail the CRC check. */
