@@ -227,6 +227,9 @@ cs_write_file_atomic (const char *path,
                       gsize       len,
                       GError    **error)
 {
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *tmp = g_strdup_printf ("%s/." "%s" TEMP_SUFFIX, dir, base);

@@ -131,6 +131,8 @@ cs_file_map_regular (const char   *path,
                      guint64       max_bytes,
                      GError      **error)
 {
+  g_return_val_if_fail (path != NULL, NULL);
+
   g_autoptr(GError) local_error = NULL;
   GMappedFile *mapped;
   guint64 size;

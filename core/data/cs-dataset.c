@@ -558,8 +558,11 @@ cs_dataset_new_subset (const CsDataset *self,
                        guint            n_train,
                        guint            n_test)
 {
-  CsDataset *sub = g_new0 (CsDataset, 1);
+  CsDataset *sub;
 
+  g_return_val_if_fail (self != NULL, NULL);
+
+  sub = g_new0 (CsDataset, 1);
   g_atomic_ref_count_init (&sub->ref_count);
   sub->name = g_strdup (self->name);
   sub->dir = g_strdup (self->dir);
@@ -623,6 +626,8 @@ cs_data_split_to_float (const CsDataSplit *split,
                         float             *out,
                         gint32            *labels)
 {
+  g_return_if_fail (split != NULL);
+
   const float *lut = byte_to_unit_lut ();
   gsize image_size = (gsize) split->rows * split->cols;
 
@@ -667,6 +672,8 @@ cs_data_split_pixel_stats (const CsDataSplit *split,
                            double            *mean,
                            double            *std)
 {
+  g_return_if_fail (split != NULL);
+
   guint64 hist[256] = { 0 };
   gsize total = (gsize) split->n * split->rows * split->cols;
   double sum = 0, sum2 = 0, m;
@@ -688,6 +695,8 @@ void
 cs_data_split_label_counts (const CsDataSplit *split,
                             guint              counts[CS_N_CLASSES])
 {
+  g_return_if_fail (split != NULL);
+
   memset (counts, 0, sizeof (guint) * CS_N_CLASSES);
   for (guint i = 0; i < split->n; i++)
     counts[split->labels[i]]++;

@@ -72,6 +72,9 @@ cs_digit_preprocess (float        *out,
   int n_border = 0, bw, bh, sw, sh, ox, oy;
   gsize n;
 
+  g_return_val_if_fail (out != NULL, FALSE);
+  g_return_val_if_fail (img != NULL, FALSE);
+
   if (width < 1 || height < 1 || width > 16384 || height > 16384)
     {
       g_set_error (error, CS_DIGIT_ERROR, CS_DIGIT_ERROR_SIZE, "a %dx%d image cannot hold a digit", width, height);

@@ -60,6 +60,9 @@ cs_checkpoint_save_full (const char   *path,
                          CsWriteFlags  flags,
                          GError      **error)
 {
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (model != NULL, FALSE);
+
   guint n = cs_model_n_tensors (model);
   g_autofree CsTensorRef *refs = g_new0 (CsTensorRef, n);
   float *params = cs_model_params (model);
@@ -158,6 +161,9 @@ cs_checkpoint_load_bytes (GBytes      *bytes,
                           const char  *name,
                           GError     **error)
 {
+  g_return_val_if_fail (bytes != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
   gsize len;
   const guint8 *data = g_bytes_get_data (bytes, &len);
 
@@ -209,6 +215,8 @@ cs_checkpoint_infer_spec (const CsCheckpoint *self,
                           char              **model_name,
                           GError            **error)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   const char *meta_spec = g_hash_table_lookup (self->metadata, "spec");
   guint n_presets;
   const CsPreset *presets;
@@ -292,6 +300,9 @@ cs_checkpoint_apply (const CsCheckpoint *self,
                      CsModel            *model,
                      GError            **error)
 {
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (model != NULL, FALSE);
+
   float *params = cs_model_params (model);
 
   for (guint i = 0; i < cs_model_n_tensors (model); i++)
@@ -362,6 +373,8 @@ cs_checkpoint_to_model (const CsCheckpoint *self,
                         const char         *model_hint,
                         GError            **error)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   g_autoptr(CsSpec) spec = cs_checkpoint_infer_spec (self, model_hint, NULL, error);
   g_autoptr(CsModel) model = NULL;
 

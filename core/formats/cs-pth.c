@@ -177,6 +177,9 @@ cs_pth_parse (const guint8 *data,
               const char   *path,
               GError      **error)
 {
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
   g_autoptr(GPtrArray) entries = NULL;
   g_autoptr(GHashTable) by_name = NULL;
   g_autoptr(CsCheckpoint) self = NULL;

@@ -66,6 +66,9 @@ cs_safetensors_parse (const guint8 *data,
                       const char   *path,
                       GError      **error)
 {
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_free);
@@ -239,6 +242,9 @@ cs_safetensors_write (const char        *path,
                       CsWriteFlags       flags,
                       GError           **error)
 {
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (tensors != NULL || n_tensors == 0, FALSE);
+
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;

@@ -192,6 +192,8 @@ cs_model_free (CsModel *self)
 const CsSpec *
 cs_model_get_spec (const CsModel *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   return self->spec;
 }
 
@@ -204,18 +206,24 @@ cs_model_get_loss (const CsModel *self)
 gsize
 cs_model_n_params (const CsModel *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return self->n_params;
 }
 
 float *
 cs_model_params (CsModel *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   return self->params;
 }
 
 float *
 cs_model_grads (CsModel *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   return self->grads;
 }
 
@@ -228,6 +236,8 @@ cs_model_grads_zeroed (CsModel *self)
 guint
 cs_model_n_tensors (const CsModel *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return self->tensors->len;
 }
 
@@ -243,6 +253,9 @@ const CsParam *
 cs_model_find_tensor (const CsModel *self,
                       const char    *name)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
   for (guint i = 0; i < self->tensors->len; i++)
     if (g_str_equal (g_array_index (self->tensors, CsParam, i).name, name))
       return &g_array_index (self->tensors, CsParam, i);
@@ -252,12 +265,16 @@ cs_model_find_tensor (const CsModel *self,
 int
 cs_model_n_outputs (const CsModel *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return (int) cs_shape_numel (cs_spec_output_shape (self->spec));
 }
 
 gsize
 cs_model_input_size (const CsModel *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return cs_shape_numel (self->spec->input);
 }
 
@@ -265,6 +282,9 @@ void
 cs_model_init_params (CsModel *self,
                       CsRng   *rng)
 {
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (rng != NULL);
+
   /* In declaration order, weight then bias, as PyTorch constructs the modules. */
   for (guint t = 0; t < self->tensors->len; t++)
     {
@@ -531,6 +551,10 @@ cs_model_predict (CsModel     *self,
                   int          B,
                   float       *proba)
 {
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (x != NULL);
+  g_return_if_fail (proba != NULL);
+
   const float *out = cs_model_forward (self, x, B, FALSE, NULL);
   int N = cs_model_n_outputs (self);
 

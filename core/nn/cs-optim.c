@@ -46,8 +46,11 @@ CsOptim *
 cs_optim_new (const CsOptimConfig *config,
               gsize                n_params)
 {
-  CsOptim *self = g_new0 (CsOptim, 1);
+  CsOptim *self;
 
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_new0 (CsOptim, 1);
   self->config = *config;
   self->n = n_params;
   /* Only the state the update rule uses: plain SGD keeps none. */
@@ -224,6 +227,8 @@ cs_optim_step_consume (CsOptim *self,
 gint64
 cs_optim_get_step (const CsOptim *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return self->step;
 }
 
@@ -231,6 +236,8 @@ void
 cs_optim_set_step (CsOptim *self,
                    gint64   step)
 {
+  g_return_if_fail (self != NULL);
+
   self->step = step;
 }
 
@@ -238,6 +245,8 @@ float *
 cs_optim_get_state (CsOptim  *self,
                     float   **second)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   if (second != NULL)
     *second = self->v;
   return self->m;

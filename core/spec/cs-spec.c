@@ -366,6 +366,8 @@ CsSpec *
 cs_spec_load_file (const char *path,
                    GError    **error)
 {
+  g_return_val_if_fail (path != NULL, NULL);
+
   g_autofree char *text = NULL;
   g_autoptr(GError) local_error = NULL;
   gsize len;
@@ -394,6 +396,8 @@ cs_spec_load_file (const char *path,
 guint
 cs_spec_n_layers (const CsSpec *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return self->layers->len;
 }
 
@@ -408,6 +412,8 @@ cs_spec_layer (const CsSpec *self,
 CsShape
 cs_spec_output_shape (const CsSpec *self)
 {
+  g_return_val_if_fail (self != NULL, (CsShape) { 0 });
+
   const CsLayerSpec *last = g_ptr_array_index (self->layers, self->layers->len - 1);
   return last->out;
 }

@@ -43,6 +43,9 @@ void
 cs_run_append_csv (CsRun   *self,
                    GString *out)
 {
+  g_return_if_fail (CS_IS_RUN (self));
+  g_return_if_fail (out != NULL);
+
   const CsRunRecord *r = self->record;
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 

@@ -99,6 +99,8 @@ cs_run_store_new (const char *dir)
 const char *
 cs_run_store_get_dir (CsRunStore *self)
 {
+  g_return_val_if_fail (CS_IS_RUN_STORE (self), NULL);
+
   return self->dir;
 }
 
@@ -188,6 +190,8 @@ cs_run_store_load (CsRunStore  *self,
                    GPtrArray  **warnings,
                    GError     **error)
 {
+  g_return_val_if_fail (CS_IS_RUN_STORE (self), FALSE);
+
   g_autoptr(GDir) dir = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_object_unref);
@@ -282,6 +286,9 @@ cs_run_store_find (CsRunStore  *self,
 {
   CsRun *match = NULL;
   guint n = 0;
+
+  g_return_val_if_fail (CS_IS_RUN_STORE (self), NULL);
+  g_return_val_if_fail (id != NULL, NULL);
 
   for (guint i = 0; i < self->runs->len; i++)
     {
@@ -404,6 +411,9 @@ cs_run_store_delete (CsRunStore  *self,
                      GError     **error)
 {
   guint pos;
+
+  g_return_val_if_fail (CS_IS_RUN_STORE (self), FALSE);
+  g_return_val_if_fail (CS_IS_RUN (run), FALSE);
 
   if (cs_run_state_is_live (cs_run_get_state (run)))
     {

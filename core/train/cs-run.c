@@ -302,6 +302,8 @@ CsRun *
 cs_run_load (const char  *run_dir,
              GError     **error)
 {
+  g_return_val_if_fail (run_dir != NULL, NULL);
+
   g_autofree char *path = g_build_filename (run_dir, "run.json", NULL);
   g_autofree char *text = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -384,6 +386,8 @@ double cs_run_get_running_loss (CsRun *self) { return self->running_loss; }
 char *
 cs_run_get_checkpoint_path (CsRun *self)
 {
+  g_return_val_if_fail (CS_IS_RUN (self), NULL);
+
   return g_build_filename (self->dir, "checkpoint.safetensors", NULL);
 }
 
@@ -399,6 +403,9 @@ const CsLossPoint *
 cs_run_get_loss_points (CsRun *self,
                         guint *n_points)
 {
+  g_return_val_if_fail (CS_IS_RUN (self), NULL);
+  g_return_val_if_fail (n_points != NULL, NULL);
+
   *n_points = self->record->loss->len;
   return (const CsLossPoint *) self->record->loss->data;
 }
@@ -406,6 +413,8 @@ cs_run_get_loss_points (CsRun *self,
 CsSnapshot *
 cs_run_get_snapshot (CsRun *self)
 {
+  g_return_val_if_fail (CS_IS_RUN (self), NULL);
+
   return self->snapshot;
 }
 

@@ -242,6 +242,8 @@ cs_summary_format (const CsSummary    *self,
                    const char * const *columns,
                    gboolean            beyond)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   static const char * const default_columns[] = { "output", "params", NULL };
   static const char * const order[] = { "input", "output", "kernel", "params", "mult-adds", "trainable", NULL };
   static const char * const titles[] = { "Input Shape", "Output Shape", "Kernel Shape", "Param #", "Mult-Adds",
@@ -387,9 +389,12 @@ json_string (GString    *s,
 char *
 cs_summary_to_json (const CsSummary *self)
 {
-  GString *s = g_string_new ("{\n  \"model\": ");
+  GString *s;
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
+  g_return_val_if_fail (self != NULL, NULL);
+
+  s = g_string_new ("{\n  \"model\": ");
   json_string (s, self->model_name);
   g_string_append_printf (s, ",\n  \"batch_size\": %d,\n  \"output_shape\": ", self->batch);
   json_shape (s, self->out_shape, self->out_ndim);

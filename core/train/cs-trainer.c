@@ -39,6 +39,8 @@ cs_hyper_params_for_preset (CsHyperParams *hp,
   const CsPreset *preset = model ? cs_preset_lookup (model) : NULL;
   CsOptimKind kind = preset ? preset->optimizer : CS_OPTIM_ADAM;
 
+  g_return_if_fail (hp != NULL);
+
   memset (hp, 0, sizeof *hp);
   cs_optim_config_defaults (&hp->optim, kind);
   if (preset != NULL)
@@ -54,6 +56,8 @@ cs_hyper_params_validate (const CsHyperParams *hp,
                           guint                n_train,
                           GError             **error)
 {
+  g_return_val_if_fail (hp != NULL, FALSE);
+
   const CsOptimConfig *o = &hp->optim;
 
   if (!(isfinite (o->lr) && o->lr > 0))
@@ -190,30 +194,40 @@ cs_trainer_free (CsTrainer *self)
 CsModel *
 cs_trainer_get_model (CsTrainer *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   return self->model;
 }
 
 CsThreadPool *
 cs_trainer_get_thread_pool (CsTrainer *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   return self->pool;
 }
 
 CsOptim *
 cs_trainer_get_optim (CsTrainer *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   return self->optim;
 }
 
 int
 cs_trainer_get_epoch (const CsTrainer *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return self->epoch;
 }
 
 int
 cs_trainer_n_batches (const CsTrainer *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return (int) ((self->data->train.n + self->hp.batch_size - 1) / self->hp.batch_size);
 }
 
@@ -282,6 +296,9 @@ cs_trainer_train_epoch (CsTrainer     *self,
                         CsEpochResult *result,
                         GError       **error)
 {
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (result != NULL, FALSE);
+
   const CsDataSplit *train = &self->data->train;
   int bs = self->hp.batch_size;
   int n_batches = cs_trainer_n_batches (self);
