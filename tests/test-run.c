@@ -170,7 +170,7 @@ thread_check_epoch_cb (CsRun *run, guint epoch, ThreadCheck *tc)
 /* Every event reaches the run in the thread that iterates its main context,
  * even while that thread is not iterating it (the CLI between two
  * iterations, here a sleep): g_main_context_invoke_full() used to run them
- * right on the trainer thread then. */
+ * right on the training thread then. */
 static void
 test_events_on_main_thread (void)
 {

@@ -1,5 +1,5 @@
 /* The compare view: figures from the runs' histories, then each model evaluated on the test set
- * on a worker thread for its confusion matrix and its mistakes. */
+ * on a GTask thread for its confusion matrix and its mistakes. */
 
 #define G_LOG_DOMAIN "cs-compare-view"
 

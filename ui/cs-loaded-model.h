@@ -22,7 +22,7 @@ const char         *cs_loaded_model_get_model    (CsLoadedModel  *self);
 const CsSpec       *cs_loaded_model_get_spec     (CsLoadedModel  *self);
 CsModel            *cs_loaded_model_get_model_instance (CsLoadedModel *self);
 const CsCheckpoint *cs_loaded_model_get_checkpoint (CsLoadedModel *self);
-/* Test-set evaluation, run on a worker thread; "evaluated" is notified. */
+/* Test-set evaluation, run on a GTask thread; "evaluated" is notified. */
 void                cs_loaded_model_evaluate     (CsLoadedModel  *self,
                                                   CsDataset      *data);
 const CsEpochResult *cs_loaded_model_get_result  (CsLoadedModel  *self);

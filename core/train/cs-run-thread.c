@@ -249,10 +249,10 @@ event_dispatch (gpointer data)
 
 /*
  * Runs func (data) in the thread that iterates the run's main context, never
- * in the trainer's. (g_main_context_invoke_full() is not that: when the
+ * in the training thread. (g_main_context_invoke_full() is not that: when the
  * context is the global default and nobody holds it at that instant — the
  * CLI or a test between two iterations — it calls func right here, on the
- * trainer thread; ThreadSanitizer caught progress being merged from both.)
+ * training thread; ThreadSanitizer caught progress being merged from both.)
  */
 static void
 post_to_context (GMainContext  *context,
