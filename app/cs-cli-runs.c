@@ -90,7 +90,7 @@ runs_show (CsRun *run)
   for (guint i = 0; i < cs_run_get_n_epochs (run); i++)
     {
       const CsEpochResult *e = cs_run_get_epoch (run, i);
-      printf ("%-6d %-11.4f %-10.2f %-10.4f %-10.2f %-8.1f %.0f\n", e->epoch, e->train_loss, e->train_acc,
+      printf ("%-6d %-11.4f %-10.2f %-10.4f %-10.2f %-8.1f %.0f\n", e->epoch + 1, e->train_loss, e->train_acc,
               e->test_loss, e->test_acc, e->seconds, e->samples_per_sec);
     }
   return CS_EXIT_OK;

@@ -64,7 +64,7 @@ epoch_done_cb (CsRun    *run,
   if (t->tty)
     printf ("\r\033[K");
   printf ("Epoch %d: model accuracy %.2f%%  (train loss %.4f, train acc %.2f%%, test loss %.4f, %.1f s, %.0f samples/s)\n",
-          r->epoch, r->test_acc, r->train_loss, r->train_acc, r->test_loss, r->seconds, r->samples_per_sec);
+          r->epoch + 1, r->test_acc, r->train_loss, r->train_acc, r->test_loss, r->seconds, r->samples_per_sec);
   fflush (stdout);
 }
 
@@ -266,7 +266,7 @@ cs_cli_train (int    argc,
     case CS_RUN_FAILED:
       fprintf (stderr, "convscope: %s\n", cs_run_get_message (run));
       if (g_file_test (ckpt, G_FILE_TEST_EXISTS))
-        fprintf (stderr, "convscope: the last good weights are in %s\n", ckpt);
+        fprintf (stderr, "convscope: the weights it ended with are in %s\n", ckpt);
       return CS_EXIT_FAILURE;
     case CS_RUN_QUEUED:
     case CS_RUN_RUNNING:

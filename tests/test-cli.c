@@ -206,6 +206,9 @@ test_kill_9 (void)
 
   run_cli (&first, "train", "--model", "mlp", "--epochs", "1", "--runs-dir", runs_dir, NULL);
   g_assert_cmpint (first.status, ==, 0);
+  /* Epochs are counted as people count: the first is epoch 1. */
+  assert_contains (first.out, "Epoch 1: model accuracy");
+  g_assert_null (strstr (first.out, "Epoch 0"));
   id = run_id_from (first.out);
   run_cli (&csv_before, "runs", "export", id, "--csv", "--runs-dir", runs_dir, NULL);
   g_assert_cmpint (csv_before.status, ==, 0);

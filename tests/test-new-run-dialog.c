@@ -52,6 +52,38 @@ test_new_run_dialog (void)
   g_assert_true (finalized);
 }
 
+/* The learning rate takes what the CLI takes: 1000 is not clamped to 10, and
+ * small rates are shown as numbers, not rounded to 0.00000. */
+static void
+test_new_run_lr (void)
+{
+  CsNewRunDialog *dialog = cs_new_run_dialog_new (NULL);
+  GtkSpinButton *lr;
+  gboolean finalized = FALSE;
+
+  g_object_weak_ref (G_OBJECT (dialog), finalized_cb, &finalized);
+  gtk_window_present (GTK_WINDOW (dialog));
+  drain ();
+  lr = GTK_SPIN_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "lr"));
+  g_assert_nonnull (lr);
+  for (guint i = 0; i < 3; i++)
+    {
+      static const char * const typed[] = { "1000", "1e-06", "0.03" };
+      static const double want[] = { 1000, 1e-6, 0.03 };
+      g_auto(CsRunSettings) settings = { 0 };
+
+      gtk_editable_set_text (GTK_EDITABLE (lr), typed[i]);
+      gtk_spin_button_update (lr);
+      cs_new_run_dialog_get_settings (dialog, &settings);
+      g_assert_cmpfloat_with_epsilon (settings.hp.optim.lr, want[i], want[i] * 1e-9);
+    }
+  gtk_spin_button_set_value (lr, 0.00001);
+  drain ();
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "1e-05");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  WAIT_FOR (finalized);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -60,6 +92,7 @@ main (int   argc,
 
   cs_test_ui_init (&argc, &argv);
   g_test_add_func ("/ui/new-run/validates-as-you-type", test_new_run_dialog);
+  g_test_add_func ("/ui/new-run/learning-rate-as-the-cli-takes-it", test_new_run_lr);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -141,6 +141,35 @@ test_plot_legend_clear (void)
   g_object_unref (plot);
 }
 
+/* An empty accuracy plot spans 0-100 %, one that zooms to its points can be
+ * held at 0-100 % (a run at chance must not look like learning). */
+static void
+test_plot_y_range (void)
+{
+  CsPlot *plot = g_object_ref_sink (cs_plot_new ());
+  double x[2] = { 1, 2 }, y[2] = { 10.28, 10.31 }, lo, hi;
+  GdkRGBA blue = { 0, 0, 1, 1 };
+
+  cs_plot_get_shown_y_range (plot, &lo, &hi);
+  g_assert_cmpfloat (lo, ==, 0);
+  g_assert_cmpfloat (hi, ==, 1);
+  cs_plot_set_y_range (plot, 0, 100, FALSE);
+  cs_plot_get_shown_y_range (plot, &lo, &hi);
+  g_assert_cmpfloat (lo, ==, 0);
+  g_assert_cmpfloat (hi, ==, 100);
+
+  cs_plot_add_series (plot, "chance", &blue);
+  cs_plot_set_points (plot, 0, x, y, 2);
+  cs_plot_get_shown_y_range (plot, &lo, &hi);
+  g_assert_cmpfloat (lo, >, 10);
+  g_assert_cmpfloat (hi, <, 11);
+  cs_plot_set_y_range (plot, 0, 100, TRUE);
+  cs_plot_get_shown_y_range (plot, &lo, &hi);
+  g_assert_cmpfloat (lo, ==, 0);
+  g_assert_cmpfloat (hi, ==, 100);
+  g_object_unref (plot);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -150,6 +179,7 @@ main (int   argc,
   cs_test_ui_init (&argc, &argv);
   g_test_add_func ("/ui/plot/export-shows-curve", test_plot_export);
   g_test_add_func ("/ui/plot/legend-keeps-last-point-clear", test_plot_legend_clear);
+  g_test_add_func ("/ui/plot/accuracy-axis", test_plot_y_range);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

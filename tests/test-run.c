@@ -539,6 +539,46 @@ test_csv_export (void)
   cs_test_rm_rf (dir);
 }
 
+/* A run that ends no better than guessing (the MLP at lr 10) did not learn:
+ * it fails with the reason, its weights kept; a run that learns finishes. */
+static void
+test_chance_run_fails (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  g_auto(CsRunSettings) settings = { 0 };
+  CsEpochResult guess = { 0 }, learnt = { 0 };
+  CsRun *run;
+
+  guess.test_acc = 10.28;
+  learnt.test_acc = 91.0;
+  g_assert_true (cs_run_result_is_chance (&guess));
+  g_assert_false (cs_run_result_is_chance (&learnt));
+
+  g_assert_true (cs_run_settings_init_preset (&settings, "mlp", NULL));
+  settings.hp.optim.lr = 10;
+  settings.hp.epochs = 1;
+  settings.hp.threads = 2;
+  g_free (settings.dataset);
+  settings.dataset = g_strdup (small->name);
+  settings.data_dir = g_strdup (small->dir);
+  run = cs_run_store_create (store, &settings, &error);
+  g_assert_no_error (error);
+  g_assert_true (cs_run_start (run, small, &error));
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
+  cs_run_join (run);
+  g_assert_cmpuint (cs_run_get_n_epochs (run), ==, 1);
+  g_assert_cmpint (cs_run_get_state (run), ==, CS_RUN_FAILED);
+  g_assert_nonnull (strstr (cs_run_get_message (run), "did not learn: test accuracy"));
+  g_assert_nonnull (strstr (cs_run_get_message (run), "no better than chance for 10 classes"));
+  {
+    g_autofree char *ckpt = cs_run_get_checkpoint_path (run);
+    g_assert_true (g_file_test (ckpt, G_FILE_TEST_IS_REGULAR));
+  }
+  cs_test_rm_rf (dir);
+}
+
 /* A full disk while training: the person is told, training goes on, the previous files are intact. */
 static void
 test_save_failure_reported (void)
@@ -777,6 +817,7 @@ main (int   argc,
   g_test_add_func ("/core/run/concurrent-equals-solo", test_concurrent_equals_solo);
   g_test_add_func ("/core/run/drop-mid-training", test_drop_mid_training);
   g_test_add_func ("/core/run/divergent-run-fails", test_divergent_run_fails);
+  g_test_add_func ("/core/run/chance-run-fails", test_chance_run_fails);
   g_test_add_func ("/core/run/corrupt-runs-skipped", test_corrupt_runs_skipped);
   g_test_add_func ("/core/run/csv-export", test_csv_export);
   g_test_add_func ("/core/run/save-failure-reported", test_save_failure_reported);

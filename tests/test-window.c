@@ -206,6 +206,82 @@ test_close_while_training (void)
 
 
 
+/* The first widget of @type in @root's tree. */
+static GtkWidget *
+find_widget (GtkWidget *root,
+             GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_widget (c, type);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Presses Space as the window's capture-phase shortcut sees it, whatever has the focus. */
+static void
+press_space (CsWindow *window)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (window));
+  GtkShortcutController *keys = NULL;
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers) && keys == NULL; i++)
+    {
+      g_autoptr(GtkEventController) c = g_list_model_get_item (controllers, i);
+      if (g_strcmp0 (gtk_event_controller_get_name (c), "cs-window-space") == 0)
+        keys = GTK_SHORTCUT_CONTROLLER (c);
+    }
+  g_assert_nonnull (keys);
+  g_assert_cmpint (gtk_event_controller_get_propagation_phase (GTK_EVENT_CONTROLLER (keys)), ==, GTK_PHASE_CAPTURE);
+  {
+    g_autoptr(GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (keys), 0);
+    g_autofree char *trigger = gtk_shortcut_trigger_to_string (gtk_shortcut_get_trigger (shortcut));
+
+    g_assert_cmpstr (trigger, ==, "space");
+    g_assert_true (gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), GTK_SHORTCUT_ACTION_EXCLUSIVE,
+                                                 GTK_WIDGET (window), NULL));
+  }
+}
+
+/* Space pauses and resumes every selected live run, with the sidebar focused;
+ * the selection stays as it was. */
+static void
+test_space_pauses_all (void)
+{
+  CsWindow *window = open_window ();
+  GObject *runs[2];
+  GtkWidget *list = find_widget (GTK_WIDGET (window), GTK_TYPE_LIST_VIEW);
+
+  runs[0] = G_OBJECT (start (window, "lenet5", 3, 0));
+  runs[1] = G_OBJECT (start (window, "mlp", 3, 0));
+  cs_window_select (window, runs, 2);
+  WAIT_FOR (cs_run_get_state (CS_RUN (runs[0])) == CS_RUN_RUNNING && cs_run_get_state (CS_RUN (runs[1])) == CS_RUN_RUNNING);
+  g_assert_nonnull (list);
+  gtk_widget_grab_focus (list);
+
+  press_space (window);
+  WAIT_FOR (cs_run_get_state (CS_RUN (runs[0])) == CS_RUN_PAUSED && cs_run_get_state (CS_RUN (runs[1])) == CS_RUN_PAUSED);
+  g_assert_true (g_str_has_prefix (cs_window_get_status_text (window), "LeNet-5 · paused at epoch 1/3"));
+  press_space (window);
+  WAIT_FOR (cs_run_get_state (CS_RUN (runs[0])) == CS_RUN_RUNNING && cs_run_get_state (CS_RUN (runs[1])) == CS_RUN_RUNNING);
+  g_assert_cmpstr (cs_window_get_status_text (window), !=, "2 selected");
+
+  /* Stop stops both. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "stop", NULL);
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (CS_RUN (runs[0]))) &&
+            !cs_run_state_is_live (cs_run_get_state (CS_RUN (runs[1]))));
+  cs_run_join (CS_RUN (runs[0]));
+  cs_run_join (CS_RUN (runs[1]));
+  g_assert_cmpint (cs_run_get_state (CS_RUN (runs[0])), ==, CS_RUN_STOPPED);
+  g_assert_cmpint (cs_run_get_state (CS_RUN (runs[1])), ==, CS_RUN_STOPPED);
+  close_window (window);
+}
+
+
 int
 main (int   argc,
       char *argv[])
@@ -219,6 +295,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/open-and-save-checkpoint", test_open_and_save);
   g_test_add_func ("/ui/window/errors-reach-window", test_errors_reach_window);
   g_test_add_func ("/ui/window/close-while-training", test_close_while_training);
+  g_test_add_func ("/ui/window/space-pauses-every-selected-run", test_space_pauses_all);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -14,6 +14,7 @@ struct _CsCurvesView
   GtkWidget  *box;
   GtkScale   *smoothing;
   GtkCheckButton *log_scale;
+  GtkCheckButton *full_accuracy;
   GtkLabel   *info;
   CsPlot     *accuracy_plot;
   CsPlot     *loss_plot;
@@ -43,11 +44,12 @@ refresh (CsCurvesView *self)
       g_autofree double *ey = g_new (double, MAX (n_ep, 1));
       g_autofree double *lx = g_new (double, MAX (n_pts, 1));
       g_autofree double *ly = g_new (double, MAX (n_pts, 1));
+      g_autofree char *label = NULL;
 
       cs_plot_palette_color (g_array_index (self->colors, guint, r), &color);
       for (guint e = 0; e < n_ep; e++)
         {
-          ex[e] = cs_run_get_epoch (run, e)->epoch;
+          ex[e] = cs_run_get_epoch (run, e)->epoch + 1;   /* epoch 1 is the first, as people count */
           ey[e] = cs_run_get_epoch (run, e)->test_acc;
         }
       for (guint i = 0; i < n_pts; i++)
@@ -55,9 +57,14 @@ refresh (CsCurvesView *self)
           lx[i] = pts[i].step;
           ly[i] = pts[i].loss;
         }
-      sa = cs_plot_add_series (self->accuracy_plot, cs_run_get_name (run), &color);
+      /* A failed run (diverged, or ended at chance) says so in the legends. */
+      if (cs_run_get_state (run) == CS_RUN_FAILED)
+        label = g_strdup_printf ("%s (failed)", cs_run_get_name (run));
+      else
+        label = g_strdup (cs_run_get_name (run));
+      sa = cs_plot_add_series (self->accuracy_plot, label, &color);
       cs_plot_set_points (self->accuracy_plot, sa, ex, ey, n_ep);
-      sl = cs_plot_add_series (self->loss_plot, cs_run_get_name (run), &color);
+      sl = cs_plot_add_series (self->loss_plot, label, &color);
       cs_plot_set_points (self->loss_plot, sl, lx, ly, n_pts);
       if (cs_run_state_is_live (cs_run_get_state (run)) && cs_run_get_n_batches (run) > 0)
         {
@@ -152,6 +159,14 @@ log_toggled_cb (GtkCheckButton *button,
   cs_plot_set_log_y (self->loss_plot, gtk_check_button_get_active (button));
 }
 
+/* Auto-zoom makes a run stuck at chance look like learning: 0-100 % shows it as it is. */
+static void
+full_accuracy_toggled_cb (GtkCheckButton *button,
+                          CsCurvesView   *self)
+{
+  cs_plot_set_y_range (self->accuracy_plot, 0, 100, gtk_check_button_get_active (button));
+}
+
 static void
 cs_curves_view_dispose (GObject *object)
 {
@@ -177,6 +192,7 @@ cs_curves_view_class_init (CsCurvesViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, box);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, smoothing);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, log_scale);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, full_accuracy);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, info);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, accuracy_plot);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, loss_plot);
@@ -195,10 +211,12 @@ cs_curves_view_init (CsCurvesView *self)
   cs_plot_set_axis_labels (self->accuracy_plot, "epoch", "accuracy (%)");
   cs_plot_set_y_unit (self->accuracy_plot, "%");
   cs_plot_set_markers (self->accuracy_plot, TRUE);
+  cs_plot_set_y_range (self->accuracy_plot, 0, 100, FALSE);
   cs_plot_set_title (self->loss_plot, "Train loss");
   cs_plot_set_axis_labels (self->loss_plot, "batch", "loss");
   cs_plot_set_log_y (self->loss_plot, TRUE);
   cs_plot_set_smoothing (self->loss_plot, 0.6);
   g_signal_connect (self->smoothing, "value-changed", G_CALLBACK (smoothing_changed_cb), self);
   g_signal_connect (self->log_scale, "toggled", G_CALLBACK (log_toggled_cb), self);
+  g_signal_connect (self->full_accuracy, "toggled", G_CALLBACK (full_accuracy_toggled_cb), self);
 }

@@ -4,6 +4,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,6 +333,34 @@ cs_new_run_dialog_get_settings (CsNewRunDialog *self,
   settings->data_dir = ds == 2 ? g_strdup (self->data_dir) : NULL;
 }
 
+/* The learning rate as the CLI takes it: any positive number, shown as %g
+ * (1e-05, 0.001, 1000), not rounded to the spin button's digits. */
+static gboolean
+lr_output_cb (GtkSpinButton *spin,
+              gpointer       user_data)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_ascii_formatd (buf, sizeof buf, "%g", gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)));
+  gtk_editable_set_text (GTK_EDITABLE (spin), buf);
+  return TRUE;
+}
+
+static int
+lr_input_cb (GtkSpinButton *spin,
+             double        *value,
+             gpointer       user_data)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (spin));
+  char *end = NULL;
+  double v = g_ascii_strtod (text, &end);
+
+  if (end == text || !isfinite (v) || v <= 0)
+    return GTK_INPUT_ERROR;
+  *value = v;
+  return TRUE;
+}
+
 static void
 cs_new_run_dialog_finalize (GObject *object)
 {
@@ -378,6 +408,8 @@ cs_new_run_dialog_init (CsNewRunDialog *self)
   self->error_tag = gtk_text_buffer_create_tag (buffer, "error", "underline", PANGO_UNDERLINE_ERROR,
                                                 "background", "rgba(224,27,36,0.12)", NULL);
   gtk_spin_button_set_value (self->threads, MAX (1, g_get_num_processors ()));
+  g_signal_connect (self->lr, "output", G_CALLBACK (lr_output_cb), NULL);
+  g_signal_connect (self->lr, "input", G_CALLBACK (lr_input_cb), NULL);
   g_signal_connect (buffer, "changed", G_CALLBACK (buffer_changed_cb), self);
   g_signal_connect (self->preset, "notify::selected", G_CALLBACK (preset_changed_cb), self);
   g_signal_connect (self->optimizer, "notify::selected", G_CALLBACK (optimizer_changed_cb), self);

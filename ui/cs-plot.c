@@ -30,6 +30,8 @@ struct _CsPlot
   gboolean   log_y;
   gboolean   markers;
   double     smoothing;
+  double     range_y0, range_y1;       /* the y axis while empty, or always when fixed */
+  gboolean   range_fixed;
 
   /* hover */
   gboolean   hovering;
@@ -139,13 +141,23 @@ compute_frame (CsPlot *self,
           f.empty = FALSE;
         }
     }
+  if (self->range_fixed || f.empty)
+    {
+      double y0 = ty (self, self->range_y0), y1 = ty (self, self->range_y1);
+
+      /* (A log axis cannot start at 0: there it spans one decade.) */
+      f.y0 = isfinite (y0) ? y0 : y1 - 1;
+      f.y1 = y1;
+    }
   if (f.empty)
     {
-      f.x0 = 0, f.x1 = 1, f.y0 = 0, f.y1 = 1;
+      f.x0 = 0, f.x1 = 1;
       return f;
     }
   if (f.x1 - f.x0 < 1e-9)
     f.x0 -= 0.5, f.x1 += 0.5;
+  if (self->range_fixed)
+    return f;
   if (f.y1 - f.y0 < 1e-9)
     f.y0 -= 0.5, f.y1 += 0.5;
   {
@@ -214,6 +226,9 @@ format_tick (char   *buf,
              double  v,
              double  step)
 {
+  /* A tick at k * step may come out as -0 or -1e-17: it is 0. */
+  if (fabs (v) < step * 1e-6)
+    v = 0;
   if (fabs (v) >= 10000)
     g_snprintf (buf, len, "%.0fk", v / 1000);
   else if (step >= 1)
@@ -570,6 +585,8 @@ cs_plot_init (CsPlot *self)
 
   self->series = g_ptr_array_new_with_free_func ((GDestroyNotify) series_free);
   self->hover_series = -1;
+  self->range_y0 = 0;
+  self->range_y1 = 1;
   g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
   g_signal_connect (motion, "leave", G_CALLBACK (leave_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), motion);
@@ -697,6 +714,36 @@ cs_plot_set_log_y (CsPlot   *self,
   self->log_y = log_y;
   update_readout (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+cs_plot_set_y_range (CsPlot   *self,
+                     double    min,
+                     double    max,
+                     gboolean  fixed)
+{
+  g_return_if_fail (CS_IS_PLOT (self));
+  g_return_if_fail (min < max);
+
+  self->range_y0 = min;
+  self->range_y1 = max;
+  self->range_fixed = fixed;
+  update_readout (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+cs_plot_get_shown_y_range (CsPlot *self,
+                           double *min,
+                           double *max)
+{
+  Frame f;
+
+  g_return_if_fail (CS_IS_PLOT (self));
+
+  f = compute_frame (self, 400, 300);
+  *min = self->log_y ? pow (10, f.y0) : f.y0;
+  *max = self->log_y ? pow (10, f.y1) : f.y1;
 }
 
 void

@@ -31,6 +31,16 @@ guint       cs_plot_get_n_points       (CsPlot        *self,
                                         guint          series);
 void        cs_plot_set_log_y          (CsPlot        *self,
                                         gboolean       log_y);
+/* The y axis from @min to @max: always when @fixed, else only while the plot
+ * has no points (then it zooms to them). The default is 0 to 1, not fixed. */
+void        cs_plot_set_y_range        (CsPlot        *self,
+                                        double         min,
+                                        double         max,
+                                        gboolean       fixed);
+/* The y axis as drawn (its data units), padding included. */
+void        cs_plot_get_shown_y_range  (CsPlot        *self,
+                                        double        *min,
+                                        double        *max);
 /* TensorBoard's debiased EMA weight in [0, 1); the raw curve stays, faint. */
 void        cs_plot_set_smoothing      (CsPlot        *self,
                                         double         weight);

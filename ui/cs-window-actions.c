@@ -105,14 +105,28 @@ pause_resume_action (GSimpleAction *action,
                      gpointer       user_data)
 {
   CsWindow *self = user_data;
-  CsRun *run = cs_window_get_live_run (self);
+  gboolean any_running = FALSE;
 
-  if (run == NULL)
-    return;
-  if (cs_run_get_state (run) == CS_RUN_PAUSED)
-    cs_run_resume (run);
-  else
-    cs_run_pause (run);
+  /* Every selected live run: paused if any of them trains, else resumed. */
+  for (guint i = 0; i < self->selected->len; i++)
+    {
+      GObject *item = g_ptr_array_index (self->selected, i);
+      if (CS_IS_RUN (item) && cs_run_get_state (CS_RUN (item)) == CS_RUN_RUNNING)
+        any_running = TRUE;
+    }
+  for (guint i = 0; i < self->selected->len; i++)
+    {
+      GObject *item = g_ptr_array_index (self->selected, i);
+      CsRunState state;
+
+      if (!CS_IS_RUN (item))
+        continue;
+      state = cs_run_get_state (CS_RUN (item));
+      if (any_running && (state == CS_RUN_RUNNING || state == CS_RUN_QUEUED))
+        cs_run_pause (CS_RUN (item));
+      else if (!any_running && state == CS_RUN_PAUSED)
+        cs_run_resume (CS_RUN (item));
+    }
 }
 
 static void

@@ -240,7 +240,9 @@ cs_window_select (CsWindow  *self,
   gtk_selection_model_set_selection (GTK_SELECTION_MODEL (self->selection), set, mask);
 }
 
-/* Space pauses and resumes, except where Space types. */
+/* Space pauses and resumes the selected live runs, wherever the focus is
+ * (a sidebar row included: the list's own Space would deselect it), except
+ * where Space types or presses: entries, text, buttons, toggles, sliders. */
 static gboolean
 space_cb (GtkWidget *widget,
           GVariant  *args,
@@ -249,8 +251,10 @@ space_cb (GtkWidget *widget,
   CsWindow *self = CS_WINDOW (widget);
   GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
 
-  if (focus != NULL && (GTK_IS_EDITABLE (focus) || GTK_IS_TEXT_VIEW (focus)))
-    return FALSE;
+  for (GtkWidget *w = focus; w != NULL && w != widget; w = gtk_widget_get_parent (w))
+    if (GTK_IS_EDITABLE (w) || GTK_IS_TEXT_VIEW (w) || GTK_IS_BUTTON (w) || GTK_IS_CHECK_BUTTON (w) ||
+        GTK_IS_RANGE (w) || GTK_IS_SWITCH (w) || GTK_IS_DROP_DOWN (w))
+      return FALSE;
   if (cs_window_get_live_run (self) == NULL)
     return FALSE;
   g_action_group_activate_action (G_ACTION_GROUP (self), "pause-resume", NULL);
@@ -362,7 +366,6 @@ cs_window_class_init (CsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsWindow, summary_view);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, inside_view);
   gtk_widget_class_bind_template_child (widget_class, CsWindow, draw_view);
-  gtk_widget_class_add_binding (widget_class, GDK_KEY_space, 0, space_cb, NULL);
 }
 
 static void
@@ -406,6 +409,18 @@ cs_window_init (CsWindow *self)
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), self);
 
   cs_window_add_drop_target (self);
+
+  /* Before the focused widget sees it: a focused row would take Space itself. */
+  {
+    GtkEventController *keys = gtk_shortcut_controller_new ();
+
+    gtk_event_controller_set_name (keys, "cs-window-space");
+    gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+    gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (keys),
+                                          gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_space, 0),
+                                                            gtk_callback_action_new (space_cb, NULL, NULL)));
+    gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  }
 
   /* Start where the person left off: the newest run selected. */
   if (g_list_model_get_n_items (G_LIST_MODEL (self->store)) > 0)

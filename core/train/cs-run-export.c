@@ -62,7 +62,7 @@ cs_run_append_csv (CsRun   *self,
       g_string_append_printf (out, "%s,", g_ascii_dtostr (buf, sizeof buf, r->hp.optim.momentum));
       g_string_append_printf (out, "%s,", g_ascii_dtostr (buf, sizeof buf, r->hp.optim.weight_decay));
       g_string_append_printf (out, "%d,%" G_GUINT64_FORMAT ",%s,%d,", r->hp.batch_size, r->hp.seed,
-                              cs_run_state_to_string (r->state), e->epoch);
+                              cs_run_state_to_string (r->state), e->epoch + 1);
       g_string_append_printf (out, "%.6f,%.4f,%.6f,%.4f,%.3f,%.1f", e->train_loss, e->train_acc,
                               e->test_loss, e->test_acc, e->seconds, e->samples_per_sec);
       for (int c = 0; c < CS_N_CLASSES; c++)

@@ -531,7 +531,8 @@ training_thread (gpointer data)
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             {
               final_state = CS_RUN_STOPPED;
-              final_message = g_strdup_printf ("stopped at epoch %d, batch %d", w->record->at_epoch,
+              /* As people count: the first epoch is epoch 1. */
+              final_message = g_strdup_printf ("stopped at epoch %d, batch %d", w->record->at_epoch + 1,
                                                w->record->at_batch);
             }
           else
@@ -579,6 +580,16 @@ training_thread (gpointer data)
       ev->train_seconds = w->record->train_seconds;
       post_event (w, ev);
       post_snapshot (w, e, cs_trainer_n_batches (w->trainer) - 1);
+    }
+
+  /* A run that ends no better than guessing has not learned, whatever its
+   * loss did: it failed, and says so (lr 10 on the MLP ends at 10 %). */
+  if (final_state == CS_RUN_FINISHED && last != NULL && cs_run_result_is_chance (last))
+    {
+      final_state = CS_RUN_FAILED;
+      final_message = g_strdup_printf ("did not learn: test accuracy %.2f%% is no better than chance for %d classes "
+                                       "(try another learning rate than %g)", last->test_acc, CS_N_CLASSES,
+                                       w->record->hp.optim.lr);
     }
 
 out:

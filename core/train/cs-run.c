@@ -344,7 +344,7 @@ cs_run_load (const char  *run_dir,
       record->state = CS_RUN_STOPPED;
       g_free (record->message);
       record->message = g_strdup_printf ("interrupted: the program ended while it trained epoch %u",
-                                         record->epochs->len);
+                                         record->epochs->len + 1);
     }
   return g_steal_pointer (&self);
 }

@@ -15,6 +15,14 @@
 
 G_DEFINE_QUARK (cs-train-error-quark, cs_train_error)
 
+gboolean
+cs_run_result_is_chance (const CsEpochResult *result)
+{
+  g_return_val_if_fail (result != NULL, FALSE);
+
+  return result->test_acc <= 1.5 * 100.0 / CS_N_CLASSES;
+}
+
 #define CS_LOSS_EXPLODED 1e4
 
 struct _CsTrainer
@@ -338,11 +346,11 @@ cs_trainer_train_epoch (CsTrainer     *self,
           if (isfinite (loss))
             g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED,
                          "loss exploded to %.3g at epoch %d, batch %d (lr %g is likely too high)",
-                         loss, self->epoch, b, self->hp.optim.lr);
+                         loss, self->epoch + 1, b + 1, self->hp.optim.lr);
           else
             g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED,
                          "loss became %s at epoch %d, batch %d (lr %g is likely too high)",
-                         isnan (loss) ? "NaN" : "infinite", self->epoch, b, self->hp.optim.lr);
+                         isnan (loss) ? "NaN" : "infinite", self->epoch + 1, b + 1, self->hp.optim.lr);
           ok = FALSE;
           break;
         }

@@ -40,6 +40,10 @@ typedef struct
   double  samples_per_sec;
 } CsEpochResult;
 
+/* Whether @result's test accuracy is no better than guessing among the
+ * classes (at most 1.5 times chance): a run that ends there did not learn. */
+gboolean       cs_run_result_is_chance    (const CsEpochResult *result);
+
 /* Called after every batch from the training thread; return FALSE to stop. */
 typedef gboolean (*CsBatchFunc) (int      epoch,
                                  int      batch,
