@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "base/cs-alloc.h"
+#include "cs-draw-view.h"
 #include "cs-gl-probe.h"
+#include "cs-inside-view.h"
 #include "cs-new-run-dialog.h"
 #include "cs-plot.h"
 #include "cs-test-ui.h"
@@ -282,6 +284,36 @@ test_space_pauses_all (void)
 }
 
 
+/* "See Its Feature Maps" opens Inside on its feature maps page with the model
+ * that read the digit, the bundled LeNet-5 added to the sidebar once, not
+ * again each time. */
+static void
+test_see_feature_maps (void)
+{
+  CsWindow *window = open_window ();
+  CsDrawView *draw = cs_window_get_draw_view (window);
+  guint before = cs_window_get_n_sidebar_items (window);
+  float digit[784] = { 0 };
+
+  for (int y = 6; y < 22; y++)
+    digit[y * 28 + 14] = 1.0f;
+  cs_window_select (window, NULL, 0);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "draw", NULL);
+  drain ();
+  for (int i = 0; i < 2; i++)
+    {
+      g_signal_emit_by_name (draw, "show-feature-maps", digit);
+      drain ();
+      g_assert_cmpuint (cs_window_get_n_sidebar_items (window), ==, before + 1);
+      g_assert_cmpstr (gtk_stack_get_visible_child_name (cs_window_get_views (window)), ==, "inside");
+      g_assert_cmpstr (cs_inside_view_get_page (cs_window_get_inside_view (window)), ==, "maps");
+      g_assert_true (g_str_has_prefix (cs_window_get_status_text (window), "Bundled LeNet-5"));
+      g_action_group_activate_action (G_ACTION_GROUP (window), "draw", NULL);
+      drain ();
+    }
+  close_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -296,6 +328,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/errors-reach-window", test_errors_reach_window);
   g_test_add_func ("/ui/window/close-while-training", test_close_while_training);
   g_test_add_func ("/ui/window/space-pauses-every-selected-run", test_space_pauses_all);
+  g_test_add_func ("/ui/window/see-feature-maps", test_see_feature_maps);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -222,6 +222,14 @@ const float *cs_draw_view_get_input (CsDrawView *self) { return self->has_input 
 double cs_draw_view_get_latency_us (CsDrawView *self) { return self->latency_us; }
 const char *cs_draw_view_get_model_name (CsDrawView *self) { return self->model_name; }
 
+GObject *
+cs_draw_view_get_model_item (CsDrawView *self)
+{
+  g_return_val_if_fail (CS_IS_DRAW_VIEW (self), NULL);
+
+  return self->model_item;
+}
+
 static double drag_x0, drag_y0;
 
 static void

@@ -31,6 +31,8 @@ const float *cs_draw_view_get_probabilities (CsDrawView *self);
 const float *cs_draw_view_get_input       (CsDrawView *self);
 double       cs_draw_view_get_latency_us  (CsDrawView *self);
 const char  *cs_draw_view_get_model_name  (CsDrawView *self);
+/* The run or checkpoint the view reads with, or NULL for the bundled LeNet-5. */
+GObject     *cs_draw_view_get_model_item  (CsDrawView *self);
 
 /* Strokes drawn into a grey image of @size x @size (ink 1), as the pad draws them. */
 float       *cs_draw_rasterize            (GPtrArray  *strokes,

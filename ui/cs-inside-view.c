@@ -78,6 +78,22 @@ cs_inside_view_set_image (CsInsideView *self,
 }
 
 void
+cs_inside_view_show_feature_maps (CsInsideView *self)
+{
+  g_return_if_fail (CS_IS_INSIDE_VIEW (self));
+
+  gtk_stack_set_visible_child_name (self->pages, "maps");
+}
+
+const char *
+cs_inside_view_get_page (CsInsideView *self)
+{
+  g_return_val_if_fail (CS_IS_INSIDE_VIEW (self), NULL);
+
+  return gtk_stack_get_visible_child_name (self->pages);
+}
+
+void
 cs_inside_view_set_item (CsInsideView *self,
                          GObject      *item,
                          CsDataset    *data)

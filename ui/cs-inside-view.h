@@ -24,4 +24,9 @@ CsKernelGrid  *cs_inside_view_get_kernels     (CsInsideView *self);
 CsFeatureMaps *cs_inside_view_get_maps        (CsInsideView *self);
 guint          cs_inside_view_get_n_updates   (CsInsideView *self);
 
+/* Brings the feature maps page forward (the kernels page is the other). */
+void          cs_inside_view_show_feature_maps (CsInsideView *self);
+/* "kernels" or "maps". */
+const char   *cs_inside_view_get_page          (CsInsideView *self);
+
 G_END_DECLS

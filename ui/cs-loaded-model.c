@@ -22,6 +22,7 @@ struct _CsLoadedModel
   gboolean       evaluated;
   gboolean       evaluating;
   char          *eval_error;   /* why it cannot be evaluated (e.g. too few outputs), or NULL */
+  gboolean       bundled;      /* the LeNet-5 in the program's resources */
 };
 
 G_DEFINE_FINAL_TYPE (CsLoadedModel, cs_loaded_model, G_TYPE_OBJECT)
@@ -116,10 +117,22 @@ CsLoadedModel *
 cs_loaded_model_new_bundled (GError **error)
 {
   CsCheckpoint *ckpt = cs_checkpoint_load_bundled (error);
+  CsLoadedModel *self;
 
   if (ckpt == NULL)
     return NULL;
-  return from_checkpoint (ckpt, "Bundled LeNet-5", error);
+  self = from_checkpoint (ckpt, "Bundled LeNet-5", error);
+  if (self != NULL)
+    self->bundled = TRUE;
+  return self;
+}
+
+gboolean
+cs_loaded_model_is_bundled (CsLoadedModel *self)
+{
+  g_return_val_if_fail (CS_IS_LOADED_MODEL (self), FALSE);
+
+  return self->bundled;
 }
 
 const char *cs_loaded_model_get_name (CsLoadedModel *self) { return self->name; }

@@ -15,6 +15,7 @@ G_DECLARE_FINAL_TYPE (CsLoadedModel, cs_loaded_model, CS, LOADED_MODEL, GObject)
 CsLoadedModel      *cs_loaded_model_new          (const char     *path,
                                                   GError        **error) G_GNUC_WARN_UNUSED_RESULT;
 CsLoadedModel      *cs_loaded_model_new_bundled  (GError        **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean            cs_loaded_model_is_bundled   (CsLoadedModel  *self);
 const char         *cs_loaded_model_get_name     (CsLoadedModel  *self);
 const char         *cs_loaded_model_get_path     (CsLoadedModel  *self);
 const char         *cs_loaded_model_get_format   (CsLoadedModel  *self);

@@ -404,27 +404,52 @@ draw_action (GSimpleAction *action,
   gtk_stack_set_visible_child_name (self->main_stack, "views");
 }
 
+/* The bundled LeNet-5 in the sidebar, added the first time it is needed. */
+static CsLoadedModel *
+bundled_in_sidebar (CsWindow  *self,
+                    GError   **error)
+{
+  g_autoptr(CsLoadedModel) bundled = NULL;
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->loaded)); i++)
+    {
+      g_autoptr(CsLoadedModel) m = g_list_model_get_item (G_LIST_MODEL (self->loaded), i);
+      if (cs_loaded_model_is_bundled (m))
+        return m;   /* the list keeps its reference */
+    }
+  bundled = cs_loaded_model_new_bundled (error);
+  if (bundled == NULL)
+    return NULL;
+  g_list_store_append (self->loaded, bundled);
+  return bundled;
+}
+
+/* "See Its Feature Maps": the drawn digit through the model that read it, on
+ * Inside's feature maps page. */
 static void
 show_maps_cb (CsDrawView  *view,
               const float *input,
               CsWindow    *self)
 {
+  GObject *source = cs_draw_view_get_model_item (view);
+
   cs_window_get_mnist (self);
-  if (self->selected->len == 0)
+  if (source == NULL)
     {
-      /* The drawn digit through the model that read it. */
       g_autoptr(GError) error = NULL;
-      g_autoptr(CsLoadedModel) bundled = cs_loaded_model_new_bundled (&error);
-      if (bundled == NULL)
+
+      source = G_OBJECT (bundled_in_sidebar (self, &error));
+      if (source == NULL)
         {
           cs_window_show_message (self, error->message, TRUE);
           return;
         }
-      g_list_store_append (self->loaded, bundled);
-      cs_window_select (self, (GObject **) &bundled, 1);
     }
+  if (self->selected->len != 1 || g_ptr_array_index (self->selected, 0) != source)
+    cs_window_select (self, &source, 1);
   gtk_stack_set_visible_child_name (self->views, "inside");
   cs_inside_view_set_image (self->inside_view, input, "the drawn digit");
+  cs_inside_view_show_feature_maps (self->inside_view);
 }
 
 static const GActionEntry win_actions[] = {
