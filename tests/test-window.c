@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cs-alloc.h"
+#include "cs-curves-view.h"
 #include "cs-draw-view.h"
 #include "cs-gl-probe.h"
 #include "cs-inside-view.h"
@@ -314,6 +315,59 @@ test_see_feature_maps (void)
   close_window (window);
 }
 
+/* The window's delete dialog, once it is up. */
+static GtkDialog *
+find_delete_dialog (void)
+{
+  GListModel *tops = gtk_window_get_toplevels ();   /* GTK's own list */
+
+  for (guint i = 0; i < g_list_model_get_n_items (tops); i++)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (tops, i);
+      if (GTK_IS_DIALOG (w) && g_strcmp0 (gtk_widget_get_name (w), "cs-delete-dialog") == 0)
+        return GTK_DIALOG (w);
+    }
+  return NULL;
+}
+
+/* Delete Run asks first; Cancel keeps everything; Delete removes the folder,
+ * the row and the run from every view. */
+static void
+test_delete_asks (void)
+{
+  CsWindow *window = open_window ();
+  CsRun *run = start (window, "mlp", 1, 0);
+  g_autofree char *dir = NULL;
+  guint before;
+
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
+  cs_run_join (run);
+  drain ();
+  dir = g_strdup (cs_run_get_dir (run));
+  before = cs_window_get_n_sidebar_items (window);
+  cs_window_select (window, (GObject **) &run, 1);
+
+  g_action_group_activate_action (G_ACTION_GROUP (window), "delete-run", NULL);
+  drain ();
+  g_assert_nonnull (find_delete_dialog ());
+  gtk_dialog_response (find_delete_dialog (), GTK_RESPONSE_CANCEL);
+  drain ();
+  g_assert_null (find_delete_dialog ());
+  g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
+  g_assert_cmpuint (cs_window_get_n_sidebar_items (window), ==, before);
+
+  g_action_group_activate_action (G_ACTION_GROUP (window), "delete-run", NULL);
+  drain ();
+  gtk_dialog_response (find_delete_dialog (), GTK_RESPONSE_ACCEPT);
+  drain ();
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (cs_window_get_n_sidebar_items (window), ==, before - 1);
+  /* Nothing of it stays on screen. */
+  g_assert_cmpuint (cs_plot_get_n_series (cs_curves_view_get_accuracy_plot (cs_window_get_curves_view (window))), ==, 0);
+  g_assert_null (strstr (cs_window_get_status_text (window), "MLP"));
+  close_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -329,6 +383,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/close-while-training", test_close_while_training);
   g_test_add_func ("/ui/window/space-pauses-every-selected-run", test_space_pauses_all);
   g_test_add_func ("/ui/window/see-feature-maps", test_see_feature_maps);
+  g_test_add_func ("/ui/window/delete-asks-first", test_delete_asks);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -144,15 +144,13 @@ stop_action (GSimpleAction *action,
     }
 }
 
+/* Runs are deleted from the disk only once the person has said yes; live
+ * runs are left alone (stop them first); closing a checkpoint removes only
+ * its row. */
 static void
-delete_run_action (GSimpleAction *action,
-                   GVariant      *param,
-                   gpointer       user_data)
+delete_items (CsWindow  *self,
+              GPtrArray *items)
 {
-  CsWindow *self = user_data;
-  g_autoptr(GPtrArray) items = g_ptr_array_copy (self->selected, (GCopyFunc) g_object_ref, NULL);
-
-  g_ptr_array_set_free_func (items, g_object_unref);
   for (guint i = 0; i < items->len; i++)
     {
       GObject *item = g_ptr_array_index (items, i);
@@ -164,6 +162,71 @@ delete_run_action (GSimpleAction *action,
       else if (CS_IS_LOADED_MODEL (item) && g_list_store_find (self->loaded, item, &pos))
         g_list_store_remove (self->loaded, pos);
     }
+}
+
+static void
+delete_response_cb (GtkDialog *dialog,
+                    int        response,
+                    CsWindow  *self)
+{
+  GPtrArray *items = g_object_get_data (G_OBJECT (dialog), "items");
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    delete_items (self, items);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+delete_run_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *title = NULL;
+  g_autofree char *detail = NULL;
+  GtkWidget *dialog, *button;
+  guint n_runs = 0;
+  CsRun *first = NULL;
+
+  for (guint i = 0; i < self->selected->len; i++)
+    {
+      GObject *item = g_ptr_array_index (self->selected, i);
+
+      if (CS_IS_RUN (item) && cs_run_state_is_live (cs_run_get_state (CS_RUN (item))))
+        {
+          g_autofree char *msg = g_strdup_printf ("%s is training: stop it before deleting it.",
+                                                  cs_run_get_name (CS_RUN (item)));
+          cs_window_show_message (self, msg, TRUE);
+          continue;
+        }
+      if (CS_IS_RUN (item) && n_runs++ == 0)
+        first = CS_RUN (item);
+      g_ptr_array_add (items, g_object_ref (item));
+    }
+  if (items->len == 0)
+    return;
+  if (n_runs == 0)
+    {
+      delete_items (self, items);
+      return;
+    }
+
+  title = n_runs == 1 ? g_strdup_printf ("Delete “%s”?", cs_run_get_name (first))
+                      : g_strdup_printf ("Delete %u runs?", n_runs);
+  detail = g_strdup (n_runs == 1 ? "Its history and checkpoint are removed from the disk. This cannot be undone."
+                                 : "Their histories and checkpoints are removed from the disk. This cannot be undone.");
+  dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                   GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE, "%s", title);
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", detail);
+  gtk_dialog_add_button (GTK_DIALOG (dialog), "_Cancel", GTK_RESPONSE_CANCEL);
+  button = gtk_dialog_add_button (GTK_DIALOG (dialog), "_Delete", GTK_RESPONSE_ACCEPT);
+  gtk_widget_add_css_class (button, "destructive-action");
+  gtk_dialog_set_default_response (GTK_DIALOG (dialog), GTK_RESPONSE_CANCEL);
+  gtk_widget_set_name (dialog, "cs-delete-dialog");
+  g_object_set_data_full (G_OBJECT (dialog), "items", g_steal_pointer (&items), (GDestroyNotify) g_ptr_array_unref);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 gboolean

@@ -195,6 +195,19 @@ selection_changed_cb (GtkSelectionModel *model,
   cs_window_refresh_views (self);
 }
 
+/* Items that leave the sidebar (a run deleted, a checkpoint closed) leave the
+ * selection and the views with it. */
+static void
+selection_items_changed_cb (GListModel *model,
+                            guint       position,
+                            guint       removed,
+                            guint       added,
+                            CsWindow   *self)
+{
+  if (removed > 0)
+    selection_changed_cb (GTK_SELECTION_MODEL (model), 0, 0, self);
+}
+
 static void
 views_changed_cb (GtkStack   *stack,
                   GParamSpec *pspec,
@@ -404,6 +417,7 @@ cs_window_init (CsWindow *self)
   gtk_list_view_set_factory (self->run_list, factory);
   gtk_list_view_set_model (self->run_list, GTK_SELECTION_MODEL (self->selection));
   g_signal_connect (self->selection, "selection-changed", G_CALLBACK (selection_changed_cb), self);
+  g_signal_connect_after (self->selection, "items-changed", G_CALLBACK (selection_items_changed_cb), self);
   g_signal_connect (self->views, "notify::visible-child", G_CALLBACK (views_changed_cb), self);
   g_signal_connect (self->banner_close, "clicked", G_CALLBACK (banner_close_cb), self);
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), self);
