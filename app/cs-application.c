@@ -109,6 +109,41 @@ cs_application_activate (GApplication *app)
   gtk_window_present (window);
 }
 
+/* `convscope FILE...`, a file manager's Open With, files dropped on the
+ * launcher: each opened as a checkpoint in the window (a window already open
+ * in another process gets them, through D-Bus). */
+static void
+cs_application_open (GApplication  *app,
+                     GFile        **files,
+                     int            n_files,
+                     const char    *hint)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (window == NULL)
+    window = GTK_WINDOW (cs_window_new (GTK_APPLICATION (app)));
+  gtk_window_present (window);
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autofree char *path = g_file_get_path (files[i]);
+      g_autofree char *uri = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (path == NULL)
+        {
+          uri = g_file_get_uri (files[i]);
+          g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "%s: only local files can be opened", uri);
+        }
+      else
+        cs_window_open_checkpoint (CS_WINDOW (window), path, &error);
+      if (error != NULL)
+        {
+          g_printerr ("convscope: %s\n", error->message);
+          cs_window_show_message (CS_WINDOW (window), error->message, TRUE);
+        }
+    }
+}
+
 static void
 cs_application_dispose (GObject *object)
 {
@@ -124,6 +159,7 @@ cs_application_class_init (CsApplicationClass *klass)
   G_OBJECT_CLASS (klass)->dispose = cs_application_dispose;
   app_class->startup = cs_application_startup;
   app_class->activate = cs_application_activate;
+  app_class->open = cs_application_open;
 }
 
 static void
@@ -136,6 +172,6 @@ cs_application_new (void)
 {
   return g_object_new (CS_TYPE_APPLICATION,
                        "application-id", APPLICATION_ID,
-                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "flags", G_APPLICATION_HANDLES_OPEN,
                        NULL);
 }

@@ -61,6 +61,15 @@ find_verb (const char *name)
 }
 
 gboolean
+cs_cli_is_file_argument (const char *arg)
+{
+  g_return_val_if_fail (arg != NULL, FALSE);
+
+  return g_file_test (arg, G_FILE_TEST_EXISTS) || strchr (arg, '/') != NULL || g_str_has_prefix (arg, "file:") ||
+         g_str_has_suffix (arg, ".pth") || g_str_has_suffix (arg, ".pt") || g_str_has_suffix (arg, ".safetensors");
+}
+
+gboolean
 cs_cli_handles (int    argc,
                 char **argv)
 {
@@ -68,10 +77,14 @@ cs_cli_handles (int    argc,
     return FALSE;
   if (find_verb (argv[1]) != NULL)
     return TRUE;
-  return g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") ||
-         g_str_equal (argv[1], "help") || g_str_equal (argv[1], "--version") ||
-         /* An unknown word that is not an option is a mistyped verb. */
-         argv[1][0] != '-';
+  if (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") ||
+      g_str_equal (argv[1], "help") || g_str_equal (argv[1], "--version"))
+    return TRUE;
+  /* Files (`convscope model.pth`, the .desktop file's %F) open in the window. */
+  if (cs_cli_is_file_argument (argv[1]))
+    return FALSE;
+  /* An unknown word that is not an option is a mistyped verb. */
+  return argv[1][0] != '-';
 }
 
 int

@@ -13,6 +13,8 @@ G_BEGIN_DECLS
 typedef int (*CsCliVerbFunc) (int    argc,
                               char **argv);
 
+/* Whether a first argument names a file to open in the window rather than a verb. */
+gboolean cs_cli_is_file_argument (const char *arg);
 gboolean cs_cli_handles          (int          argc,
                                   char       **argv);
 int      cs_cli_run              (int          argc,

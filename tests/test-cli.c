@@ -86,6 +86,27 @@ test_help_and_version (void)
   run_cli (&u, "frobnicate", NULL);
   g_assert_cmpint (u.status, ==, 2);
   assert_contains (u.err, "unknown verb \"frobnicate\"");
+
+  /* A file is not a verb: it goes to the window (here, with no display, GTK
+   * says so), never "unknown verb". */
+  {
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                          G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *file = g_test_build_filename (G_TEST_DIST, "data", "lenet5-trained.pth", NULL);
+
+    g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
+    g_subprocess_launcher_unsetenv (launcher, "WAYLAND_DISPLAY");
+    proc = g_subprocess_launcher_spawn (launcher, &error, bin, file, NULL);
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
+    g_assert_no_error (error);
+    g_assert_null (strstr (err, "unknown verb"));
+    assert_contains (err, "cannot open display");
+  }
 }
 
 static void

@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <gtk/gtk.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 
 #include "base/cs-alloc.h"
@@ -368,6 +369,55 @@ test_delete_asks (void)
   close_window (window);
 }
 
+static void
+line_read_cb (GObject      *stream,
+              GAsyncResult *res,
+              gpointer      data)
+{
+  char **line = data;
+  g_autoptr(GError) error = NULL;
+
+  *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (stream), res, NULL, &error);
+  if (*line == NULL)
+    *line = g_strdup (error ? error->message : "(end of output)");
+}
+
+/* `convscope FILE` opens FILE in the window (GApplication's open): here a
+ * checkpoint that is not there, whose error the window reports. */
+static void
+test_open_from_command_line (void)
+{
+  const char *bin = g_getenv ("CONVSCOPE_BIN");
+  g_autofree char *missing = g_build_filename (runs_dir, "not-there.pth", NULL);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  g_assert_nonnull (bin);
+  /* (This process's windows have no GtkApplication, so nothing else owns
+   * the application's D-Bus name: the spawned program opens the file itself.) */
+  g_subprocess_launcher_setenv (launcher, "CONVSCOPE_RUNS_DIR", runs_dir, TRUE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, bin, missing, NULL);
+  g_assert_no_error (error);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (proc));
+  /* Skip GTK's and D-Bus's chatter to the first line that is ours. */
+  while (TRUE)
+    {
+      g_clear_pointer (&line, g_free);
+      g_data_input_stream_read_line_async (err, G_PRIORITY_DEFAULT, NULL, line_read_cb, &line);
+      WAIT_FOR (line != NULL);
+      if (g_str_has_prefix (line, "convscope: ") || g_str_has_prefix (line, "(end of output)"))
+        break;
+    }
+  g_subprocess_send_signal (proc, SIGTERM);
+  g_subprocess_wait (proc, NULL, NULL);
+  g_assert_true (g_str_has_prefix (line, "convscope: "));
+  g_assert_nonnull (strstr (line, missing));
+  g_assert_null (strstr (line, "unknown verb"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -384,6 +434,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/space-pauses-every-selected-run", test_space_pauses_all);
   g_test_add_func ("/ui/window/see-feature-maps", test_see_feature_maps);
   g_test_add_func ("/ui/window/delete-asks-first", test_delete_asks);
+  g_test_add_func ("/ui/window/open-from-command-line", test_open_from_command_line);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);
