@@ -56,6 +56,16 @@ test_notebook_mlp (void)
   assert_line (text, "Estimated Total Size (MB): 2.50");
   /* x.view(-1, 784) is not a module: three rows. */
   g_assert_cmpuint (s->rows->len, ==, 3);
+
+  /* With the input column the top row shows the model's input, as torchinfo
+   * does ([1, 1, 28, 28]), and the first Linear its flattened one. */
+  {
+    static const char * const cols[] = { "input", "output", "params", NULL };
+    g_autofree char *wide = cs_summary_format (s, cols, FALSE);
+
+    assert_line (wide, "MLP                                      [1, 1, 28, 28]            [1, 10]                   --");
+    assert_line (wide, "├─Linear: 1-1                            [1, 784]                  [1, 784]                  615,440");
+  }
 }
 
 static void

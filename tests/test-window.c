@@ -15,6 +15,7 @@
 #include "cs-inside-view.h"
 #include "cs-new-run-dialog.h"
 #include "cs-plot.h"
+#include "cs-summary-view.h"
 #include "cs-test-ui.h"
 #include "formats/cs-checkpoint.h"
 #include "nn/cs-presets.h"
@@ -111,6 +112,14 @@ test_open_and_save (void)
   g_assert_no_error (error);
   g_assert_cmpuint (cs_window_get_n_sidebar_items (window), ==, before + 1);
   g_assert_nonnull (strstr (cs_window_get_status_text (window), "lenet5-trained.pth · lenet5"));
+  /* Its summary measures what Convscope would allocate to train it (with its
+   * preset's settings), not 0.00 MB. */
+  {
+    const char *mem = cs_summary_view_get_memory (cs_window_get_summary_view (window));
+    g_assert_nonnull (strstr (mem, "Convscope allocates to train at batch 100"));
+    g_assert_null (strstr (mem, "parameters 0.00 MB"));
+    g_assert_null (strstr (mem, "total 0.00 MB"));
+  }
   g_action_group_activate_action (G_ACTION_GROUP (window), "evaluate", NULL);
   WAIT_FOR (strstr (cs_window_get_status_text (window), "test accuracy") != NULL);
   g_assert_nonnull (strstr (cs_window_get_status_text (window), "test accuracy 96.33%"));

@@ -88,6 +88,7 @@ cs_summary_view_set_model (CsSummaryView       *self,
   g_autofree char *mem = NULL;
   g_autofree char *tp = NULL;
   const CsPreset *preset;
+  CsHyperParams defaults;
 
   g_list_store_remove_all (self->rows);
   if (spec == NULL)
@@ -98,14 +99,19 @@ cs_summary_view_set_model (CsSummaryView       *self,
       return;
     }
   preset = model_name ? cs_preset_lookup (model_name) : NULL;
-  s = cs_summary_new (spec, preset ? preset->class_name : model_name, hp ? hp->batch_size : 100, hp);
+  /* A checkpoint has no training settings: what Convscope would allocate to
+   * train it is measured with its preset's (or Adam, batch 100). */
+  if (hp == NULL)
+    {
+      cs_hyper_params_for_preset (&defaults, preset ? model_name : NULL);
+      hp = &defaults;
+    }
+  s = cs_summary_new (spec, preset ? preset->class_name : model_name, hp->batch_size, hp);
 
   {
     CsSummaryItem *top = g_object_new (CS_TYPE_SUMMARY_ITEM, NULL);
     top->values[0] = g_strdup (s->model_name);
-    top->values[1] = s->rows->len ? cs_tensor_shape_string (g_array_index (s->rows, CsSummaryRow, 0).in_shape,
-                                                            g_array_index (s->rows, CsSummaryRow, 0).in_ndim)
-                                  : g_strdup ("--");
+    top->values[1] = cs_tensor_shape_string (s->in_shape, s->in_ndim);
     top->values[2] = cs_tensor_shape_string (s->out_shape, s->out_ndim);
     top->values[3] = g_strdup ("--");
     top->values[4] = g_strdup ("--");
@@ -151,6 +157,14 @@ guint
 cs_summary_view_get_n_rows (CsSummaryView *self)
 {
   return g_list_model_get_n_items (G_LIST_MODEL (self->rows));
+}
+
+const char *
+cs_summary_view_get_memory (CsSummaryView *self)
+{
+  g_return_val_if_fail (CS_IS_SUMMARY_VIEW (self), NULL);
+
+  return gtk_label_get_text (self->memory);
 }
 
 const char *

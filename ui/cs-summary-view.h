@@ -18,5 +18,7 @@ void        cs_summary_view_set_model   (CsSummaryView       *self,
                                          const CsHyperParams *hp);
 guint       cs_summary_view_get_n_rows  (CsSummaryView       *self);
 const char *cs_summary_view_get_totals  (CsSummaryView       *self);
+/* The measured-memory lines under the totals. */
+const char *cs_summary_view_get_memory  (CsSummaryView       *self);
 
 G_END_DECLS

@@ -107,11 +107,8 @@ cs_summary_new (const CsSpec        *spec,
   g_array_set_clear_func (self->rows, row_clear);
   shape_with_batch (cs_spec_output_shape (spec), batch, self->out_shape, &self->out_ndim);
 
-  {
-    int in_shape[4], in_ndim;
-    shape_with_batch (spec->input, batch, in_shape, &in_ndim);
-    self->input_bytes = 4 * prod (in_shape, in_ndim);
-  }
+  shape_with_batch (spec->input, batch, self->in_shape, &self->in_ndim);
+  self->input_bytes = 4 * prod (self->in_shape, self->in_ndim);
 
   for (guint i = 0; i < cs_spec_n_layers (spec); i++)
     {
@@ -281,11 +278,9 @@ cs_summary_format (const CsSummary    *self,
 
       if (g_str_equal (col, "output"))
         v = cs_tensor_shape_string (self->out_shape, self->out_ndim);
-      else if (g_str_equal (col, "input") && self->rows->len > 0)
-        {
-          const CsSummaryRow *r0 = &g_array_index (self->rows, CsSummaryRow, 0);
-          v = cs_tensor_shape_string (r0->in_shape, r0->in_ndim);
-        }
+      else if (g_str_equal (col, "input"))
+        /* The model's input (an MLP's [100, 1, 28, 28]), not its first layer's ([100, 784]). */
+        v = cs_tensor_shape_string (self->in_shape, self->in_ndim);
       else if (g_str_equal (col, "trainable"))
         v = g_strdup ("True");
       else

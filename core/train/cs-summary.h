@@ -29,6 +29,8 @@ typedef struct
 {
   char      *model_name;    /* the top row: "MLP", "LeNet5", ... */
   int        batch;
+  int        in_shape[4];     /* the model's input with the batch: what torchinfo's top row shows */
+  int        in_ndim;
   int        out_shape[4];
   int        out_ndim;
   GArray    *rows;          /* of CsSummaryRow */
