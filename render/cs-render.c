@@ -130,6 +130,9 @@ cs_render_kernels (cairo_t       *cr,
       /* Pixels per weight: big for few kernels, smaller for many. */
       px_size = (K * C <= 64) ? 7 : (K * C <= 512) ? 5 : 3.5;
       px_size = MAX (2, MIN (px_size, 48.0 / MAX (kh, kw)));
+      /* ... and bigger on a wider view (up to 3 times at 2,300 pixels), so a
+       * large screen shows larger kernels, not the same 35-pixel tiles. */
+      px_size *= CLAMP ((width - 2 * MARGIN) / 760.0, 1.0, 3.0);
       /* Everything on a grid of whole weight-pixels, so the layer is one image. */
       group_w = (C * (kw + 1) + 2) * px_size;
       groups_per_row = MAX (1, (int) ((width - 2 * MARGIN) / group_w));

@@ -17,6 +17,23 @@
 #include "render/cs-render.h"
 
 /* A known weight tensor draws the expected colours at known cells. */
+/* Kernels grow with the view: a 2,400-pixel-wide grid draws LeNet-5's
+ * weights three times the size it does at 800. */
+static void
+test_kernels_scale_with_width (void)
+{
+  g_autoptr(CsSpec) spec = cs_spec_for_model ("lenet5", NULL);
+  g_autoptr(CsModel) model = cs_model_new (spec);
+  g_autoptr(GArray) narrow = g_array_new (FALSE, FALSE, sizeof (CsKernelCell));
+  g_autoptr(GArray) wide = g_array_new (FALSE, FALSE, sizeof (CsKernelCell));
+
+  cs_render_kernels (NULL, spec, cs_model_params (model), model, CS_SCALE_PER_LAYER, 800, FALSE, narrow);
+  cs_render_kernels (NULL, spec, cs_model_params (model), model, CS_SCALE_PER_LAYER, 2400, FALSE, wide);
+  g_assert_cmpuint (narrow->len, ==, wide->len);
+  g_assert_cmpuint (narrow->len, >, 0);
+  g_assert_cmpfloat (g_array_index (wide, CsKernelCell, 0).pixel, >=, 2.5 * g_array_index (narrow, CsKernelCell, 0).pixel);
+}
+
 static void
 test_kernel_colours (void)
 {
@@ -244,6 +261,7 @@ main (int   argc,
   gl_renderer = cs_prefer_cairo_on_software_gl ();
 
   g_test_add_func ("/ui/kernels/known-colours", test_kernel_colours);
+  g_test_add_func ("/ui/kernels/scale-with-width", test_kernels_scale_with_width);
   g_test_add_func ("/ui/feature-maps/match-core", test_feature_maps_match_core);
   g_test_add_func ("/ui/inside/live", test_inside_live);
   g_test_add_func ("/ui/inside/renderer-choice", test_renderer_choice);

@@ -427,6 +427,57 @@ test_open_from_command_line (void)
   g_assert_null (strstr (line, "unknown verb"));
 }
 
+/* The window fits half a 1920-pixel screen and a 1366x768 laptop: its
+ * smallest size, with every view, is at most 900x600. */
+static void
+test_min_size (void)
+{
+  CsWindow *window = open_window ();
+  static const char * const views[] = { "curves", "compare", "inside", "draw", "summary" };
+
+  gtk_stack_set_visible_child_name (cs_window_get_views (window), "curves");
+  for (guint i = 0; i < G_N_ELEMENTS (views); i++)
+    {
+      int min_w, min_h;
+
+      gtk_stack_set_visible_child_name (cs_window_get_views (window), views[i]);
+      drain ();
+      gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &min_w, NULL, NULL, NULL);
+      gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_VERTICAL, min_w, &min_h, NULL, NULL, NULL);
+      g_test_message ("%s: at least %d x %d", views[i], min_w, min_h);
+      if (min_w > 900 || min_h > 600)
+        g_error ("with %s shown the window cannot be smaller than %d x %d", views[i], min_w, min_h);
+    }
+  close_window (window);
+}
+
+/* On a 2560x1440 screen the accuracy and loss plots share the height. */
+static void
+test_large_screen (void)
+{
+  CsWindow *window = cs_window_new (NULL);
+  CsCurvesView *curves;
+  int ha, hl;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 2560, 1400);
+  gtk_window_present (GTK_WINDOW (window));
+  drain ();
+  /* The views on screen even with no run (as the Draw action shows them), then Curves. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "draw", NULL);
+  gtk_stack_set_visible_child_name (cs_window_get_views (window), "curves");
+  curves = cs_window_get_curves_view (window);
+  {
+    gint64 until = g_get_monotonic_time () + 500 * 1000;
+    WAIT_FOR (g_get_monotonic_time () > until);
+  }
+  ha = gtk_widget_get_height (GTK_WIDGET (cs_curves_view_get_accuracy_plot (curves)));
+  hl = gtk_widget_get_height (GTK_WIDGET (cs_curves_view_get_loss_plot (curves)));
+  g_test_message ("accuracy plot %d px high, loss plot %d px", ha, hl);
+  g_assert_cmpint (ha, >, 400);
+  g_assert_cmpint (ABS (ha - hl), <, 20);
+  close_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -444,6 +495,8 @@ main (int   argc,
   g_test_add_func ("/ui/window/see-feature-maps", test_see_feature_maps);
   g_test_add_func ("/ui/window/delete-asks-first", test_delete_asks);
   g_test_add_func ("/ui/window/open-from-command-line", test_open_from_command_line);
+  g_test_add_func ("/ui/window/small-screens", test_min_size);
+  g_test_add_func ("/ui/window/large-screens", test_large_screen);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

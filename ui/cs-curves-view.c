@@ -15,6 +15,8 @@ struct _CsCurvesView
   GtkScale   *smoothing;
   GtkCheckButton *log_scale;
   GtkCheckButton *full_accuracy;
+  GtkPaned       *split;
+  int             split_set;     /* the position this view gave the split, -1 once the person moved it */
   GtkLabel   *info;
   CsPlot     *accuracy_plot;
   CsPlot     *loss_plot;
@@ -159,6 +161,33 @@ log_toggled_cb (GtkCheckButton *button,
   cs_plot_set_log_y (self->loss_plot, gtk_check_button_get_active (button));
 }
 
+/* The two plots share the height equally, at any window size, until the
+ * person drags the divider (then theirs stays). */
+static void
+split_max_cb (GtkPaned     *paned,
+              GParamSpec   *pspec,
+              CsCurvesView *self)
+{
+  int max = 0;
+
+  g_object_get (paned, "max-position", &max, NULL);
+  if (self->split_set >= 0 && max > 0)
+    {
+      self->split_set = max / 2;
+      gtk_paned_set_position (paned, self->split_set);
+    }
+}
+
+static void
+split_moved_cb (GtkPaned     *paned,
+                GParamSpec   *pspec,
+                CsCurvesView *self)
+{
+  if (self->split_set >= 0 && gtk_paned_get_position (paned) != self->split_set &&
+      gtk_widget_get_mapped (GTK_WIDGET (paned)) && self->split_set > 0)
+    self->split_set = -1;
+}
+
 /* Auto-zoom makes a run stuck at chance look like learning: 0-100 % shows it as it is. */
 static void
 full_accuracy_toggled_cb (GtkCheckButton *button,
@@ -193,6 +222,7 @@ cs_curves_view_class_init (CsCurvesViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, smoothing);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, log_scale);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, full_accuracy);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, split);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, info);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, accuracy_plot);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, loss_plot);
@@ -219,4 +249,6 @@ cs_curves_view_init (CsCurvesView *self)
   g_signal_connect (self->smoothing, "value-changed", G_CALLBACK (smoothing_changed_cb), self);
   g_signal_connect (self->log_scale, "toggled", G_CALLBACK (log_toggled_cb), self);
   g_signal_connect (self->full_accuracy, "toggled", G_CALLBACK (full_accuracy_toggled_cb), self);
+  g_signal_connect (self->split, "notify::max-position", G_CALLBACK (split_max_cb), self);
+  g_signal_connect (self->split, "notify::position", G_CALLBACK (split_moved_cb), self);
 }
