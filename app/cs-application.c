@@ -6,6 +6,7 @@
 
 #include "cs-application.h"
 #include "cs-gl-probe.h"
+#include "cs-theme.h"
 #include "cs-window.h"
 
 struct _CsApplication
@@ -80,7 +81,6 @@ cs_application_startup (GApplication *app)
   static const char *new_accels[] = { "<Control>n", NULL };
   static const char *open_accels[] = { "<Control>o", NULL };
   static const char *save_accels[] = { "<Control>s", NULL };
-  g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
 
   G_APPLICATION_CLASS (cs_application_parent_class)->startup (app);
   cs_prefer_cairo_on_software_gl ();
@@ -93,10 +93,7 @@ cs_application_startup (GApplication *app)
   gtk_window_set_default_icon_name (APPLICATION_ID);
   follow_color_scheme (CS_APPLICATION (app));
 
-  gtk_css_provider_load_from_resource (css, "/io/github/convscope/Convscope/style.css");
-  gtk_style_context_add_provider_for_display (gdk_display_get_default (),
-                                              GTK_STYLE_PROVIDER (css),
-                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  cs_theme_install ();
 }
 
 static void

@@ -7,6 +7,7 @@
 #include "cs-test-files.h"
 #include "cs-test-mnist.h"
 #include "cs-test-wait.h"
+#include "cs-theme.h"
 #include "cs-window.h"
 
 static char *runs_dir;
@@ -90,14 +91,8 @@ cs_test_ui_init (int    *argc,
   g_setenv ("CONVSCOPE_RUNS_DIR", runs_dir, TRUE);
   gtk_test_init (argc, argv, NULL);
   cs_test_require_mnist ();
-  /* The app's own stylesheet, as CsApplication loads it: sizes depend on it. */
-  {
-    g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
-
-    gtk_css_provider_load_from_resource (css, "/io/github/convscope/Convscope/style.css");
-    gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
-                                                GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-  }
+  /* The app's own stylesheets, as CsApplication loads them: sizes depend on them. */
+  cs_theme_install ();
 }
 
 static inline int

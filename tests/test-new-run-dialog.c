@@ -84,6 +84,62 @@ test_new_run_lr (void)
   WAIT_FOR (finalized);
 }
 
+/* WCAG's contrast ratio of two colours. */
+static double
+luminance (double r, double g, double b)
+{
+  double c[3] = { r, g, b };
+  for (int i = 0; i < 3; i++)
+    c[i] = c[i] <= 0.03928 ? c[i] / 12.92 : pow ((c[i] + 0.055) / 1.055, 2.4);
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+
+static double
+contrast (const GdkRGBA *fg,
+          double         bg_grey)
+{
+  double a = luminance (fg->red, fg->green, fg->blue), b = luminance (bg_grey, bg_grey, bg_grey);
+  return (MAX (a, b) + 0.05) / (MIN (a, b) + 0.05);
+}
+
+/* A spec error reads at 4.5:1 or better on the dark theme's grey (#353535),
+ * not in the light theme's dark red (2.1:1). */
+static void
+test_error_readable_in_dark (void)
+{
+  CsNewRunDialog *dialog = cs_new_run_dialog_new (NULL);
+  GtkSettings *settings = gtk_settings_get_default ();
+  GtkWidget *status;
+  gboolean finalized = FALSE;
+  GdkRGBA color;
+
+  g_object_weak_ref (G_OBJECT (dialog), finalized_cb, &finalized);
+  gtk_window_present (GTK_WINDOW (dialog));
+  cs_new_run_dialog_set_spec_text (dialog, "input 1x28x28\nfc = nn.Linear(100, 10)\n");
+  drain ();
+  status = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "status"));
+  g_assert_true (gtk_widget_has_css_class (status, "error"));
+
+  g_object_set (settings, "gtk-application-prefer-dark-theme", TRUE, NULL);
+  drain ();
+  g_assert_true (cs_theme_is_dark ());
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  gtk_style_context_get_color (gtk_widget_get_style_context (status), &color);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  g_test_message ("error text on the dark theme: contrast %.1f:1", contrast (&color, 0x35 / 255.0));
+  g_assert_cmpfloat (contrast (&color, 0x35 / 255.0), >=, 4.5);
+
+  g_object_set (settings, "gtk-application-prefer-dark-theme", FALSE, NULL);
+  drain ();
+  g_assert_false (cs_theme_is_dark ());
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  gtk_style_context_get_color (gtk_widget_get_style_context (status), &color);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  g_assert_cmpfloat (contrast (&color, 1.0), >=, 4.5);   /* and on the light theme's white */
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  WAIT_FOR (finalized);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -93,6 +149,7 @@ main (int   argc,
   cs_test_ui_init (&argc, &argv);
   g_test_add_func ("/ui/new-run/validates-as-you-type", test_new_run_dialog);
   g_test_add_func ("/ui/new-run/learning-rate-as-the-cli-takes-it", test_new_run_lr);
+  g_test_add_func ("/ui/new-run/error-readable-in-dark", test_error_readable_in_dark);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -12,6 +12,7 @@
 #include "nn/cs-occlusion.h"
 #include "data/cs-digit.h"
 #include "cs-draw-view.h"
+#include "cs-style.h"
 #include "cs-loaded-model.h"
 #include "train/cs-run.h"
 
@@ -295,21 +296,24 @@ pad_draw (GtkDrawingArea *area,
           gpointer        user_data)
 {
   CsDrawView *self = user_data;
+  /* Paper and ink follow the theme (what the model reads does not depend on them). */
+  gboolean dark = cs_widget_is_dark (GTK_WIDGET (area));
+  double paper = dark ? 0.16 : 1.0, ink = dark ? 0.93 : 0.1;
 
-  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_set_source_rgb (cr, paper, paper, paper);
   cairo_paint (cr);
-  cairo_set_source_rgba (cr, 0, 0, 0, 0.08);
+  cairo_set_source_rgba (cr, ink, ink, ink, 0.12);
   cairo_set_line_width (cr, 1);
   cairo_rectangle (cr, 0.5, 0.5, width - 1, height - 1);
   cairo_stroke (cr);
-  cairo_set_source_rgb (cr, 0.1, 0.1, 0.12);
+  cairo_set_source_rgb (cr, ink, ink, ink * 1.02);
   cairo_set_line_width (cr, MIN (width, height) / 12.0);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
   trace_strokes (cr, self->strokes, width, height);
   if (self->strokes->len == 0)
     {
-      cairo_set_source_rgba (cr, 0, 0, 0, 0.3);
+      cairo_set_source_rgba (cr, ink, ink, ink, 0.45);
       cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
       cairo_set_font_size (cr, 16);
       cairo_move_to (cr, 16, height / 2.0);
