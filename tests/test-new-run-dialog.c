@@ -84,6 +84,38 @@ test_new_run_lr (void)
   WAIT_FOR (finalized);
 }
 
+/* The editor numbers its lines (errors name them) and keeps the shapes in a
+ * gutter of their own, so a long line scrolls instead of running under them. */
+static void
+test_editor_gutters (void)
+{
+  CsNewRunDialog *dialog = cs_new_run_dialog_new (NULL);
+  GtkTextView *view;
+  gboolean finalized = FALSE;
+  g_autofree char *shapes = NULL;
+
+  g_object_weak_ref (G_OBJECT (dialog), finalized_cb, &finalized);
+  gtk_window_present (GTK_WINDOW (dialog));
+  cs_new_run_dialog_set_spec_text (dialog, "input 1x28x28\n"
+                                   "conv = nn.Conv2d(1, 4, kernel_size=5, stride=1, padding=2, dilation=1, groups=1, bias=True)\n"
+                                   "flat = nn.Flatten()\nfc = nn.Linear(3136, 10)\n");
+  drain ();
+  view = GTK_TEXT_VIEW (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "spec_view"));
+  g_assert_nonnull (gtk_text_view_get_gutter (view, GTK_TEXT_WINDOW_LEFT));
+  g_assert_nonnull (gtk_text_view_get_gutter (view, GTK_TEXT_WINDOW_RIGHT));
+  g_assert_cmpint (gtk_widget_get_width (gtk_text_view_get_gutter (view, GTK_TEXT_WINDOW_LEFT)), >=, 30);
+  g_assert_cmpint (gtk_widget_get_width (gtk_text_view_get_gutter (view, GTK_TEXT_WINDOW_RIGHT)), >=, 150);
+  shapes = cs_new_run_dialog_get_shapes (dialog);
+  g_assert_cmpstr (shapes, ==, "in  1×28×28\n→ 4×28×28\n→ 3136\n→ 10\n");
+  /* The long line is wider than the text area: it scrolls sideways. */
+  {
+    GtkAdjustment *h = gtk_scrollable_get_hadjustment (GTK_SCROLLABLE (view));
+    g_assert_cmpfloat (gtk_adjustment_get_upper (h), >, gtk_adjustment_get_page_size (h));
+  }
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  WAIT_FOR (finalized);
+}
+
 /* WCAG's contrast ratio of two colours. */
 static double
 luminance (double r, double g, double b)
@@ -150,6 +182,7 @@ main (int   argc,
   g_test_add_func ("/ui/new-run/validates-as-you-type", test_new_run_dialog);
   g_test_add_func ("/ui/new-run/learning-rate-as-the-cli-takes-it", test_new_run_lr);
   g_test_add_func ("/ui/new-run/error-readable-in-dark", test_error_readable_in_dark);
+  g_test_add_func ("/ui/new-run/line-numbers-and-shapes", test_editor_gutters);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

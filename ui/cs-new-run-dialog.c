@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cs-new-run-dialog.h"
+#include "cs-style.h"
 #include "nn/cs-presets.h"
 
 static const char * const preset_names[] = { "mlp", "cnn", "lenet5", "net-mnist", "shapes", NULL };
@@ -22,7 +23,9 @@ struct _CsNewRunDialog
   GtkButton   *start_button;
   GtkDropDown *preset;
   GtkTextView *spec_view;
-  GtkTextView *shapes_view;
+  GtkWidget   *numbers;      /* the left gutter: line numbers */
+  GtkWidget   *shapes;       /* the right gutter: each line's output shape */
+  GPtrArray   *shape_cells;  /* char *, one per line (NULL: none) */
   GtkLabel    *status;
   GtkEntry    *name_entry;
   GtkDropDown *dataset;
@@ -63,7 +66,6 @@ update_shapes (CsNewRunDialog *self,
   guint n_lines = g_strv_length (lines);
   g_autofree char **cells = g_new0 (char *, n_lines + 1);
   g_autoptr(CsSpec) spec = NULL;
-  GString *out = g_string_new (NULL);
 
   if (self->spec != NULL)
     spec = cs_spec_parse (self->spec->text, NULL);
@@ -103,15 +105,137 @@ update_shapes (CsNewRunDialog *self,
             }
         }
     }
+  g_ptr_array_set_size (self->shape_cells, 0);
   for (guint i = 0; i < n_lines; i++)
+    g_ptr_array_add (self->shape_cells, cells[i]);   /* taken */
+  gtk_widget_queue_draw (self->shapes);
+  gtk_widget_queue_draw (self->numbers);
+}
+
+/* ---- the gutters ----------------------------------------------------------- */
+
+/* Draws @text for each visible line of the spec, right- or left-aligned in a
+ * gutter of @win; @text_for returns the line's text (or NULL) and whether it
+ * is the line the error names. */
+typedef const char *(*LineText) (CsNewRunDialog *self,
+                                 int             line,
+                                 char           *buf,
+                                 gsize           len,
+                                 gboolean       *is_error);
+
+static void
+draw_gutter (CsNewRunDialog   *self,
+             GtkWidget        *gutter,
+             cairo_t          *cr,
+             int               width,
+             GtkTextWindowType win,
+             LineText          text_for,
+             gboolean          right_align)
+{
+  GtkTextView *view = self->spec_view;
+  g_autoptr(PangoLayout) layout = gtk_widget_create_pango_layout (gutter, NULL);
+  PangoFontDescription *mono = pango_font_description_from_string ("Monospace");
+  GdkRGBA fg, err = { 0.8, 0, 0, 1 };
+  GdkRectangle visible;
+  GtkTextIter iter;
+  gboolean dark = cs_widget_is_dark (gutter);
+
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  gtk_style_context_get_color (gtk_widget_get_style_context (gutter), &fg);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  if (dark)
+    err = (GdkRGBA) { 1.0, 0.48, 0.39, 1 };   /* 4.8:1 on the dark grey, as style-dark.css */
+  pango_layout_set_font_description (layout, mono);
+  pango_font_description_free (mono);
+  gtk_text_view_get_visible_rect (view, &visible);
+  gtk_text_view_get_line_at_y (view, &iter, visible.y, NULL);
+  while (TRUE)
     {
-      g_string_append (out, cells[i] ? cells[i] : "");
-      if (i + 1 < n_lines)
-        g_string_append_c (out, '\n');
-      g_free (cells[i]);
+      int y, height, wx, wy, tw, th, line = gtk_text_iter_get_line (&iter);
+      char buf[64];
+      gboolean is_error = FALSE;
+      const char *text;
+
+      gtk_text_view_get_line_yrange (view, &iter, &y, &height);
+      if (y > visible.y + visible.height)
+        break;
+      gtk_text_view_buffer_to_window_coords (view, win, 0, y, &wx, &wy);
+      text = text_for (self, line, buf, sizeof buf, &is_error);
+      if (text != NULL)
+        {
+          pango_layout_set_text (layout, text, -1);
+          pango_layout_get_pixel_size (layout, &tw, &th);
+          if (is_error)
+            gdk_cairo_set_source_rgba (cr, &err);
+          else
+            cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 0.55);
+          cairo_move_to (cr, right_align ? width - tw - 6 : 8, wy + (height - th) / 2.0);
+          pango_cairo_show_layout (cr, layout);
+        }
+      if (!gtk_text_iter_forward_line (&iter))
+        break;
     }
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->shapes_view), out->str, -1);
-  g_string_free (out, TRUE);
+}
+
+static const char *
+number_text (CsNewRunDialog *self,
+             int             line,
+             char           *buf,
+             gsize           len,
+             gboolean       *is_error)
+{
+  *is_error = self->error_line == line + 1;
+  g_snprintf (buf, len, "%d", line + 1);
+  return buf;
+}
+
+static const char *
+shape_text (CsNewRunDialog *self,
+            int             line,
+            char           *buf,
+            gsize           len,
+            gboolean       *is_error)
+{
+  return (guint) line < self->shape_cells->len ? g_ptr_array_index (self->shape_cells, line) : NULL;
+}
+
+static void
+numbers_draw (GtkDrawingArea *area,
+              cairo_t        *cr,
+              int             width,
+              int             height,
+              gpointer        user_data)
+{
+  draw_gutter (user_data, GTK_WIDGET (area), cr, width, GTK_TEXT_WINDOW_LEFT, number_text, TRUE);
+}
+
+static void
+shapes_draw (GtkDrawingArea *area,
+             cairo_t        *cr,
+             int             width,
+             int             height,
+             gpointer        user_data)
+{
+  draw_gutter (user_data, GTK_WIDGET (area), cr, width, GTK_TEXT_WINDOW_RIGHT, shape_text, FALSE);
+}
+
+static void
+scrolled_cb (GtkAdjustment  *adjustment,
+             CsNewRunDialog *self)
+{
+  gtk_widget_queue_draw (self->numbers);
+  gtk_widget_queue_draw (self->shapes);
+}
+
+static void
+vadjustment_cb (GtkScrollable  *view,
+                GParamSpec     *pspec,
+                CsNewRunDialog *self)
+{
+  GtkAdjustment *adj = gtk_scrollable_get_vadjustment (view);
+
+  if (adj != NULL)
+    g_signal_connect_object (adj, "value-changed", G_CALLBACK (scrolled_cb), self, 0);
 }
 
 static void
@@ -292,11 +416,16 @@ cs_new_run_dialog_get_status (CsNewRunDialog *self)
 char *
 cs_new_run_dialog_get_shapes (CsNewRunDialog *self)
 {
-  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->shapes_view);
-  GtkTextIter s, e;
+  GString *out = g_string_new (NULL);
 
-  gtk_text_buffer_get_bounds (buffer, &s, &e);
-  return gtk_text_buffer_get_text (buffer, &s, &e, FALSE);
+  g_return_val_if_fail (CS_IS_NEW_RUN_DIALOG (self), NULL);
+
+  for (guint i = 0; i < self->shape_cells->len; i++)
+    {
+      const char *cell = g_ptr_array_index (self->shape_cells, i);
+      g_string_append_printf (out, "%s%s", i ? "\n" : "", cell ? cell : "");
+    }
+  return g_string_free (out, FALSE);
 }
 
 int
@@ -368,6 +497,7 @@ cs_new_run_dialog_finalize (GObject *object)
 
   cs_spec_free (self->spec);
   g_free (self->data_dir);
+  g_clear_pointer (&self->shape_cells, g_ptr_array_unref);
   G_OBJECT_CLASS (cs_new_run_dialog_parent_class)->finalize (object);
 }
 
@@ -384,7 +514,6 @@ cs_new_run_dialog_class_init (CsNewRunDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsNewRunDialog, start_button);
   gtk_widget_class_bind_template_child (widget_class, CsNewRunDialog, preset);
   gtk_widget_class_bind_template_child (widget_class, CsNewRunDialog, spec_view);
-  gtk_widget_class_bind_template_child (widget_class, CsNewRunDialog, shapes_view);
   gtk_widget_class_bind_template_child (widget_class, CsNewRunDialog, status);
   gtk_widget_class_bind_template_child (widget_class, CsNewRunDialog, name_entry);
   gtk_widget_class_bind_template_child (widget_class, CsNewRunDialog, dataset);
@@ -404,6 +533,20 @@ cs_new_run_dialog_init (CsNewRunDialog *self)
   GtkTextBuffer *buffer;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->shape_cells = g_ptr_array_new_with_free_func (g_free);
+  self->numbers = gtk_drawing_area_new ();
+  gtk_widget_set_size_request (self->numbers, 40, -1);
+  gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (self->numbers), numbers_draw, self, NULL);
+  gtk_text_view_set_gutter (self->spec_view, GTK_TEXT_WINDOW_LEFT, self->numbers);
+  self->shapes = gtk_drawing_area_new ();
+  gtk_widget_set_size_request (self->shapes, 180, -1);
+  gtk_widget_add_css_class (self->shapes, "cs-shapes");
+  gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (self->shapes), shapes_draw, self, NULL);
+  gtk_text_view_set_gutter (self->spec_view, GTK_TEXT_WINDOW_RIGHT, self->shapes);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->shapes), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  "Output shape of each line", -1);
+  g_signal_connect (self->spec_view, "notify::vadjustment", G_CALLBACK (vadjustment_cb), self);
+  vadjustment_cb (GTK_SCROLLABLE (self->spec_view), NULL, self);
   buffer = gtk_text_view_get_buffer (self->spec_view);
   self->error_tag = gtk_text_buffer_create_tag (buffer, "error", "underline", PANGO_UNDERLINE_ERROR,
                                                 "background", "rgba(224,27,36,0.12)", NULL);
