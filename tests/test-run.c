@@ -579,6 +579,66 @@ test_chance_run_fails (void)
   cs_test_rm_rf (dir);
 }
 
+/* Runs left unnamed are named by what tells them apart; a rename reaches
+ * run.json, at once or (while training) at the thread's next write. */
+static void
+test_names_and_rename (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autoptr(CsRunStore) store = cs_run_store_new (dir);
+  g_autoptr(CsRunStore) reloaded = cs_run_store_new (dir);
+  g_autoptr(GError) error = NULL;
+  CsRun *a = new_run (store, "mlp", 1, 1);
+  CsRun *b = new_run (store, "mlp", 1, 1);
+  CsRun *c = new_run (store, "mlp", 1, 2);
+  CsRun *d = new_run (store, "mlp", 1, 1);
+  g_auto(CsRunSettings) lr = { 0 };
+  CsRun *e;
+
+  g_assert_cmpstr (cs_run_get_name (a), ==, "MLP");
+  g_assert_true (g_str_has_prefix (cs_run_get_name (b), "MLP · "));
+  g_assert_cmpuint (strlen (cs_run_get_name (b)), ==, strlen ("MLP · 12:34"));
+  g_assert_cmpstr (cs_run_get_name (c), ==, "MLP · seed 2");
+  g_assert_true (g_str_has_suffix (cs_run_get_name (d), " (2)"));
+  g_assert_true (cs_run_settings_init_preset (&lr, "mlp", NULL));
+  g_clear_pointer (&lr.name, g_free);
+  lr.hp.optim.lr = 0.1;
+  e = cs_run_store_create (store, &lr, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (cs_run_get_name (e), ==, "MLP · lr 0.1");
+  {
+    g_autofree char *about = cs_run_describe_settings (e);
+    g_assert_nonnull (strstr (about, "SGD, lr 0.1"));
+    g_assert_nonnull (strstr (about, "batch 100, 5 epochs, seed 1"));
+  }
+
+  /* A rename, before training and while it trains, is kept. */
+  g_assert_false (cs_run_set_name (a, "   ", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (cs_run_set_name (a, "  baseline  ", &error));
+  g_assert_cmpstr (cs_run_get_name (a), ==, "baseline");
+  g_assert_true (cs_run_start (b, small, &error));
+  WAIT_FOR (cs_run_get_state (b) == CS_RUN_RUNNING);
+  g_assert_true (cs_run_set_name (b, "renamed while training", &error));
+  g_assert_cmpstr (cs_run_get_name (b), ==, "renamed while training");
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (b)));
+  cs_run_join (b);
+
+  g_assert_true (cs_run_store_load (reloaded, NULL, &error));
+  {
+    CsRun *ra = cs_run_store_find (reloaded, cs_run_get_id (a), &error);   /* the store's */
+    CsRun *rb = cs_run_store_find (reloaded, cs_run_get_id (b), &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (ra);
+    g_assert_nonnull (rb);
+    g_assert_cmpstr (cs_run_get_name (ra), ==, "baseline");
+    g_assert_cmpstr (cs_run_get_name (rb), ==, "renamed while training");
+  }
+  cs_test_rm_rf (dir);
+}
+
 /* A full disk while training: the person is told, training goes on, the previous files are intact. */
 static void
 test_save_failure_reported (void)
@@ -818,6 +878,7 @@ main (int   argc,
   g_test_add_func ("/core/run/drop-mid-training", test_drop_mid_training);
   g_test_add_func ("/core/run/divergent-run-fails", test_divergent_run_fails);
   g_test_add_func ("/core/run/chance-run-fails", test_chance_run_fails);
+  g_test_add_func ("/core/run/names-and-rename", test_names_and_rename);
   g_test_add_func ("/core/run/corrupt-runs-skipped", test_corrupt_runs_skipped);
   g_test_add_func ("/core/run/csv-export", test_csv_export);
   g_test_add_func ("/core/run/save-failure-reported", test_save_failure_reported);

@@ -325,19 +325,25 @@ test_see_feature_maps (void)
   close_window (window);
 }
 
-/* The window's delete dialog, once it is up. */
+/* One of the window's dialogs, by its widget name, once it is up. */
 static GtkDialog *
-find_delete_dialog (void)
+find_named_dialog (const char *name)
 {
   GListModel *tops = gtk_window_get_toplevels ();   /* GTK's own list */
 
   for (guint i = 0; i < g_list_model_get_n_items (tops); i++)
     {
       g_autoptr(GtkWidget) w = g_list_model_get_item (tops, i);
-      if (GTK_IS_DIALOG (w) && g_strcmp0 (gtk_widget_get_name (w), "cs-delete-dialog") == 0)
+      if (GTK_IS_DIALOG (w) && g_strcmp0 (gtk_widget_get_name (w), name) == 0)
         return GTK_DIALOG (w);
     }
   return NULL;
+}
+
+static GtkDialog *
+find_delete_dialog (void)
+{
+  return find_named_dialog ("cs-delete-dialog");
 }
 
 /* Delete Run asks first; Cancel keeps everything; Delete removes the folder,
@@ -478,6 +484,58 @@ test_large_screen (void)
   close_window (window);
 }
 
+/* A run keeps its colour whatever is selected with it, and a rename reaches
+ * the legends and the sidebar row's tooltip tells its settings. */
+static void
+test_colours_and_names (void)
+{
+  CsWindow *window = open_window ();
+  CsPlot *acc = cs_curves_view_get_accuracy_plot (cs_window_get_curves_view (window));
+  GObject *runs[2];
+  GdkRGBA alone, together, other;
+
+  runs[0] = G_OBJECT (start (window, "mlp", 1, 0));
+  runs[1] = G_OBJECT (start (window, "mlp", 1, 0.05));
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (CS_RUN (runs[0]))) &&
+            !cs_run_state_is_live (cs_run_get_state (CS_RUN (runs[1]))));
+  cs_run_join (CS_RUN (runs[0]));
+  cs_run_join (CS_RUN (runs[1]));
+  drain ();
+
+  cs_window_select (window, &runs[1], 1);
+  g_assert_cmpuint (cs_plot_get_n_series (acc), ==, 1);
+  cs_plot_get_series_color (acc, 0, &alone);
+  cs_window_select (window, runs, 2);
+  g_assert_cmpuint (cs_plot_get_n_series (acc), ==, 2);
+  cs_plot_get_series_color (acc, 1, &together);
+  cs_plot_get_series_color (acc, 0, &other);
+  g_assert_true (gdk_rgba_equal (&alone, &together));
+  g_assert_false (gdk_rgba_equal (&alone, &other));
+
+  /* Rename Run: a name typed in its dialog reaches the legends. */
+  cs_window_select (window, &runs[1], 1);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "rename-run", NULL);
+  drain ();
+  {
+    GtkDialog *dialog = find_named_dialog ("cs-rename-dialog");
+    GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+
+    gtk_editable_set_text (entry, "   ");
+    gtk_dialog_response (dialog, GTK_RESPONSE_ACCEPT);
+    drain ();
+    g_assert_true (find_named_dialog ("cs-rename-dialog") == dialog);   /* an empty name is refused */
+    gtk_editable_set_text (entry, "faster lr");
+    gtk_dialog_response (dialog, GTK_RESPONSE_ACCEPT);
+    drain ();
+    g_assert_null (find_named_dialog ("cs-rename-dialog"));
+  }
+  cs_window_select (window, runs, 2);
+  drain ();
+  g_assert_cmpstr (cs_run_get_name (CS_RUN (runs[1])), ==, "faster lr");
+  g_assert_cmpstr (cs_plot_get_series_name (acc, 1), ==, "faster lr");
+  close_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -497,6 +555,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/open-from-command-line", test_open_from_command_line);
   g_test_add_func ("/ui/window/small-screens", test_min_size);
   g_test_add_func ("/ui/window/large-screens", test_large_screen);
+  g_test_add_func ("/ui/window/colours-and-names", test_colours_and_names);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -10,6 +10,7 @@
 #include "base/cs-alloc.h"
 #include "formats/cs-checkpoint.h"
 #include "cs-compare-view.h"
+#include "cs-style.h"
 #include "cs-confusion.h"
 #include "cs-digit-grid.h"
 #include "cs-loaded-model.h"
@@ -232,7 +233,7 @@ cs_compare_view_set_items (CsCompareView *self,
       g_autoptr(GTask) task = NULL;
       GdkRGBA color;
 
-      cs_plot_palette_color (i, &color);
+      cs_plot_palette_color (cs_item_color_index (item, i), &color);
       job->view = self;
       job->generation = self->generation;
       job->color = color;

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "cs-curves-view.h"
+#include "cs-style.h"
 #include "train/cs-run.h"
 
 struct _CsCurvesView
@@ -123,8 +124,10 @@ cs_curves_view_set_items (CsCurvesView *self,
 
       if (!CS_IS_RUN (item))
         continue;
+      guint color = cs_item_color_index (item, i);
+
       g_ptr_array_add (self->runs, g_object_ref (item));
-      g_array_append_val (self->colors, i);
+      g_array_append_val (self->colors, color);
       h = g_signal_connect (item, "progress", G_CALLBACK (run_progress_cb), self);
       g_array_append_val (self->handlers, h);
       h = g_signal_connect (item, "epoch-done", G_CALLBACK (run_epoch_cb), self);

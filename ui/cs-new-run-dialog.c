@@ -454,10 +454,8 @@ cs_new_run_dialog_get_settings (CsNewRunDialog *self,
   hp->threads = gtk_spin_button_get_value_as_int (self->threads);
   settings->spec = cs_new_run_dialog_get_spec (self);
   settings->model = g_strdup (preset ? preset : "custom");
-  if (entered[0] != '\0')
-    settings->name = g_strdup (entered);
-  else
-    settings->name = g_strdup (preset ? cs_preset_lookup (preset)->title : "Custom model");
+  /* Without a name the runs directory gives one that tells it from the others. */
+  settings->name = entered[0] != '\0' ? g_strdup (entered) : NULL;
   settings->dataset = g_strdup (ds == 1 ? "fashion-mnist" : "mnist");
   settings->data_dir = ds == 2 ? g_strdup (self->data_dir) : NULL;
 }

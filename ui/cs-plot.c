@@ -716,6 +716,25 @@ cs_plot_set_log_y (CsPlot   *self,
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
+const char *
+cs_plot_get_series_name (CsPlot *self,
+                         guint   series)
+{
+  g_return_val_if_fail (CS_IS_PLOT (self) && series < self->series->len, NULL);
+
+  return ((Series *) g_ptr_array_index (self->series, series))->name;
+}
+
+void
+cs_plot_get_series_color (CsPlot  *self,
+                          guint    series,
+                          GdkRGBA *color)
+{
+  g_return_if_fail (CS_IS_PLOT (self) && series < self->series->len && color != NULL);
+
+  *color = ((Series *) g_ptr_array_index (self->series, series))->color;
+}
+
 void
 cs_plot_set_y_range (CsPlot   *self,
                      double    min,

@@ -27,6 +27,12 @@ void        cs_plot_set_points         (CsPlot        *self,
                                         const double  *y,
                                         guint          n);
 guint       cs_plot_get_n_series       (CsPlot        *self);
+/* A series' legend name and colour. */
+const char *cs_plot_get_series_name    (CsPlot        *self,
+                                        guint          series);
+void        cs_plot_get_series_color   (CsPlot        *self,
+                                        guint          series,
+                                        GdkRGBA       *color);
 guint       cs_plot_get_n_points       (CsPlot        *self,
                                         guint          series);
 void        cs_plot_set_log_y          (CsPlot        *self,

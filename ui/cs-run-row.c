@@ -65,8 +65,11 @@ update (CsRunRow *self)
           double done = cs_run_get_current_epoch (run) + (double) cs_run_get_current_batch (run) / cs_run_get_n_batches (run);
           gtk_progress_bar_set_fraction (self->progress, CLAMP (done / hp->epochs, 0, 1));
         }
-      if (state == CS_RUN_FAILED && cs_run_get_message (run))
-        gtk_widget_set_tooltip_text (GTK_WIDGET (self), cs_run_get_message (run));
+      /* Everything that tells it from the others, and why it failed. */
+      {
+        g_autofree char *about = cs_run_describe_settings (run);
+        gtk_widget_set_tooltip_text (GTK_WIDGET (self), about);
+      }
     }
   else if (CS_IS_LOADED_MODEL (self->item))
     {
@@ -133,6 +136,7 @@ cs_run_row_set_item (CsRunRow *self,
       self->handlers[0] = g_signal_connect (item, "progress", G_CALLBACK (progress_cb), self);
       self->handlers[1] = g_signal_connect (item, "epoch-done", G_CALLBACK (changed_cb), self);
       self->handlers[2] = g_signal_connect (item, "notify::state", G_CALLBACK (changed_cb), self);
+      self->handlers[3] = g_signal_connect (item, "notify::name", G_CALLBACK (changed_cb), self);
     }
   else
     self->handlers[0] = g_signal_connect (item, "notify::evaluated", G_CALLBACK (changed_cb), self);

@@ -18,4 +18,22 @@ cs_widget_is_dark (GtkWidget *widget)
   return (color.red + color.green + color.blue) / 3 > 0.5;
 }
 
+/* A run's or checkpoint's colour in the plots: the one the window gave it
+ * when it joined the sidebar (so it keeps it across selections), else @fallback. */
+static inline guint
+cs_item_color_index (GObject *item,
+                     guint    fallback)
+{
+  gpointer data = item ? g_object_get_data (item, "cs-color") : NULL;
+
+  return data != NULL ? GPOINTER_TO_UINT (data) - 1 : fallback;
+}
+
+static inline void
+cs_item_set_color_index (GObject *item,
+                         guint    index)
+{
+  g_object_set_data (item, "cs-color", GUINT_TO_POINTER (index + 1));
+}
+
 G_END_DECLS

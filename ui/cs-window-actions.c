@@ -144,6 +144,67 @@ stop_action (GSimpleAction *action,
     }
 }
 
+/* Rename Run (F2): a small dialog with the name selected, Enter renames. */
+static void
+rename_response_cb (GtkDialog *dialog,
+                    int        response,
+                    CsWindow  *self)
+{
+  CsRun *run = g_object_get_data (G_OBJECT (dialog), "run");
+  GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+  g_autoptr(GError) error = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT && !cs_run_set_name (run, gtk_editable_get_text (entry), &error))
+    {
+      /* The dialog stays: the person can correct the name. */
+      gtk_widget_error_bell (GTK_WIDGET (dialog));
+      gtk_widget_set_tooltip_text (GTK_WIDGET (entry), error->message);
+      gtk_widget_add_css_class (GTK_WIDGET (entry), "error");
+      return;
+    }
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+rename_run_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  CsWindow *self = user_data;
+  GObject *item = self->selected->len == 1 ? g_ptr_array_index (self->selected, 0) : NULL;
+  GtkWidget *dialog, *entry, *box, *button;
+
+  if (item == NULL || !CS_IS_RUN (item))
+    {
+      cs_window_show_message (self, "Select one run to rename it.", TRUE);
+      return;
+    }
+  dialog = gtk_dialog_new_with_buttons ("Rename Run", GTK_WINDOW (self),
+                                        GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT | GTK_DIALOG_USE_HEADER_BAR,
+                                        "_Cancel", GTK_RESPONSE_CANCEL, NULL);
+  button = gtk_dialog_add_button (GTK_DIALOG (dialog), "_Rename", GTK_RESPONSE_ACCEPT);
+  gtk_widget_add_css_class (button, "suggested-action");
+  gtk_dialog_set_default_response (GTK_DIALOG (dialog), GTK_RESPONSE_ACCEPT);
+  gtk_widget_set_name (dialog, "cs-rename-dialog");
+  entry = gtk_entry_new ();
+  gtk_editable_set_text (GTK_EDITABLE (entry), cs_run_get_name (CS_RUN (item)));
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  gtk_entry_set_max_length (GTK_ENTRY (entry), 200);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Run name", -1);
+  box = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
+  gtk_widget_set_margin_start (entry, 18);
+  gtk_widget_set_margin_end (entry, 18);
+  gtk_widget_set_margin_top (entry, 18);
+  gtk_widget_set_margin_bottom (entry, 18);
+  gtk_widget_set_size_request (entry, 360, -1);
+  gtk_box_append (GTK_BOX (box), entry);
+  g_object_set_data_full (G_OBJECT (dialog), "run", g_object_ref (item), g_object_unref);
+  g_object_set_data (G_OBJECT (dialog), "entry", entry);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (rename_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  gtk_widget_grab_focus (entry);
+}
+
 /* Runs are deleted from the disk only once the person has said yes; live
  * runs are left alone (stop them first); closing a checkpoint removes only
  * its row. */
@@ -526,6 +587,7 @@ static const GActionEntry win_actions[] = {
   { .name = "stop", .activate = stop_action },
   { .name = "evaluate", .activate = evaluate_action },
   { .name = "delete-run", .activate = delete_run_action },
+  { .name = "rename-run", .activate = rename_run_action },
   { .name = "compare-mlp-cnn", .activate = compare_mlp_cnn_action },
 };
 

@@ -44,6 +44,7 @@ struct _CsWindow
   CsDataset            *mnist;
   CsDataset            *fashion;
   GPtrArray            *watched;      /* CsRun whose signals update the window */
+  guint                 next_color;   /* the palette index the next item gets */
 };
 
 /* cs-window.c */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cs-run-row.h"
+#include "cs-style.h"
 #include "cs-window-private.h"
 
 G_DEFINE_FINAL_TYPE (CsWindow, cs_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -139,9 +140,17 @@ run_failed_check_cb (CsRun      *run,
     }
 }
 
+/* A renamed run: its legends and the status line say the new name. */
+static void
+run_renamed_cb (CsWindow *self)
+{
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    cs_window_refresh_views (self);
+}
+
 void
 cs_window_watch_run (CsWindow *self,
-           CsRun    *run)
+                     CsRun    *run)
 {
   if (g_ptr_array_find (self->watched, run, NULL))
     return;
@@ -150,6 +159,7 @@ cs_window_watch_run (CsWindow *self,
   g_signal_connect_object (run, "epoch-done", G_CALLBACK (run_epoch_cb), self, 0);
   g_signal_connect_object (run, "notify::state", G_CALLBACK (run_failed_check_cb), self, 0);
   g_signal_connect_object (run, "notify::message", G_CALLBACK (run_failed_check_cb), self, 0);
+  g_signal_connect_object (run, "notify::name", G_CALLBACK (run_renamed_cb), self, G_CONNECT_SWAPPED);
 }
 
 void
@@ -311,6 +321,24 @@ store_items_changed_cb (GListModel *model,
     {
       g_autoptr(CsRun) run = g_list_model_get_item (model, i);
       cs_window_watch_run (self, run);
+      /* Its colour for this session, whatever else is selected with it. */
+      if (cs_item_color_index (G_OBJECT (run), G_MAXUINT) == G_MAXUINT)
+        cs_item_set_color_index (G_OBJECT (run), self->next_color++);
+    }
+}
+
+static void
+loaded_items_changed_cb (GListModel *model,
+                         guint       position,
+                         guint       removed,
+                         guint       added,
+                         CsWindow   *self)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(GObject) item = g_list_model_get_item (model, i);
+      if (cs_item_color_index (item, G_MAXUINT) == G_MAXUINT)
+        cs_item_set_color_index (item, self->next_color++);
     }
 }
 
@@ -399,6 +427,7 @@ cs_window_init (CsWindow *self)
   self->store = cs_run_store_new (runs_dir && runs_dir[0] ? runs_dir : NULL);
   self->loaded = g_list_store_new (CS_TYPE_LOADED_MODEL);
   g_signal_connect (self->store, "items-changed", G_CALLBACK (store_items_changed_cb), self);
+  g_signal_connect (self->loaded, "items-changed", G_CALLBACK (loaded_items_changed_cb), self);
   if (!cs_run_store_load (self->store, &warnings, &error))
     cs_window_show_message (self, error->message, TRUE);
   else if (warnings->len > 0)

@@ -102,5 +102,8 @@ void         cs_run_emit_evaluated   (CsRun               *self,
 
 /* cs-run-thread.c: a run dropped while it trains tells its thread to stop. */
 void         cs_run_thread_abandon   (CsRunThread         *thread);
+/* The thread writes run.json while it lives: a rename goes through it. */
+void         cs_run_thread_rename    (CsRunThread         *thread,
+                                      const char          *name);
 
 G_END_DECLS

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "formats/cs-checkpoint.h"
+#include "nn/cs-presets.h"
 #include "train/cs-run-store.h"
 
 struct _CsRunStore
@@ -261,16 +262,90 @@ cs_run_store_load (CsRunStore  *self,
   return TRUE;
 }
 
+static gboolean
+name_taken (CsRunStore *self,
+            const char *name)
+{
+  for (guint i = 0; i < self->runs->len; i++)
+    if (g_strcmp0 (cs_run_get_name (g_ptr_array_index (self->runs, i)), name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+char *
+cs_run_store_default_name (CsRunStore          *self,
+                           const CsRunSettings *settings)
+{
+  const CsPreset *preset;
+  CsHyperParams usual;
+  const CsHyperParams *hp;
+  g_autoptr(GString) name = NULL;
+  g_autoptr(GDateTime) now = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *stamp = NULL;
+
+  g_return_val_if_fail (CS_IS_RUN_STORE (self), NULL);
+  g_return_val_if_fail (settings != NULL && settings->model != NULL, NULL);
+
+  preset = cs_preset_lookup (settings->model);
+  hp = &settings->hp;
+  cs_hyper_params_for_preset (&usual, preset ? settings->model : NULL);
+  base = preset ? g_strdup (preset->title)
+                : g_str_equal (settings->model, "custom") ? g_strdup ("Custom model") : g_path_get_basename (settings->model);
+  name = g_string_new (base);
+  /* What differs from the notebook's settings for this model. */
+  if (hp->optim.kind != usual.optim.kind)
+    g_string_append (name, hp->optim.kind == CS_OPTIM_ADAM ? " · Adam" : " · SGD");
+  if (hp->optim.lr != usual.optim.lr)
+    g_string_append_printf (name, " · lr %g", hp->optim.lr);
+  if (hp->optim.kind == CS_OPTIM_SGD && hp->optim.momentum != usual.optim.momentum)
+    g_string_append_printf (name, " · momentum %g", hp->optim.momentum);
+  if (hp->optim.weight_decay != usual.optim.weight_decay)
+    g_string_append_printf (name, " · wd %g", hp->optim.weight_decay);
+  if (hp->batch_size != usual.batch_size)
+    g_string_append_printf (name, " · batch %d", hp->batch_size);
+  if (hp->seed != 1)
+    g_string_append_printf (name, " · seed %" G_GUINT64_FORMAT, hp->seed);
+  if (g_strcmp0 (settings->dataset, "fashion-mnist") == 0)
+    g_string_append (name, " · Fashion-MNIST");
+  if (!name_taken (self, name->str))
+    return g_string_free (g_steal_pointer (&name), FALSE);
+
+  /* The same settings again: the time tells them apart, then a number. */
+  now = g_date_time_new_now_local ();
+  stamp = g_date_time_format (now, "%H:%M");
+  g_string_append_printf (name, " · %s", stamp);
+  if (name_taken (self, name->str))
+    {
+      g_autofree char *timed = g_strdup (name->str);
+
+      for (int n = 2; n < 10000; n++)
+        {
+          g_string_printf (name, "%s (%d)", timed, n);
+          if (!name_taken (self, name->str))
+            break;
+        }
+    }
+  return g_string_free (g_steal_pointer (&name), FALSE);
+}
+
 CsRun *
 cs_run_store_create (CsRunStore          *self,
                      const CsRunSettings *settings,
                      GError             **error)
 {
+  g_autofree char *name = NULL;
+  CsRunSettings named;
   CsRun *run;
 
   g_return_val_if_fail (CS_IS_RUN_STORE (self), NULL);
+  g_return_val_if_fail (settings != NULL, NULL);
 
-  run = cs_run_new (self->dir, settings, error);
+  /* Without a name, one that tells it from the runs already here. */
+  named = *settings;
+  if (named.name == NULL || named.name[0] == '\0')
+    named.name = name = cs_run_store_default_name (self, settings);
+  run = cs_run_new (self->dir, &named, error);
 
   if (run == NULL)
     return NULL;

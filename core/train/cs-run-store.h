@@ -24,6 +24,11 @@ gboolean     cs_run_store_load         (CsRunStore   *self,
 CsRun       *cs_run_store_create       (CsRunStore          *self,
                                         const CsRunSettings *settings,
                                         GError             **error);
+/* A name for a run of @settings that tells it from the runs here: the model's
+ * title, what differs from the notebook's settings for it ("LeNet-5 · lr 0.01
+ * · seed 2"), then the time and a number if that is not enough. */
+char        *cs_run_store_default_name (CsRunStore          *self,
+                                        const CsRunSettings *settings) G_GNUC_WARN_UNUSED_RESULT;
 /* By id, or by a unique prefix of one. */
 CsRun       *cs_run_store_find         (CsRunStore   *self,
                                         const char   *id,

@@ -44,6 +44,7 @@ struct _CsRunThread
   gboolean         paused;
   gboolean         stop_requested;
   gboolean         eval_requested;
+  char            *pending_name;     /* a rename from the main thread, for the next write */
 
   /* Progress, coalesced: at most one idle pending. */
   int              epoch;
@@ -86,6 +87,7 @@ run_thread_unref (CsRunThread *w)
   g_cond_clear (&w->cond);
   g_clear_pointer (&w->pending_losses, g_array_unref);
   g_clear_pointer (&w->pending_snapshot, cs_snapshot_unref);
+  g_free (w->pending_name);
   g_free (w);
 }
 
@@ -305,8 +307,25 @@ thread_write_record (CsRunThread *w)
 {
   g_autoptr(GError) error = NULL;
 
+  cs_mutex_lock (&w->lock);
+  if (w->pending_name != NULL)
+    {
+      g_free (w->record->name);
+      w->record->name = g_steal_pointer (&w->pending_name);
+    }
+  cs_mutex_unlock (&w->lock);
   if (!cs_run_record_write (w->record, w->dir, &error))
     post_state (w, w->record->state, error->message);
+}
+
+void
+cs_run_thread_rename (CsRunThread *w,
+                      const char  *name)
+{
+  cs_mutex_lock (&w->lock);
+  g_free (w->pending_name);
+  w->pending_name = g_strdup (name);
+  cs_mutex_unlock (&w->lock);
 }
 
 /* Whether the checkpoint was saved; if not, the person is told and *message

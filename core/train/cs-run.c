@@ -426,6 +426,81 @@ cs_run_set_snapshot_interval (CsRun *self,
   self->snapshot_every = MAX (1, batches);
 }
 
+/* ---- renaming, describing ------------------------------------------------ */
+
+#define CS_RUN_NAME_MAX 200
+
+gboolean
+cs_run_set_name (CsRun       *self,
+                 const char  *name,
+                 GError     **error)
+{
+  g_autofree char *clean = NULL;
+  char *old;
+
+  g_return_val_if_fail (CS_IS_RUN (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  if (!g_utf8_validate (name, -1, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a run's name must be UTF-8 text");
+      return FALSE;
+    }
+  clean = g_strstrip (g_strdup (name));
+  if (clean[0] == '\0' || g_utf8_strlen (clean, -1) > CS_RUN_NAME_MAX)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "a run's name must have from 1 to %d characters", CS_RUN_NAME_MAX);
+      return FALSE;
+    }
+  if (g_str_equal (clean, self->record->name))
+    return TRUE;
+
+  old = self->record->name;
+  self->record->name = g_strdup (clean);
+  if (self->thread_state != NULL && cs_run_state_is_live (self->record->state))
+    cs_run_thread_rename (self->thread_state, clean);
+  else if (!cs_run_record_write (self->record, self->dir, error))
+    {
+      g_free (self->record->name);
+      self->record->name = old;
+      return FALSE;
+    }
+  g_free (old);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+  return TRUE;
+}
+
+char *
+cs_run_describe_settings (CsRun *self)
+{
+  const CsHyperParams *hp;
+  g_autoptr(GDateTime) created = NULL;
+  g_autofree char *when = NULL;
+  GString *out;
+
+  g_return_val_if_fail (CS_IS_RUN (self), NULL);
+
+  hp = &self->record->hp;
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "%s on %s\n%s, lr %g", self->record->model,
+                          g_strcmp0 (self->record->dataset, "fashion-mnist") == 0 ? "Fashion-MNIST" : "MNIST",
+                          hp->optim.kind == CS_OPTIM_ADAM ? "Adam" : "SGD", hp->optim.lr);
+  if (hp->optim.kind == CS_OPTIM_SGD && hp->optim.momentum > 0)
+    g_string_append_printf (out, ", momentum %g", hp->optim.momentum);
+  if (hp->optim.weight_decay > 0)
+    g_string_append_printf (out, ", weight decay %g", hp->optim.weight_decay);
+  g_string_append_printf (out, "\nbatch %d, %d epoch%s, seed %" G_GUINT64_FORMAT ", %d thread%s", hp->batch_size,
+                          hp->epochs, hp->epochs == 1 ? "" : "s", hp->seed, hp->threads, hp->threads == 1 ? "" : "s");
+  created = g_date_time_new_from_unix_local (self->record->created);
+  when = created ? g_date_time_format (created, "%Y-%m-%d %H:%M") : NULL;
+  if (when != NULL)
+    g_string_append_printf (out, "\nstarted %s", when);
+  if (self->record->message != NULL)
+    g_string_append_printf (out, "\n%s", self->record->message);
+  return g_string_free (out, FALSE);
+}
+
 /* ---- progress, as people read it ------------------------------------------ */
 
 double

@@ -140,6 +140,15 @@ const char      *cs_run_csv_header          (void);
 void             cs_run_append_csv          (CsRun   *self,
                                              GString *out);
 
+/* Renames the run (1 to 200 characters, trimmed), in run.json at once or,
+ * while it trains, at its thread's next write. */
+gboolean         cs_run_set_name            (CsRun              *self,
+                                             const char         *name,
+                                             GError            **error);
+/* Its settings in a few lines, for a tooltip: the model, data, optimizer,
+ * learning rate, batch, epochs, seed, threads, when it started, its message. */
+char            *cs_run_describe_settings   (CsRun              *self) G_GNUC_WARN_UNUSED_RESULT;
+
 /* What a live run's progress line may hold besides its epoch. */
 typedef enum
 {
