@@ -7,6 +7,7 @@
 #include "cs-test-files.h"
 #include "cs-test-mnist.h"
 #include "cs-test-wait.h"
+#include "cs-gl-probe.h"
 #include "cs-theme.h"
 #include "cs-window.h"
 
@@ -91,6 +92,8 @@ cs_test_ui_init (int    *argc,
   g_setenv ("CONVSCOPE_RUNS_DIR", runs_dir, TRUE);
   gtk_test_init (argc, argv, NULL);
   cs_test_require_mnist ();
+  /* The renderer the app would pick (cairo over a software GL rasteriser). */
+  cs_prefer_cairo_on_software_gl ();
   /* The app's own stylesheets, as CsApplication loads them: sizes depend on them. */
   cs_theme_install ();
 }

@@ -256,8 +256,9 @@ main (int   argc,
 {
   int ret;
 
-  cs_test_ui_init (&argc, &argv);
+  /* What was asked before the test setup makes the app's own choice. */
   asked_renderer = g_strdup (g_getenv ("GSK_RENDERER"));
+  cs_test_ui_init (&argc, &argv);
   gl_renderer = cs_prefer_cairo_on_software_gl ();
 
   g_test_add_func ("/ui/kernels/known-colours", test_kernel_colours);

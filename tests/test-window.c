@@ -536,6 +536,99 @@ test_colours_and_names (void)
   close_window (window);
 }
 
+#include <time.h>
+
+static double
+thread_cpu_seconds (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The UI thread's share of a core with the Curves open on three finished
+ * 3,000-batch runs and one that trains: under 10 %. */
+static void
+test_curves_cpu (void)
+{
+  g_autoptr(CsRunStore) store = cs_run_store_new (runs_dir);
+  g_autoptr(CsDataset) mnist = cs_test_open_mnist ();
+  g_autoptr(CsDataset) small = cs_dataset_new_subset (mnist, 3000, 500);
+  g_autoptr(GPtrArray) items = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  CsWindow *window;
+  CsRun *live;
+  double cpu0, cpu1;
+  gint64 t0, t1, frames0;
+
+  /* Three finished runs of 3,000 batches each: a linear model, batch 10, 10 epochs of 300. */
+  for (int i = 0; i < 3; i++)
+    {
+      g_auto(CsRunSettings) settings = { 0 };
+      g_autofree char *name = g_strdup_printf ("long %d", i);
+      CsRun *run;
+
+      settings.spec = cs_spec_parse ("input 1x28x28\nx.view(-1, 784)\nfc = nn.Linear(784, 10)\n", &error);
+      g_assert_no_error (error);
+      settings.name = g_strdup (name);
+      settings.model = g_strdup ("custom");
+      cs_hyper_params_for_preset (&settings.hp, NULL);
+      settings.hp.batch_size = 10;
+      settings.hp.epochs = 10;
+      settings.hp.seed = i + 1;
+      settings.hp.threads = 1;
+      settings.dataset = g_strdup (small->name);
+      settings.data_dir = g_strdup (small->dir);
+      run = cs_run_store_create (store, &settings, &error);
+      g_assert_no_error (error);
+      g_assert_true (cs_run_start (run, small, &error));
+      WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (run)));
+      cs_run_join (run);
+      g_assert_cmpint (cs_run_get_state (run), ==, CS_RUN_FINISHED);
+    }
+
+  window = open_window ();
+  live = start (window, "lenet5", 3, 0);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (cs_window_get_run_store (window))); i++)
+    {
+      g_autoptr(CsRun) run = g_list_model_get_item (G_LIST_MODEL (cs_window_get_run_store (window)), i);
+      if (g_str_has_prefix (cs_run_get_name (run), "long ") || run == live)
+        g_ptr_array_add (items, run);
+    }
+  g_assert_cmpuint (items->len, ==, 4);
+  cs_window_select (window, (GObject **) items->pdata, items->len);
+  gtk_stack_set_visible_child_name (cs_window_get_views (window), "curves");
+  WAIT_FOR (cs_run_get_current_batch (live) > 10);
+  {
+    guint n = 0;
+    const CsLossPoint *pts = cs_run_get_loss_points (g_ptr_array_index (items, 0), &n);
+    g_assert_cmpuint (n, >=, 2900);
+    (void) pts;
+  }
+
+  /* Three seconds of training with the Curves on screen. */
+  frames0 = gdk_frame_clock_get_frame_counter (gtk_widget_get_frame_clock (GTK_WIDGET (window)));
+  cpu0 = thread_cpu_seconds ();
+  t0 = g_get_monotonic_time ();
+  {
+    gint64 until = t0 + 3 * G_USEC_PER_SEC;
+    WAIT_FOR (g_get_monotonic_time () > until);
+  }
+  cpu1 = thread_cpu_seconds ();
+  t1 = g_get_monotonic_time ();
+  g_test_message ("%" G_GINT64_FORMAT " frames in %.1f s",
+                  gdk_frame_clock_get_frame_counter (gtk_widget_get_frame_clock (GTK_WIDGET (window))) - frames0,
+                  (t1 - t0) / 1e6);
+  g_test_message ("UI thread with the Curves open (3 finished 3,000-batch runs, 1 training): %.1f %% of a core",
+                  100 * (cpu1 - cpu0) / ((t1 - t0) / 1e6));
+  g_assert_cmpfloat (100 * (cpu1 - cpu0) / ((t1 - t0) / 1e6), <, 10.0);
+  cs_run_stop (live);
+  WAIT_FOR (!cs_run_state_is_live (cs_run_get_state (live)));
+  cs_run_join (live);
+  close_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -556,6 +649,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/small-screens", test_min_size);
   g_test_add_func ("/ui/window/large-screens", test_large_screen);
   g_test_add_func ("/ui/window/colours-and-names", test_colours_and_names);
+  g_test_add_func ("/ui/curves/ui-thread-cpu", test_curves_cpu);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

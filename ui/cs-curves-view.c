@@ -25,50 +25,50 @@ struct _CsCurvesView
   GPtrArray  *runs;       /* CsRun, with their colour index in colors */
   GArray     *colors;     /* guint */
   GArray     *handlers;   /* gulong, 3 per run */
+  GArray     *seen;       /* guint, per run: the epochs and loss points its series show */
+  guint       progress_source;
 };
 
 G_DEFINE_FINAL_TYPE (CsCurvesView, cs_curves_view, GTK_TYPE_WIDGET)
 
+/* Series @r of both plots from the run's history. */
 static void
-refresh (CsCurvesView *self)
+set_run_points (CsCurvesView *self,
+                guint         r)
 {
-  guint n_runs = self->runs->len;
+  CsRun *run = g_ptr_array_index (self->runs, r);
+  guint n_ep = cs_run_get_n_epochs (run), n_pts;
+  const CsLossPoint *pts = cs_run_get_loss_points (run, &n_pts);
+  g_autofree double *ex = g_new (double, MAX (n_ep, 1));
+  g_autofree double *ey = g_new (double, MAX (n_ep, 1));
+  g_autofree double *lx = g_new (double, MAX (n_pts, 1));
+  g_autofree double *ly = g_new (double, MAX (n_pts, 1));
+
+  for (guint e = 0; e < n_ep; e++)
+    {
+      ex[e] = cs_run_get_epoch (run, e)->epoch + 1;   /* epoch 1 is the first, as people count */
+      ey[e] = cs_run_get_epoch (run, e)->test_acc;
+    }
+  for (guint i = 0; i < n_pts; i++)
+    {
+      lx[i] = pts[i].step;
+      ly[i] = pts[i].loss;
+    }
+  cs_plot_set_points (self->accuracy_plot, r, ex, ey, n_ep);
+  cs_plot_set_points (self->loss_plot, r, lx, ly, n_pts);
+  g_array_index (self->seen, guint, 2 * r) = n_ep;
+  g_array_index (self->seen, guint, 2 * r + 1) = n_pts;
+}
+
+static void
+update_info (CsCurvesView *self)
+{
   g_autoptr(GString) info = g_string_new (NULL);
 
-  cs_plot_clear (self->accuracy_plot);
-  cs_plot_clear (self->loss_plot);
-  for (guint r = 0; r < n_runs; r++)
+  for (guint r = 0; r < self->runs->len; r++)
     {
       CsRun *run = g_ptr_array_index (self->runs, r);
-      GdkRGBA color;
-      guint n_ep = cs_run_get_n_epochs (run), n_pts, sa, sl;
-      const CsLossPoint *pts = cs_run_get_loss_points (run, &n_pts);
-      g_autofree double *ex = g_new (double, MAX (n_ep, 1));
-      g_autofree double *ey = g_new (double, MAX (n_ep, 1));
-      g_autofree double *lx = g_new (double, MAX (n_pts, 1));
-      g_autofree double *ly = g_new (double, MAX (n_pts, 1));
-      g_autofree char *label = NULL;
 
-      cs_plot_palette_color (g_array_index (self->colors, guint, r), &color);
-      for (guint e = 0; e < n_ep; e++)
-        {
-          ex[e] = cs_run_get_epoch (run, e)->epoch + 1;   /* epoch 1 is the first, as people count */
-          ey[e] = cs_run_get_epoch (run, e)->test_acc;
-        }
-      for (guint i = 0; i < n_pts; i++)
-        {
-          lx[i] = pts[i].step;
-          ly[i] = pts[i].loss;
-        }
-      /* A failed run (diverged, or ended at chance) says so in the legends. */
-      if (cs_run_get_state (run) == CS_RUN_FAILED)
-        label = g_strdup_printf ("%s (failed)", cs_run_get_name (run));
-      else
-        label = g_strdup (cs_run_get_name (run));
-      sa = cs_plot_add_series (self->accuracy_plot, label, &color);
-      cs_plot_set_points (self->accuracy_plot, sa, ex, ey, n_ep);
-      sl = cs_plot_add_series (self->loss_plot, label, &color);
-      cs_plot_set_points (self->loss_plot, sl, lx, ly, n_pts);
       if (cs_run_state_is_live (cs_run_get_state (run)) && cs_run_get_n_batches (run) > 0)
         {
           g_autofree char *progress = cs_run_format_progress (run, CS_RUN_PROGRESS_BATCH | CS_RUN_PROGRESS_SPEED);
@@ -78,11 +78,61 @@ refresh (CsCurvesView *self)
   gtk_label_set_text (self->info, info->str);
 }
 
+/* Every series again: the runs, their names or their states changed. */
+static void
+refresh (CsCurvesView *self)
+{
+  cs_plot_clear (self->accuracy_plot);
+  cs_plot_clear (self->loss_plot);
+  g_array_set_size (self->seen, 2 * self->runs->len);
+  for (guint r = 0; r < self->runs->len; r++)
+    {
+      CsRun *run = g_ptr_array_index (self->runs, r);
+      g_autofree char *label = NULL;
+      GdkRGBA color;
+
+      cs_plot_palette_color (g_array_index (self->colors, guint, r), &color);
+      /* A failed run (diverged, or ended at chance) says so in the legends. */
+      if (cs_run_get_state (run) == CS_RUN_FAILED)
+        label = g_strdup_printf ("%s (failed)", cs_run_get_name (run));
+      else
+        label = g_strdup (cs_run_get_name (run));
+      cs_plot_add_series (self->accuracy_plot, label, &color);
+      cs_plot_add_series (self->loss_plot, label, &color);
+      set_run_points (self, r);
+    }
+  update_info (self);
+}
+
+/* Progress arrives up to 30 times a second per run: the plots take it once
+ * a second, on the views' shared tick (cs_ui_tick_add_every()), and only the series that grew are replaced (the
+ * finished runs' curves keep their smoothing cached). */
+static gboolean
+progress_timeout_cb (gpointer data)
+{
+  CsCurvesView *self = data;
+
+  self->progress_source = 0;
+  for (guint r = 0; r < self->runs->len && 2 * r + 1 < self->seen->len; r++)
+    {
+      CsRun *run = g_ptr_array_index (self->runs, r);
+      guint n_pts;
+
+      cs_run_get_loss_points (run, &n_pts);
+      if (cs_run_get_n_epochs (run) != g_array_index (self->seen, guint, 2 * r) ||
+          n_pts != g_array_index (self->seen, guint, 2 * r + 1))
+        set_run_points (self, r);
+    }
+  update_info (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 run_progress_cb (CsRun        *run,
                  CsCurvesView *self)
 {
-  refresh (self);
+  if (self->progress_source == 0)
+    self->progress_source = cs_ui_tick_add_every (2, progress_timeout_cb, self);
 }
 
 static void
@@ -90,7 +140,7 @@ run_epoch_cb (CsRun        *run,
               guint         epoch,
               CsCurvesView *self)
 {
-  refresh (self);
+  progress_timeout_cb (self);
 }
 
 static void
@@ -209,6 +259,8 @@ cs_curves_view_dispose (GObject *object)
   g_clear_pointer (&self->runs, g_ptr_array_unref);
   g_clear_pointer (&self->colors, g_array_unref);
   g_clear_pointer (&self->handlers, g_array_unref);
+  g_clear_pointer (&self->seen, g_array_unref);
+  g_clear_handle_id (&self->progress_source, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), CS_TYPE_CURVES_VIEW);
   G_OBJECT_CLASS (cs_curves_view_parent_class)->dispose (object);
 }
@@ -239,6 +291,7 @@ cs_curves_view_init (CsCurvesView *self)
   self->runs = g_ptr_array_new_with_free_func (g_object_unref);
   self->colors = g_array_new (FALSE, FALSE, sizeof (guint));
   self->handlers = g_array_new (FALSE, FALSE, sizeof (gulong));
+  self->seen = g_array_new (FALSE, TRUE, sizeof (guint));
 
   cs_plot_set_title (self->accuracy_plot, "Test accuracy");
   cs_plot_set_axis_labels (self->accuracy_plot, "epoch", "accuracy (%)");

@@ -4,6 +4,8 @@
 
 #include "config.h"
 
+#include "cs-style.h"
+
 #include "cs-loaded-model.h"
 #include "train/cs-run.h"
 #include "cs-run-row.h"
@@ -21,6 +23,7 @@ struct _CsRunRow
 
   GObject        *item;
   gulong          handlers[4];
+  guint           progress_source;
 };
 
 G_DEFINE_FINAL_TYPE (CsRunRow, cs_run_row, GTK_TYPE_WIDGET)
@@ -93,11 +96,23 @@ update (CsRunRow *self)
                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, sub, -1);
 }
 
+/* Progress on the views' shared tick (cs_ui_tick_add()). */
+static gboolean
+progress_timeout_cb (gpointer data)
+{
+  CsRunRow *self = data;
+
+  self->progress_source = 0;
+  update (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 progress_cb (GObject  *object,
              CsRunRow *self)
 {
-  update (self);
+  if (self->progress_source == 0)
+    self->progress_source = cs_ui_tick_add (progress_timeout_cb, self);
 }
 
 static void
@@ -162,6 +177,7 @@ cs_run_row_dispose (GObject *object)
 
   if (self->item != NULL)
     disconnect_item (self);
+  g_clear_handle_id (&self->progress_source, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), CS_TYPE_RUN_ROW);
   G_OBJECT_CLASS (cs_run_row_parent_class)->dispose (object);
 }

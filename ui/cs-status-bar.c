@@ -86,8 +86,11 @@ cs_status_bar_update (CsStatusBar *self,
     text = g_strdup ("Draw a digit: the model answers as you draw");
   else
     text = g_strdup_printf ("%u selected", n);
-  gtk_label_set_text (self->label, text);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->label), text);
+  if (g_strcmp0 (gtk_label_get_text (self->label), text) != 0)
+    {
+      gtk_label_set_text (self->label, text);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->label), text);
+    }
 }
 
 const char *

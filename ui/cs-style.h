@@ -36,4 +36,27 @@ cs_item_set_color_index (GObject *item,
   g_object_set_data (item, "cs-color", GUINT_TO_POINTER (index + 1));
 }
 
+/* How often the views follow a training run: twice a second, on shared
+ * half-second boundaries, so the status line, the sidebar and the curves
+ * change in one frame, not three (each frame repaints the whole window with
+ * GTK 4.8's cairo renderer on X11, on the cores the trainer uses). */
+#define CS_UI_TICK_MS 500
+
+static inline guint
+cs_ui_tick_add_every (guint       ticks,
+                      GSourceFunc func,
+                      gpointer    data)
+{
+  gint64 now_ms = g_get_monotonic_time () / 1000, period = (gint64) CS_UI_TICK_MS * MAX (ticks, 1);
+
+  return g_timeout_add ((guint) (period - now_ms % period), func, data);
+}
+
+static inline guint
+cs_ui_tick_add (GSourceFunc func,
+                gpointer    data)
+{
+  return cs_ui_tick_add_every (1, func, data);
+}
+
 G_END_DECLS

@@ -45,6 +45,7 @@ struct _CsWindow
   CsDataset            *fashion;
   GPtrArray            *watched;      /* CsRun whose signals update the window */
   guint                 next_color;   /* the palette index the next item gets */
+  guint                 status_source;  /* a status update waiting, at most 4 a second */
 };
 
 /* cs-window.c */

@@ -102,16 +102,33 @@ cs_window_update_status (CsWindow *self)
   g_simple_action_set_enabled (G_SIMPLE_ACTION (pause), live != NULL);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (stop), live != NULL);
   if (live != NULL)
-    gtk_button_set_icon_name (self->pause_button, cs_run_get_state (live) == CS_RUN_PAUSED
-                              ? "media-playback-start-symbolic" : "media-playback-pause-symbolic");
+    {
+      const char *icon = cs_run_get_state (live) == CS_RUN_PAUSED ? "media-playback-start-symbolic"
+                                                                   : "media-playback-pause-symbolic";
+      if (g_strcmp0 (gtk_button_get_icon_name (self->pause_button), icon) != 0)
+        gtk_button_set_icon_name (self->pause_button, icon);
+    }
   cs_status_bar_update (self->status_bar, self->selected, live ? G_OBJECT (live) : NULL);
+}
+
+/* Progress comes 30 times a second per run; the status line says it on the
+ * views' shared tick (cs_ui_tick_add()). */
+static gboolean
+status_timeout_cb (gpointer data)
+{
+  CsWindow *self = data;
+
+  self->status_source = 0;
+  cs_window_update_status (self);
+  return G_SOURCE_REMOVE;
 }
 
 static void
 run_progress_cb (CsRun    *run,
                  CsWindow *self)
 {
-  cs_window_update_status (self);
+  if (self->status_source == 0)
+    self->status_source = cs_ui_tick_add (status_timeout_cb, self);
 }
 
 static void
@@ -367,6 +384,7 @@ cs_window_dispose (GObject *object)
 {
   CsWindow *self = CS_WINDOW (object);
 
+  g_clear_handle_id (&self->status_source, g_source_remove);
   g_clear_pointer (&self->watched, g_ptr_array_unref);
   g_clear_pointer (&self->selected, g_ptr_array_unref);
   g_clear_object (&self->selection);
