@@ -107,12 +107,9 @@ refresh (CsCurvesView *self)
 /* Progress arrives up to 30 times a second per run: the plots take it once
  * a second, on the views' shared tick (cs_ui_tick_add_every()), and only the series that grew are replaced (the
  * finished runs' curves keep their smoothing cached). */
-static gboolean
-progress_timeout_cb (gpointer data)
+static void
+update_grown_series (CsCurvesView *self)
 {
-  CsCurvesView *self = data;
-
-  self->progress_source = 0;
   for (guint r = 0; r < self->runs->len && 2 * r + 1 < self->seen->len; r++)
     {
       CsRun *run = g_ptr_array_index (self->runs, r);
@@ -124,6 +121,15 @@ progress_timeout_cb (gpointer data)
         set_run_points (self, r);
     }
   update_info (self);
+}
+
+static gboolean
+progress_timeout_cb (gpointer data)
+{
+  CsCurvesView *self = data;
+
+  self->progress_source = 0;
+  update_grown_series (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -140,7 +146,8 @@ run_epoch_cb (CsRun        *run,
               guint         epoch,
               CsCurvesView *self)
 {
-  progress_timeout_cb (self);
+  /* A new epoch shows at once (a pending progress tick stays scheduled). */
+  update_grown_series (self);
 }
 
 static void
