@@ -295,9 +295,9 @@ draw_columns (CsPlot       *self,
               guint         n,
               gboolean      envelope)
 {
-  gboolean open = FALSE, started = FALSE;
+  gboolean open = FALSE, started = FALSE, have_prev = FALSE;
   long column = G_MINLONG;
-  double lo = 0, hi = 0, cx = 0, last = 0;
+  double lo = 0, hi = 0, cx = 0, last = 0, prev_last = 0;
   guint vertices = 0;
 
   for (guint i = 0; i <= n; i++)
@@ -315,7 +315,14 @@ draw_columns (CsPlot       *self,
       if (open && (!valid || col != column))
         {
           if (envelope)
-            cairo_rectangle (cr, floor (cx), lo - 0.5, 1, MAX (1, hi - lo + 1));
+            {
+              /* Reaching back to the previous column's last point keeps the bars joined. */
+              double a = have_prev ? MIN (lo, prev_last) : lo, b = have_prev ? MAX (hi, prev_last) : hi;
+
+              cairo_rectangle (cr, floor (cx), a - 0.5, 1, MAX (1, b - a + 1));
+              prev_last = last;
+              have_prev = TRUE;
+            }
           else
             {
               if (!started)
@@ -339,6 +346,8 @@ draw_columns (CsPlot       *self,
               cairo_stroke (cr);   /* a gap: NaN, or a non-positive value on a log axis */
               started = FALSE;
             }
+          if (i < n)
+            have_prev = FALSE;
           continue;
         }
       if (!open)
@@ -460,6 +469,7 @@ cs_plot_draw (CsPlot  *self,
       guint n = se->x->len;
       const double *xs = (const double *) se->x->data, *ys = (const double *) se->y->data;
       gboolean smoothed = self->smoothing > 0 && n > 2;
+      gboolean dense = n > 2 * (f.right - f.left);
 
       if (n == 0)
         continue;
@@ -481,11 +491,12 @@ cs_plot_draw (CsPlot  *self,
             }
           cairo_set_source_rgba (cr, se->color.red, se->color.green, se->color.blue, pass == 0 ? 0.25 : 1.0);
           cairo_set_line_width (cr, pass == 0 ? 1.0 : 2.0);
-          /* Under a smoothed curve the raw one is its column envelope; a raw
-           * curve alone is its envelope and a line through it. */
-          if (pass == 0 || !smoothed)
+          /* More points than pixels: the raw curve is its column envelope
+           * (faint under a smoothed one), with a line through it when alone;
+           * fewer, it is simply the line through them. */
+          if (dense && (pass == 0 || !smoothed))
             draw_columns (self, &f, cr, xs, yv, n, TRUE);
-          if (pass == 1)
+          if (pass == 1 || !dense)
             draw_columns (self, &f, cr, xs, yv, n, FALSE);
           if (pass == 1 && self->markers)
             for (guint i = 0; i < n; i++)
