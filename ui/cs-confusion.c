@@ -29,7 +29,10 @@ cs_confusion_draw (CsConfusion *self,
                    gboolean     dark)
 {
   double fg = dark ? 0.92 : 0.12;
-  double top = 34, left = 34, size = MIN (width - left - 8, height - top - 8), cell = size / 10;
+  /* From the top: the title, "predicted →" over the column numbers, the
+   * matrix with the row numbers and "true ↓" down its left, then the legend. */
+  double top = 50, left = 40, legend_h = 34;
+  double size = MIN (width - left - 8, height - top - legend_h - 6), cell = size / 10;
   guint max_off = 1, max_diag = 1;
   char buf[32];
 
@@ -40,13 +43,14 @@ cs_confusion_draw (CsConfusion *self,
   cairo_move_to (cr, left, 14);
   cairo_show_text (cr, self->title ? self->title : "");
   cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size (cr, 9);
-  cairo_set_source_rgba (cr, fg, fg, fg, 0.7);
-  cairo_move_to (cr, left, 28);
+  cairo_set_font_size (cr, 10);
+  cairo_set_source_rgba (cr, fg, fg, fg, 0.75);
+  cairo_move_to (cr, left, 31);
   cairo_show_text (cr, "predicted →");
+  /* Down the left, reading downwards: the arrow points the way the true class grows. */
   cairo_save (cr);
-  cairo_translate (cr, 10, top + size);
-  cairo_rotate (cr, -G_PI / 2);
+  cairo_translate (cr, 12, top);
+  cairo_rotate (cr, G_PI / 2);
   cairo_move_to (cr, 0, 0);
   cairo_show_text (cr, "true →");
   cairo_restore (cr);
@@ -70,9 +74,9 @@ cs_confusion_draw (CsConfusion *self,
     {
       g_snprintf (buf, sizeof buf, "%d", t);
       cairo_set_source_rgba (cr, fg, fg, fg, 0.8);
-      cairo_move_to (cr, left - 10, top + (t + 0.65) * cell);
+      cairo_move_to (cr, left - 12, top + (t + 0.65) * cell);
       cairo_show_text (cr, buf);
-      cairo_move_to (cr, left + (t + 0.35) * cell, top - 3);
+      cairo_move_to (cr, left + (t + 0.35) * cell, top - 5);
       cairo_show_text (cr, buf);
       for (int p = 0; p < 10; p++)
         {
@@ -102,6 +106,33 @@ cs_confusion_draw (CsConfusion *self,
             }
         }
     }
+
+  /* The legend: what each colour counts, on the same square-root scale. */
+  {
+    double ly = top + size + 10, bar_w = MAX (40, size / 2 - 46);
+
+    cairo_set_font_size (cr, 9);
+    for (int k = 0; k < 2; k++)
+      {
+        double lx = left + k * (size / 2 + 4);
+        guint max = k == 0 ? max_diag : max_off;
+
+        for (int i = 0; i < (int) bar_w; i++)
+          {
+            double a = (double) i / (bar_w - 1);
+            if (k == 0)
+              cairo_set_source_rgba (cr, self->accent.red, self->accent.green, self->accent.blue, 0.15 + 0.85 * a);
+            else
+              cairo_set_source_rgba (cr, 0.88, 0.11, 0.14, 0.12 + 0.88 * a);
+            cairo_rectangle (cr, lx + i, ly, 1.2, 8);
+            cairo_fill (cr);
+          }
+        cairo_set_source_rgba (cr, fg, fg, fg, 0.8);
+        cairo_move_to (cr, lx, ly + 19);
+        g_snprintf (buf, sizeof buf, k == 0 ? "right: 1 … %u" : "wrong: 1 … %u", max);
+        cairo_show_text (cr, buf);
+      }
+  }
   cairo_restore (cr);
 }
 
