@@ -512,6 +512,21 @@ test_colours_and_names (void)
   g_assert_true (gdk_rgba_equal (&alone, &together));
   g_assert_false (gdk_rgba_equal (&alone, &other));
 
+  /* The loss plot marks where the epoch ended; train accuracy joins the test curves on demand. */
+  {
+    CsCurvesView *curves = cs_window_get_curves_view (window);
+    GtkCheckButton *train = GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (curves), CS_TYPE_CURVES_VIEW,
+                                                                             "train_accuracy"));
+
+    g_assert_cmpuint (cs_plot_get_n_marks (cs_curves_view_get_loss_plot (curves)), ==, 1);
+    gtk_check_button_set_active (train, TRUE);
+    g_assert_cmpuint (cs_plot_get_n_series (acc), ==, 4);
+    g_assert_true (g_str_has_suffix (cs_plot_get_series_name (acc, 2), " · train"));
+    g_assert_cmpuint (cs_plot_get_n_points (acc, 2), ==, 1);
+    gtk_check_button_set_active (train, FALSE);
+    g_assert_cmpuint (cs_plot_get_n_series (acc), ==, 2);
+  }
+
   /* Rename Run: a name typed in its dialog reaches the legends. */
   cs_window_select (window, &runs[1], 1);
   g_action_group_activate_action (G_ACTION_GROUP (window), "rename-run", NULL);

@@ -4,6 +4,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include "cs-curves-view.h"
 #include "cs-style.h"
 #include "train/cs-run.h"
@@ -16,6 +18,7 @@ struct _CsCurvesView
   GtkScale   *smoothing;
   GtkCheckButton *log_scale;
   GtkCheckButton *full_accuracy;
+  GtkCheckButton *train_accuracy;
   GtkPaned       *split;
   int             split_set;     /* the position this view gave the split, -1 once the person moved it */
   GtkLabel   *info;
@@ -56,6 +59,30 @@ set_run_points (CsCurvesView *self,
     }
   cs_plot_set_points (self->accuracy_plot, r, ex, ey, n_ep);
   cs_plot_set_points (self->loss_plot, r, lx, ly, n_pts);
+  /* Train accuracy per epoch (over the epoch's batches, as trained), after the test curves. */
+  if (gtk_check_button_get_active (self->train_accuracy))
+    {
+      for (guint e = 0; e < n_ep; e++)
+        ey[e] = cs_run_get_epoch (run, e)->train_acc;
+      cs_plot_set_points (self->accuracy_plot, self->runs->len + r, ex, ey, n_ep);
+    }
+  /* Where the first run's epochs ended, on the batch axis. */
+  if (r == 0)
+    {
+      int per_epoch = cs_run_state_is_live (cs_run_get_state (run)) ? cs_run_get_n_batches (run) : 0;
+      g_autofree double *marks = NULL;
+      guint n_marks = 0;
+
+      if (per_epoch <= 0 && n_ep > 0 && n_pts > 0)
+        per_epoch = (int) round (pts[n_pts - 1].step / MAX (1.0, n_ep + (cs_run_state_is_live (cs_run_get_state (run)) ? 1 : 0)));
+      if (per_epoch > 0)
+        {
+          marks = g_new (double, n_ep + 1);
+          for (guint e = 1; e <= n_ep; e++)
+            marks[n_marks++] = (double) e * per_epoch;
+        }
+      cs_plot_set_marks (self->loss_plot, marks, n_marks);
+    }
   g_array_index (self->seen, guint, 2 * r) = n_ep;
   g_array_index (self->seen, guint, 2 * r + 1) = n_pts;
 }
@@ -99,8 +126,25 @@ refresh (CsCurvesView *self)
         label = g_strdup (cs_run_get_name (run));
       cs_plot_add_series (self->accuracy_plot, label, &color);
       cs_plot_add_series (self->loss_plot, label, &color);
-      set_run_points (self, r);
     }
+  /* The train accuracy curves, each in its run's colour, paler. */
+  if (gtk_check_button_get_active (self->train_accuracy))
+    for (guint r = 0; r < self->runs->len; r++)
+      {
+        CsRun *run = g_ptr_array_index (self->runs, r);
+        g_autofree char *label = g_strdup_printf ("%s · train", cs_run_get_name (run));
+        GdkRGBA color;
+
+        cs_plot_palette_color (g_array_index (self->colors, guint, r), &color);
+        color.red = 0.45 * color.red + 0.55;
+        color.green = 0.45 * color.green + 0.55;
+        color.blue = 0.45 * color.blue + 0.55;
+        cs_plot_add_series (self->accuracy_plot, label, &color);
+      }
+  if (self->runs->len == 0)
+    cs_plot_set_marks (self->loss_plot, NULL, 0);
+  for (guint r = 0; r < self->runs->len; r++)
+    set_run_points (self, r);
   update_info (self);
 }
 
@@ -257,6 +301,13 @@ full_accuracy_toggled_cb (GtkCheckButton *button,
 }
 
 static void
+train_accuracy_toggled_cb (GtkCheckButton *button,
+                           CsCurvesView   *self)
+{
+  refresh (self);
+}
+
+static void
 cs_curves_view_dispose (GObject *object)
 {
   CsCurvesView *self = CS_CURVES_VIEW (object);
@@ -284,6 +335,7 @@ cs_curves_view_class_init (CsCurvesViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, smoothing);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, log_scale);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, full_accuracy);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, train_accuracy);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, split);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, info);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, accuracy_plot);
@@ -312,6 +364,7 @@ cs_curves_view_init (CsCurvesView *self)
   g_signal_connect (self->smoothing, "value-changed", G_CALLBACK (smoothing_changed_cb), self);
   g_signal_connect (self->log_scale, "toggled", G_CALLBACK (log_toggled_cb), self);
   g_signal_connect (self->full_accuracy, "toggled", G_CALLBACK (full_accuracy_toggled_cb), self);
+  g_signal_connect (self->train_accuracy, "toggled", G_CALLBACK (train_accuracy_toggled_cb), self);
   g_signal_connect (self->split, "notify::max-position", G_CALLBACK (split_max_cb), self);
   g_signal_connect (self->split, "notify::position", G_CALLBACK (split_moved_cb), self);
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "cs-plot.h"
 #include "cs-style.h"
@@ -33,6 +34,7 @@ struct _CsPlot
   gboolean   markers;
   double     smoothing;
   double     range_y0, range_y1;       /* the y axis while empty, or always when fixed */
+  GArray    *marks;                    /* double: x positions drawn as faint vertical lines (epoch ends) */
   gboolean   range_fixed;
 
   /* The last frame as an image, drawn again only when something changed:
@@ -433,6 +435,30 @@ cs_plot_draw (CsPlot  *self,
       }
   }
 
+  /* Marks across the plot (where each epoch ended), under the curves. */
+  if (self->marks != NULL && self->marks->len > 0)
+    {
+      cairo_set_source_rgba (cr, fg, fg, fg, 0.28);
+      cairo_set_line_width (cr, 1);
+      cairo_save (cr);
+      {
+        static const double dash[] = { 3, 3 };
+        cairo_set_dash (cr, dash, 2, 0);
+      }
+      for (guint i = 0; i < self->marks->len; i++)
+        {
+          double v = g_array_index (self->marks, double, i);
+          if (v > f.x0 && v < f.x1)
+            {
+              double xx = round (px (&f, v)) + 0.5;
+              cairo_move_to (cr, xx, f.top);
+              cairo_line_to (cr, xx, f.bottom);
+            }
+        }
+      cairo_stroke (cr);
+      cairo_restore (cr);
+    }
+
   /* Axes and their labels. */
   cairo_set_source_rgba (cr, fg, fg, fg, 0.6);
   cairo_move_to (cr, f.left + 0.5, f.top);
@@ -694,6 +720,7 @@ cs_plot_dispose (GObject *object)
 
   g_clear_pointer (&self->series, g_ptr_array_unref);
   g_clear_pointer (&self->cached, cairo_surface_destroy);
+  g_clear_pointer (&self->marks, g_array_unref);
   g_clear_pointer (&self->title, g_free);
   g_clear_pointer (&self->x_label, g_free);
   g_clear_pointer (&self->y_label, g_free);
@@ -871,6 +898,31 @@ cs_plot_get_series_color (CsPlot  *self,
   g_return_if_fail (CS_IS_PLOT (self) && series < self->series->len && color != NULL);
 
   *color = ((Series *) g_ptr_array_index (self->series, series))->color;
+}
+
+void
+cs_plot_set_marks (CsPlot       *self,
+                   const double *xs,
+                   guint         n)
+{
+  g_return_if_fail (CS_IS_PLOT (self));
+  g_return_if_fail (xs != NULL || n == 0);
+
+  if (self->marks == NULL)
+    self->marks = g_array_new (FALSE, FALSE, sizeof (double));
+  if (self->marks->len == n && (n == 0 || memcmp (self->marks->data, xs, n * sizeof (double)) == 0))
+    return;
+  g_array_set_size (self->marks, 0);
+  g_array_append_vals (self->marks, xs, n);
+  invalidate (self);
+}
+
+guint
+cs_plot_get_n_marks (CsPlot *self)
+{
+  g_return_val_if_fail (CS_IS_PLOT (self), 0);
+
+  return self->marks ? self->marks->len : 0;
 }
 
 void

@@ -37,6 +37,11 @@ guint       cs_plot_get_n_points       (CsPlot        *self,
                                         guint          series);
 void        cs_plot_set_log_y          (CsPlot        *self,
                                         gboolean       log_y);
+/* Faint dashed vertical lines at @xs (the curves' epoch ends). */
+void        cs_plot_set_marks          (CsPlot        *self,
+                                        const double  *xs,
+                                        guint          n);
+guint       cs_plot_get_n_marks        (CsPlot        *self);
 /* The y axis from @min to @max: always when @fixed, else only while the plot
  * has no points (then it zooms to them). The default is 0 to 1, not fixed. */
 void        cs_plot_set_y_range        (CsPlot        *self,
