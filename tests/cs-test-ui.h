@@ -12,6 +12,7 @@
 #include "cs-window.h"
 
 static char *runs_dir;
+static char *config_dir;
 
 static inline void
 drain (void)
@@ -90,6 +91,9 @@ cs_test_ui_init (int    *argc,
 {
   runs_dir = g_dir_make_tmp ("cs-test-ui-XXXXXX", NULL);
   g_setenv ("CONVSCOPE_RUNS_DIR", runs_dir, TRUE);
+  /* What the app remembers goes to a folder of the test's own, not the user's. */
+  config_dir = g_dir_make_tmp ("cs-test-config-XXXXXX", NULL);
+  g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
   gtk_test_init (argc, argv, NULL);
   cs_test_require_mnist ();
   /* The renderer the app would pick (cairo over a software GL rasteriser). */
@@ -103,5 +107,7 @@ cs_test_ui_finish (int ret)
 {
   cs_test_rm_rf (runs_dir);
   g_clear_pointer (&runs_dir, g_free);
+  cs_test_rm_rf (config_dir);
+  g_clear_pointer (&config_dir, g_free);
   return ret;
 }

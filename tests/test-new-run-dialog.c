@@ -116,6 +116,37 @@ test_editor_gutters (void)
   WAIT_FOR (finalized);
 }
 
+/* A New Run starts with the settings of the last run started. */
+static void
+test_remembers_settings (void)
+{
+  CsNewRunDialog *dialog = cs_new_run_dialog_new (NULL);
+  GtkSpinButton *lr, *epochs;
+  gboolean finalized = FALSE;
+
+  lr = GTK_SPIN_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "lr"));
+  epochs = GTK_SPIN_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "epochs"));
+  cs_new_run_dialog_set_preset (dialog, "cnn");
+  gtk_spin_button_set_value (lr, 0.02);
+  gtk_spin_button_set_value (epochs, 3);
+  cs_new_run_dialog_remember (dialog);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+
+  dialog = cs_new_run_dialog_new (NULL);
+  g_object_weak_ref (G_OBJECT (dialog), finalized_cb, &finalized);
+  lr = GTK_SPIN_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "lr"));
+  epochs = GTK_SPIN_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "epochs"));
+  {
+    g_auto(CsRunSettings) settings = { 0 };
+    cs_new_run_dialog_get_settings (dialog, &settings);
+    g_assert_cmpstr (settings.model, ==, "cnn");
+  }
+  g_assert_cmpfloat_with_epsilon (gtk_spin_button_get_value (lr), 0.02, 1e-9);
+  g_assert_cmpint (gtk_spin_button_get_value_as_int (epochs), ==, 3);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  WAIT_FOR (finalized);
+}
+
 /* WCAG's contrast ratio of two colours. */
 static double
 luminance (double r, double g, double b)
@@ -183,6 +214,7 @@ main (int   argc,
   g_test_add_func ("/ui/new-run/learning-rate-as-the-cli-takes-it", test_new_run_lr);
   g_test_add_func ("/ui/new-run/error-readable-in-dark", test_error_readable_in_dark);
   g_test_add_func ("/ui/new-run/line-numbers-and-shapes", test_editor_gutters);
+  g_test_add_func ("/ui/new-run/remembers-settings", test_remembers_settings);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

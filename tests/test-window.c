@@ -13,6 +13,7 @@
 #include "cs-draw-view.h"
 #include "cs-gl-probe.h"
 #include "cs-inside-view.h"
+#include "cs-loaded-model.h"
 #include "cs-new-run-dialog.h"
 #include "cs-plot.h"
 #include "cs-summary-view.h"
@@ -551,6 +552,35 @@ test_colours_and_names (void)
   close_window (window);
 }
 
+/* The next start finds the window as it was left: its size and its open checkpoints. */
+static void
+test_remembers (void)
+{
+  g_autofree char *pth = g_test_build_filename (G_TEST_DIST, "data", "lenet5-trained.pth", NULL);
+  CsWindow *window = cs_window_new (NULL);
+  g_autoptr(GError) error = NULL;
+  int w, h;
+  gboolean found = FALSE;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+  gtk_window_present (GTK_WINDOW (window));
+  drain ();
+  g_assert_true (cs_window_open_checkpoint (window, pth, &error));
+  close_window (window);
+
+  window = open_window ();
+  gtk_window_get_default_size (GTK_WINDOW (window), &w, &h);
+  g_assert_cmpint (w, ==, 1000);
+  g_assert_cmpint (h, ==, 700);
+  for (guint i = 0; i < cs_window_get_n_sidebar_items (window) && !found; i++)
+    {
+      g_autoptr(GObject) item = cs_window_get_sidebar_item (window, i);
+      found = CS_IS_LOADED_MODEL (item) && g_strcmp0 (cs_loaded_model_get_path (CS_LOADED_MODEL (item)), pth) == 0;
+    }
+  g_assert_true (found);
+  close_window (window);
+}
+
 #include <time.h>
 
 static double
@@ -665,6 +695,7 @@ main (int   argc,
   g_test_add_func ("/ui/window/large-screens", test_large_screen);
   g_test_add_func ("/ui/window/colours-and-names", test_colours_and_names);
   g_test_add_func ("/ui/curves/ui-thread-cpu", test_curves_cpu);
+  g_test_add_func ("/ui/window/remembers-size-and-checkpoints", test_remembers);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cs-new-run-dialog.h"
+#include "cs-state.h"
 #include "cs-style.h"
 #include "nn/cs-presets.h"
 
@@ -329,6 +330,77 @@ cs_new_run_dialog_set_preset (CsNewRunDialog *self,
 }
 
 void
+cs_new_run_dialog_remember (CsNewRunDialog *self)
+{
+  GKeyFile *state = cs_state_get ();
+  g_auto(CsRunSettings) s = { 0 };
+
+  g_return_if_fail (CS_IS_NEW_RUN_DIALOG (self));
+
+  cs_new_run_dialog_get_settings (self, &s);
+  g_key_file_set_string (state, "new-run", "model", s.model);
+  if (g_str_equal (s.model, "custom") && s.spec != NULL)
+    g_key_file_set_string (state, "new-run", "spec", s.spec->text);
+  g_key_file_set_string (state, "new-run", "optimizer", s.hp.optim.kind == CS_OPTIM_ADAM ? "adam" : "sgd");
+  g_key_file_set_double (state, "new-run", "lr", s.hp.optim.lr);
+  g_key_file_set_double (state, "new-run", "momentum", s.hp.optim.momentum);
+  g_key_file_set_integer (state, "new-run", "batch-size", s.hp.batch_size);
+  g_key_file_set_integer (state, "new-run", "epochs", s.hp.epochs);
+  g_key_file_set_integer (state, "new-run", "seed", (int) MIN (s.hp.seed, G_MAXINT));
+  g_key_file_set_integer (state, "new-run", "threads", s.hp.threads);
+  g_key_file_set_integer (state, "new-run", "dataset", (int) gtk_drop_down_get_selected (self->dataset) == 1 ? 1 : 0);
+  cs_state_save ();
+}
+
+/* The settings of the last run started from this window, if any. */
+static void
+restore_settings (CsNewRunDialog *self)
+{
+  GKeyFile *state = cs_state_get ();
+  g_autofree char *model = g_key_file_get_string (state, "new-run", "model", NULL);
+  g_autofree char *optimizer = g_key_file_get_string (state, "new-run", "optimizer", NULL);
+  g_autoptr(GError) error = NULL;
+  double v;
+  int n;
+
+  if (model == NULL)
+    return;
+  if (cs_preset_lookup (model) != NULL)
+    cs_new_run_dialog_set_preset (self, model);
+  else if (g_str_equal (model, "custom"))
+    {
+      g_autofree char *spec = g_key_file_get_string (state, "new-run", "spec", NULL);
+      if (spec != NULL && g_utf8_validate (spec, -1, NULL))
+        {
+          gtk_drop_down_set_selected (self->preset, G_N_ELEMENTS (preset_names) - 1);
+          cs_new_run_dialog_set_spec_text (self, spec);
+        }
+    }
+  if (optimizer != NULL)
+    gtk_drop_down_set_selected (self->optimizer, g_str_equal (optimizer, "adam") ? 1 : 0);
+  /* Out-of-range values are clamped by the spin buttons themselves. */
+#define RESTORE_DOUBLE(key, spin) \
+  v = g_key_file_get_double (state, "new-run", key, &error); \
+  if (error == NULL && isfinite (v)) gtk_spin_button_set_value (spin, v); \
+  g_clear_error (&error);
+#define RESTORE_INT(key, spin) \
+  n = g_key_file_get_integer (state, "new-run", key, &error); \
+  if (error == NULL) gtk_spin_button_set_value (spin, n); \
+  g_clear_error (&error);
+  RESTORE_DOUBLE ("lr", self->lr);
+  RESTORE_DOUBLE ("momentum", self->momentum);
+  RESTORE_INT ("batch-size", self->batch_size);
+  RESTORE_INT ("epochs", self->epochs);
+  RESTORE_INT ("seed", self->seed);
+  RESTORE_INT ("threads", self->threads);
+#undef RESTORE_DOUBLE
+#undef RESTORE_INT
+  n = g_key_file_get_integer (state, "new-run", "dataset", NULL);
+  if (n == 1)
+    gtk_drop_down_set_selected (self->dataset, 1);
+}
+
+void
 cs_new_run_dialog_set_spec_text (CsNewRunDialog *self,
                                  const char     *text)
 {
@@ -558,6 +630,7 @@ cs_new_run_dialog_init (CsNewRunDialog *self)
   g_signal_connect (self->start_button, "clicked", G_CALLBACK (start_clicked_cb), self);
   g_signal_connect (self->cancel_button, "clicked", G_CALLBACK (cancel_clicked_cb), self);
   cs_new_run_dialog_set_preset (self, "lenet5");
+  restore_settings (self);
 }
 
 CsNewRunDialog *

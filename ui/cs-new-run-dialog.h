@@ -23,6 +23,8 @@ CsSpec         *cs_new_run_dialog_get_spec     (CsNewRunDialog *self) G_GNUC_WAR
 const char     *cs_new_run_dialog_get_status   (CsNewRunDialog *self);
 char           *cs_new_run_dialog_get_shapes   (CsNewRunDialog *self) G_GNUC_WARN_UNUSED_RESULT;
 int             cs_new_run_dialog_get_error_line (CsNewRunDialog *self);
+/* Remembers the dialog's settings for the next New Run (after a start). */
+void            cs_new_run_dialog_remember     (CsNewRunDialog *self);
 /* Fills @settings (cleared by the caller with cs_run_settings_clear()). */
 void            cs_new_run_dialog_get_settings (CsNewRunDialog *self,
                                                 CsRunSettings  *settings);

@@ -57,6 +57,7 @@ new_run_start_cb (CsNewRunDialog *dialog,
       cs_window_show_message (self, error->message, TRUE);
       return;
     }
+  cs_new_run_dialog_remember (dialog);
   gtk_window_destroy (GTK_WINDOW (dialog));
   cs_window_select (self, (GObject **) &run, 1);
 }

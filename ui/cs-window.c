@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cs-run-row.h"
+#include "cs-state.h"
 #include "cs-style.h"
 #include "cs-window-private.h"
 
@@ -139,11 +140,42 @@ run_epoch_cb (CsRun    *run,
   cs_window_update_status (self);
 }
 
+/* A run that ends while the person looks elsewhere is announced. */
+static void
+notify_ended (CsWindow *self,
+              CsRun    *run)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  g_autoptr(GNotification) note = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *id = NULL;
+  guint ne = cs_run_get_n_epochs (run);
+
+  if (app == NULL || gtk_window_is_active (GTK_WINDOW (self)))
+    return;
+  title = g_strdup_printf ("%s %s", cs_run_get_name (run),
+                           cs_run_get_state (run) == CS_RUN_FAILED ? "failed" : "finished");
+  if (cs_run_get_state (run) == CS_RUN_FAILED && cs_run_get_message (run) != NULL)
+    body = g_strdup (cs_run_get_message (run));
+  else if (ne > 0)
+    body = g_strdup_printf ("%.2f%% test accuracy after %u epoch%s", cs_run_get_epoch (run, ne - 1)->test_acc, ne,
+                            ne == 1 ? "" : "s");
+  note = g_notification_new (title);
+  if (body != NULL)
+    g_notification_set_body (note, body);
+  id = g_strdup_printf ("run-%s", cs_run_get_id (run));
+  g_application_send_notification (G_APPLICATION (app), id, note);
+}
+
 static void
 run_failed_check_cb (CsRun      *run,
                      GParamSpec *pspec,
                      CsWindow   *self)
 {
+  if (g_str_equal (pspec->name, "state") &&
+      (cs_run_get_state (run) == CS_RUN_FINISHED || cs_run_get_state (run) == CS_RUN_FAILED))
+    notify_ended (self, run);
   cs_window_update_status (self);
   if (cs_run_get_state (run) == CS_RUN_FAILED && cs_run_get_message (run) != NULL)
     {
@@ -359,10 +391,75 @@ loaded_items_changed_cb (GListModel *model,
     }
 }
 
+/* Its size and the checkpoints it had open, for the next start. */
+static void
+remember_state (CsWindow *self)
+{
+  GKeyFile *state = cs_state_get ();
+  g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+  gboolean maximized = gtk_window_is_maximized (GTK_WINDOW (self));
+
+  if (!maximized)
+    {
+      int w = 0, h = 0;
+
+      /* (GTK 4 keeps the default size up to date as the window is resized.) */
+      gtk_window_get_default_size (GTK_WINDOW (self), &w, &h);
+      if (w > 0 && h > 0)
+        {
+          g_key_file_set_integer (state, "window", "width", w);
+          g_key_file_set_integer (state, "window", "height", h);
+        }
+    }
+  g_key_file_set_boolean (state, "window", "maximized", maximized);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->loaded)); i++)
+    {
+      g_autoptr(CsLoadedModel) m = g_list_model_get_item (G_LIST_MODEL (self->loaded), i);
+      if (!cs_loaded_model_is_bundled (m) && cs_loaded_model_get_path (m) != NULL)
+        g_ptr_array_add (paths, (gpointer) cs_loaded_model_get_path (m));
+    }
+  g_key_file_set_string_list (state, "checkpoints", "open", (const char * const *) paths->pdata, paths->len);
+  cs_state_save ();
+}
+
+static void
+restore_state (CsWindow *self)
+{
+  GKeyFile *state = cs_state_get ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) paths = NULL;
+  int w = g_key_file_get_integer (state, "window", "width", &error), h;
+
+  if (error == NULL)
+    {
+      h = g_key_file_get_integer (state, "window", "height", &error);
+      if (error == NULL && w >= 400 && h >= 300 && w <= 16384 && h <= 16384)
+        gtk_window_set_default_size (GTK_WINDOW (self), w, h);
+    }
+  if (g_key_file_get_boolean (state, "window", "maximized", NULL))
+    gtk_window_maximize (GTK_WINDOW (self));
+  /* The checkpoints that were open; one that is gone is mentioned once. */
+  paths = g_key_file_get_string_list (state, "checkpoints", "open", NULL, NULL);
+  for (guint i = 0; paths && paths[i] && i < 64; i++)
+    {
+      g_autoptr(GError) open_error = NULL;
+      g_autoptr(CsLoadedModel) model = cs_loaded_model_new (paths[i], &open_error);
+
+      if (model != NULL)
+        g_list_store_append (self->loaded, model);
+      else
+        {
+          g_autofree char *msg = g_strdup_printf ("Could not reopen a checkpoint: %s", open_error->message);
+          cs_window_show_message (self, msg, TRUE);
+        }
+    }
+}
+
 static gboolean
 close_request_cb (GtkWindow *window,
                   CsWindow  *self)
 {
+  remember_state (self);
   /* Runs training when the window closes stop cleanly: their state and
    * what they learned are saved, and no thread outlives the window. */
   for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->store)); i++)
@@ -455,6 +552,7 @@ cs_window_init (CsWindow *self)
       joined = g_strjoinv ("\n", (char **) warnings->pdata);
       cs_window_show_message (self, joined, TRUE);
     }
+  restore_state (self);
   g_list_store_append (models, self->store);
   g_list_store_append (models, self->loaded);
   self->selection = gtk_multi_selection_new (G_LIST_MODEL (gtk_flatten_list_model_new (g_object_ref (G_LIST_MODEL (models)))));
@@ -540,6 +638,15 @@ GtkStack *
 cs_window_get_views (CsWindow *self)
 {
   return self->views;
+}
+
+GObject *
+cs_window_get_sidebar_item (CsWindow *self,
+                            guint     i)
+{
+  g_return_val_if_fail (CS_IS_WINDOW (self), NULL);
+
+  return g_list_model_get_item (G_LIST_MODEL (self->selection), i);
 }
 
 guint

@@ -24,6 +24,9 @@ CsSummaryView *cs_window_get_summary_view (CsWindow       *self);
 CsInsideView  *cs_window_get_inside_view  (CsWindow       *self);
 CsDrawView    *cs_window_get_draw_view    (CsWindow       *self);
 GtkStack      *cs_window_get_views        (CsWindow       *self);
+/* Item @i of the sidebar (a CsRun or a CsLoadedModel), or NULL. */
+GObject       *cs_window_get_sidebar_item (CsWindow       *self,
+                                           guint           i) G_GNUC_WARN_UNUSED_RESULT;
 guint          cs_window_get_n_sidebar_items (CsWindow    *self);
 const char    *cs_window_get_status_text  (CsWindow       *self);
 CsDataset     *cs_window_get_mnist        (CsWindow       *self);
