@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "base/cs-alloc.h"
+#include "cs-confusion.h"
 #include "cs-curves-view.h"
+#include "cs-digit-grid.h"
 #include "cs-draw-view.h"
 #include "cs-gl-probe.h"
 #include "cs-inside-view.h"
@@ -21,6 +23,22 @@
 #include "formats/cs-checkpoint.h"
 #include "nn/cs-presets.h"
 #include "render/cs-render.h"
+
+/* The first widget of @type in @root's tree. */
+static GtkWidget *
+find_widget (GtkWidget *root,
+             GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_widget (c, type);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
 
 /* A short LeNet-5 run makes the plot receive points; the window lists it and stays responsive. */
 static void
@@ -94,6 +112,37 @@ test_compare_two_runs (void)
     g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
     lines = g_strsplit (csv, "\n", -1);
     g_assert_cmpuint (g_strv_length (lines), ==, 4);
+  }
+
+  /* A confusion cell picks its mistakes; a mistake opens in Inside with its model. */
+  {
+    CsConfusion *confusion = CS_CONFUSION (find_widget (GTK_WIDGET (compare), CS_TYPE_CONFUSION));
+    CsDigitGrid *grid = CS_DIGIT_GRID (find_widget (GTK_WIDGET (compare), CS_TYPE_DIGIT_GRID));
+    guint all, t = 0, p = 0, pick_t = 0, pick_p = 0;
+    float confidence = 0;
+
+    g_assert_nonnull (confusion);
+    g_assert_nonnull (grid);
+    all = cs_digit_grid_get_n_shown (grid);
+    g_assert_cmpuint (all, >, 0);
+    cs_digit_grid_get_image (grid, cs_digit_grid_get_shown (grid, 0), &pick_t, &pick_p, &confidence);
+    g_assert_cmpfloat (confidence, >, 0.0f);
+    g_assert_cmpfloat (confidence, <=, 1.0f);
+    g_signal_emit_by_name (confusion, "cell-activated", (int) pick_t, (int) pick_p);
+    g_assert_cmpuint (cs_digit_grid_get_n_shown (grid), >, 0);
+    for (guint k = 0; k < cs_digit_grid_get_n_shown (grid); k++)
+      {
+        cs_digit_grid_get_image (grid, cs_digit_grid_get_shown (grid, k), &t, &p, NULL);
+        g_assert_cmpuint (t, ==, pick_t);
+        g_assert_cmpuint (p, ==, pick_p);
+      }
+    g_signal_emit_by_name (confusion, "cell-activated", (int) pick_t, (int) pick_p);   /* again: all */
+    g_assert_cmpuint (cs_digit_grid_get_n_shown (grid), ==, all);
+
+    g_signal_emit_by_name (grid, "image-activated", cs_digit_grid_get_shown (grid, 0));
+    drain ();
+    g_assert_cmpstr (gtk_stack_get_visible_child_name (cs_window_get_views (window)), ==, "inside");
+    g_assert_cmpstr (cs_inside_view_get_page (cs_window_get_inside_view (window)), ==, "maps");
   }
   close_window (window);
 }
@@ -216,24 +265,6 @@ test_close_while_training (void)
     ckpt = cs_run_get_checkpoint_path (again);
     g_assert_true (g_file_test (ckpt, G_FILE_TEST_EXISTS));
   }
-}
-
-
-
-/* The first widget of @type in @root's tree. */
-static GtkWidget *
-find_widget (GtkWidget *root,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL; c = gtk_widget_get_next_sibling (c))
-    {
-      GtkWidget *found = find_widget (c, type);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
 }
 
 /* Presses Space as the window's capture-phase shortcut sees it, whatever has the focus. */

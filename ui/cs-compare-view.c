@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "base/cs-alloc.h"
@@ -18,7 +19,8 @@
 #include "cs-plot.h"
 #include "train/cs-run.h"
 
-#define MAX_MISTAKES 24
+/* Kept per model; the grid shows 24 of them, of the kind a confusion cell picks. */
+#define MAX_MISTAKES 400
 
 struct _CsCompareView
 {
@@ -39,6 +41,9 @@ struct _CsCompareView
 
 G_DEFINE_FINAL_TYPE (CsCompareView, cs_compare_view, GTK_TYPE_WIDGET)
 
+enum { SIGNAL_SHOW_IMAGE, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
 typedef struct
 {
   CsCompareView *view;       /* weak: checked through the generation */
@@ -56,6 +61,7 @@ typedef struct
   guint8         images[MAX_MISTAKES * 784];
   guint8         truth[MAX_MISTAKES];
   guint8         pred[MAX_MISTAKES];
+  float          confidence[MAX_MISTAKES];
   guint          n_mistakes;
   char          *error;
 } EvalJob;
@@ -121,8 +127,14 @@ eval_thread (GTask        *task,
           if (best != y[s] && job->n_mistakes < MAX_MISTAKES)
             {
               memcpy (job->images + job->n_mistakes * 784, test->pixels + (gsize) (first + s) * 784, 784);
+              double sum = 0;
+
+              /* softmax of the best output: its probability (log-softmax outputs too) */
+              for (int c = 0; c < n_out; c++)
+                sum += exp ((double) out[s * n_out + c] - out[s * n_out + best]);
               job->truth[job->n_mistakes] = (guint8) y[s];
               job->pred[job->n_mistakes] = (guint8) best;
+              job->confidence[job->n_mistakes] = (float) (1.0 / sum);
               job->n_mistakes++;
             }
         }
@@ -148,16 +160,56 @@ eval_done (GObject      *source,
   if (job->error != NULL)
     {
       cs_confusion_set_counts (job->confusion, job->error, NULL, &job->color);
-      cs_digit_grid_set_images (job->grid, job->name, NULL, NULL, NULL, 0);
+      cs_digit_grid_set_images (job->grid, job->name, NULL, NULL, NULL, NULL, 0);
     }
   else
     {
-      g_autofree char *title = g_strdup_printf ("%s (%u shown)", job->name, job->n_mistakes);
+      g_autofree char *title = g_strdup_printf ("%s: mistakes (click a confusion cell for one kind)", job->name);
       cs_confusion_set_counts (job->confusion, job->name, job->counts, &job->color);
-      cs_digit_grid_set_images (job->grid, title, job->images, job->truth, job->pred, job->n_mistakes);
+      cs_digit_grid_set_images (job->grid, title, job->images, job->truth, job->pred, job->confidence,
+                                job->n_mistakes);
     }
   self->n_evaluated++;
   g_object_unref (self);
+}
+
+/* A confusion cell: the grid shows that kind of mistake; the same cell again, all. */
+static void
+cell_activated_cb (CsConfusion *confusion,
+                   int          t,
+                   int          p,
+                   gpointer     data)
+{
+  CsDigitGrid *grid = g_object_get_data (G_OBJECT (confusion), "grid");
+  int *sel = g_object_get_data (G_OBJECT (confusion), "selected");
+
+  if (sel == NULL)
+    {
+      sel = g_new (int, 2);
+      sel[0] = sel[1] = -1;
+      g_object_set_data_full (G_OBJECT (confusion), "selected", sel, g_free);
+    }
+  if (t == p || (sel[0] == t && sel[1] == p))
+    sel[0] = sel[1] = -1;   /* the diagonal holds no mistakes: it clears the filter */
+  else
+    sel[0] = t, sel[1] = p;
+  cs_confusion_set_selected (confusion, sel[0], sel[1]);
+  cs_digit_grid_set_filter (grid, sel[0], sel[1]);
+}
+
+static void
+image_activated_cb (CsDigitGrid   *grid,
+                    guint          i,
+                    CsCompareView *self)
+{
+  GObject *item = g_object_get_data (G_OBJECT (grid), "item");
+  const guint8 *pixels = cs_digit_grid_get_image (grid, i, NULL, NULL, NULL);
+  float image[784];
+
+  /* As the test set is fed to models (cs_data_split_to_float()): bytes to 0..1. */
+  for (int k = 0; k < 784; k++)
+    image[k] = pixels[k] / 255.0f;
+  g_signal_emit (self, signals[SIGNAL_SHOW_IMAGE], 0, item, image);
 }
 
 static void
@@ -309,7 +361,12 @@ cs_compare_view_set_items (CsCompareView *self,
       cs_confusion_set_counts (job->confusion, job->name, NULL, &color);
       gtk_widget_set_size_request (GTK_WIDGET (job->confusion), 300, 320);
       gtk_flow_box_append (self->confusions, GTK_WIDGET (job->confusion));
-      cs_digit_grid_set_images (job->grid, "Evaluating…", NULL, NULL, NULL, 0);
+      cs_digit_grid_set_images (job->grid, "Evaluating…", NULL, NULL, NULL, NULL, 0);
+      /* A cell picks the grid's mistakes; an image opens in Inside with its model. */
+      g_object_set_data_full (G_OBJECT (job->grid), "item", g_object_ref (item), g_object_unref);
+      g_object_set_data (G_OBJECT (job->confusion), "grid", job->grid);
+      g_signal_connect (job->confusion, "cell-activated", G_CALLBACK (cell_activated_cb), NULL);
+      g_signal_connect_object (job->grid, "image-activated", G_CALLBACK (image_activated_cb), self, 0);
       gtk_flow_box_append (self->mistakes, GTK_WIDGET (job->grid));
 
       task = g_task_new (NULL, self->cancellable, eval_done, g_object_ref (self));
@@ -345,6 +402,9 @@ cs_compare_view_dispose (GObject *object)
 static void
 cs_compare_view_class_init (CsCompareViewClass *klass)
 {
+  /* A mistake was clicked: the item (CsRun or CsLoadedModel) and the image, 784 floats. */
+  signals[SIGNAL_SHOW_IMAGE] = g_signal_new ("show-image", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                             NULL, NULL, G_TYPE_NONE, 2, G_TYPE_OBJECT, G_TYPE_POINTER);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->dispose = cs_compare_view_dispose;

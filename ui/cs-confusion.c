@@ -1,4 +1,5 @@
-/* The confusion matrix widget: rows are the true class, columns the predicted; the diagonal is right. */
+/* The confusion matrix widget: rows are the true class, columns the predicted; the diagonal is right.
+ * Clicking a cell asks for its mistakes ("cell-activated"). */
 
 #define G_LOG_DOMAIN "cs-confusion"
 
@@ -17,7 +18,25 @@ struct _CsConfusion
   guint     counts[100];
   GdkRGBA   accent;
   gboolean  has_data;
+  int       sel_true;     /* the cell whose mistakes are shown, or -1 */
+  int       sel_pred;
 };
+
+enum { SIGNAL_CELL_ACTIVATED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+/* Where the matrix sits in a widget of @width x @height (as cs_confusion_draw() lays it out). */
+static void
+geometry (double  width,
+          double  height,
+          double *top,
+          double *left,
+          double *cell)
+{
+  *top = 50;
+  *left = 40;
+  *cell = MIN (width - *left - 8, height - *top - 34 - 6) / 10;
+}
 
 G_DEFINE_FINAL_TYPE (CsConfusion, cs_confusion, GTK_TYPE_WIDGET)
 
@@ -31,11 +50,12 @@ cs_confusion_draw (CsConfusion *self,
   double fg = dark ? 0.92 : 0.12;
   /* From the top: the title, "predicted →" over the column numbers, the
    * matrix with the row numbers and "true ↓" down its left, then the legend. */
-  double top = 50, left = 40, legend_h = 34;
-  double size = MIN (width - left - 8, height - top - legend_h - 6), cell = size / 10;
+  double top, left, cell, size;
   guint max_off = 1, max_diag = 1;
   char buf[32];
 
+  geometry (width, height, &top, &left, &cell);
+  size = 10 * cell;
   cairo_save (cr);
   cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
   cairo_set_font_size (cr, 12);
@@ -107,6 +127,15 @@ cs_confusion_draw (CsConfusion *self,
         }
     }
 
+  /* The cell whose mistakes the grid below shows. */
+  if (self->sel_true >= 0 && self->sel_pred >= 0)
+    {
+      cairo_set_source_rgb (cr, fg, fg, fg);
+      cairo_set_line_width (cr, 2);
+      cairo_rectangle (cr, left + self->sel_pred * cell + 1, top + self->sel_true * cell + 1, cell - 2, cell - 2);
+      cairo_stroke (cr);
+    }
+
   /* The legend: what each colour counts, on the same square-root scale. */
   {
     double ly = top + size + 10, bar_w = MAX (40, size / 2 - 46);
@@ -148,6 +177,37 @@ cs_confusion_snapshot (GtkWidget   *widget,
 }
 
 static void
+pressed_cb (GtkGestureClick *gesture,
+            int              n_press,
+            double           x,
+            double           y,
+            CsConfusion     *self)
+{
+  double top, left, cell;
+  int t, p;
+
+  geometry (gtk_widget_get_width (GTK_WIDGET (self)), gtk_widget_get_height (GTK_WIDGET (self)), &top, &left, &cell);
+  if (!self->has_data || cell < 4 || x < left || y < top)
+    return;
+  p = (int) ((x - left) / cell);
+  t = (int) ((y - top) / cell);
+  if (t < 10 && p < 10)
+    g_signal_emit (self, signals[SIGNAL_CELL_ACTIVATED], 0, t, p);
+}
+
+void
+cs_confusion_set_selected (CsConfusion *self,
+                           int          true_class,
+                           int          predicted)
+{
+  g_return_if_fail (CS_IS_CONFUSION (self));
+
+  self->sel_true = true_class;
+  self->sel_pred = predicted;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
 cs_confusion_measure (GtkWidget      *widget,
                       GtkOrientation  orientation,
                       int             for_size,
@@ -176,12 +236,20 @@ cs_confusion_class_init (CsConfusionClass *klass)
   widget_class->snapshot = cs_confusion_snapshot;
   widget_class->measure = cs_confusion_measure;
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+  /* A cell was clicked: its true and predicted class. */
+  signals[SIGNAL_CELL_ACTIVATED] = g_signal_new ("cell-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                                 0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 }
 
 static void
 cs_confusion_init (CsConfusion *self)
 {
+  GtkGesture *click = gtk_gesture_click_new ();
+
   gdk_rgba_parse (&self->accent, "#3584e4");
+  self->sel_true = self->sel_pred = -1;
+  g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
 }
 
 CsConfusion *

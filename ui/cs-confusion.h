@@ -15,6 +15,10 @@ void         cs_confusion_set_counts (CsConfusion   *self,
                                       const char    *title,
                                       const guint   *counts,
                                       const GdkRGBA *accent);
+/* Frames the cell (@true_class, @predicted) whose mistakes are shown (-1: none). */
+void         cs_confusion_set_selected (CsConfusion *self,
+                                        int          true_class,
+                                        int          predicted);
 void         cs_confusion_draw       (CsConfusion   *self,
                                       cairo_t       *cr,
                                       double         width,

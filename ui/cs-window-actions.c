@@ -592,9 +592,24 @@ static const GActionEntry win_actions[] = {
   { .name = "compare-mlp-cnn", .activate = compare_mlp_cnn_action },
 };
 
+/* A mistake clicked in Compare: that model, on Inside's feature maps, with that image. */
+static void
+compare_show_image_cb (CsCompareView *view,
+                       GObject       *item,
+                       const float   *image,
+                       CsWindow      *self)
+{
+  if (self->selected->len != 1 || g_ptr_array_index (self->selected, 0) != item)
+    cs_window_select (self, &item, 1);
+  gtk_stack_set_visible_child_name (self->views, "inside");
+  cs_inside_view_set_image (self->inside_view, image, "a test image it got wrong");
+  cs_inside_view_show_feature_maps (self->inside_view);
+}
+
 void
 cs_window_add_actions (CsWindow *self)
 {
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
   g_signal_connect (self->draw_view, "show-feature-maps", G_CALLBACK (show_maps_cb), self);
+  g_signal_connect (self->compare_view, "show-image", G_CALLBACK (compare_show_image_cb), self);
 }
