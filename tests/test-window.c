@@ -551,10 +551,23 @@ test_colours_and_names (void)
                                                                              "train_accuracy"));
 
     g_assert_cmpuint (cs_plot_get_n_marks (cs_curves_view_get_loss_plot (curves)), ==, 1);
+    CsPlot *loss = cs_curves_view_get_loss_plot (curves);
+    GtkCheckButton *time_axis = GTK_CHECK_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (curves),
+                                                                                 CS_TYPE_CURVES_VIEW, "time_axis"));
+
     gtk_check_button_set_active (train, TRUE);
     g_assert_cmpuint (cs_plot_get_n_series (acc), ==, 4);
     g_assert_true (g_str_has_suffix (cs_plot_get_series_name (acc, 2), " · train"));
     g_assert_cmpuint (cs_plot_get_n_points (acc, 2), ==, 1);
+    /* ... and each run's test loss at its epoch's end, among the batch losses. */
+    g_assert_cmpuint (cs_plot_get_n_series (loss), ==, 4);
+    g_assert_true (g_str_has_suffix (cs_plot_get_series_name (loss, 3), " · test"));
+    g_assert_cmpuint (cs_plot_get_n_points (loss, 3), ==, 1);
+    /* Against training time the epoch still ends once, every point still there. */
+    gtk_check_button_set_active (time_axis, TRUE);
+    g_assert_cmpuint (cs_plot_get_n_marks (loss), ==, 1);
+    g_assert_cmpuint (cs_plot_get_n_points (loss, 0), >=, 590);
+    gtk_check_button_set_active (time_axis, FALSE);
     gtk_check_button_set_active (train, FALSE);
     g_assert_cmpuint (cs_plot_get_n_series (acc), ==, 2);
   }

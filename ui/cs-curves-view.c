@@ -19,6 +19,7 @@ struct _CsCurvesView
   GtkCheckButton *log_scale;
   GtkCheckButton *full_accuracy;
   GtkCheckButton *train_accuracy;
+  GtkCheckButton *time_axis;
   GtkPaned       *split;
   int             split_set;     /* the position this view gave the split, -1 once the person moved it */
   GtkLabel   *info;
@@ -35,6 +36,45 @@ struct _CsCurvesView
 G_DEFINE_FINAL_TYPE (CsCurvesView, cs_curves_view, GTK_TYPE_WIDGET)
 
 /* Series @r of both plots from the run's history. */
+/* Batches per epoch of @run: a live run knows; a finished one is worked out
+ * from its last loss point (0 when there is nothing to go by). */
+static int
+batches_per_epoch (CsRun             *run,
+                   guint              n_ep,
+                   const CsLossPoint *pts,
+                   guint              n_pts)
+{
+  gboolean live = cs_run_state_is_live (cs_run_get_state (run));
+
+  if (live && cs_run_get_n_batches (run) > 0)
+    return cs_run_get_n_batches (run);
+  if (n_ep > 0 && n_pts > 0)
+    return (int) round (pts[n_pts - 1].step / MAX (1.0, n_ep + (live ? 1 : 0)));
+  return 0;
+}
+
+/* Seconds of training when global batch @step ended: the epochs' own
+ * training times, interpolated within each (the live one from its speed). */
+static double
+step_seconds (CsRun  *run,
+              double  step,
+              int     per_epoch)
+{
+  guint n_ep = cs_run_get_n_epochs (run);
+  int k = per_epoch > 0 ? (int) ((step - 1) / per_epoch) : 0;
+  double t = 0, within;
+
+  for (int e = 0; e < k && (guint) e < n_ep; e++)
+    t += cs_run_get_epoch (run, e)->seconds;
+  within = per_epoch > 0 ? step - (double) k * per_epoch : step;
+  if ((guint) k < n_ep && per_epoch > 0)
+    return t + within / per_epoch * cs_run_get_epoch (run, k)->seconds;
+  if (cs_run_get_samples_per_sec (run) > 0)
+    return t + within * cs_run_get_hyper_params (run)->batch_size / cs_run_get_samples_per_sec (run);
+  return t;
+}
+
+/* Series @r of both plots (and the extra ones) from the run's history. */
 static void
 set_run_points (CsCurvesView *self,
                 guint         r)
@@ -46,6 +86,8 @@ set_run_points (CsCurvesView *self,
   g_autofree double *ey = g_new (double, MAX (n_ep, 1));
   g_autofree double *lx = g_new (double, MAX (n_pts, 1));
   g_autofree double *ly = g_new (double, MAX (n_pts, 1));
+  gboolean by_time = gtk_check_button_get_active (self->time_axis);
+  int per_epoch = batches_per_epoch (run, n_ep, pts, n_pts);
 
   for (guint e = 0; e < n_ep; e++)
     {
@@ -54,32 +96,39 @@ set_run_points (CsCurvesView *self,
     }
   for (guint i = 0; i < n_pts; i++)
     {
-      lx[i] = pts[i].step;
+      lx[i] = by_time ? step_seconds (run, pts[i].step, per_epoch) : pts[i].step;
       ly[i] = pts[i].loss;
     }
   cs_plot_set_points (self->accuracy_plot, r, ex, ey, n_ep);
   cs_plot_set_points (self->loss_plot, r, lx, ly, n_pts);
-  /* Train accuracy per epoch (over the epoch's batches, as trained), after the test curves. */
+  /* Per epoch, on demand: train accuracy (over the epoch's batches, as
+   * trained) beside the test accuracy, test loss at the epoch's end among
+   * the per-batch train losses. */
   if (gtk_check_button_get_active (self->train_accuracy))
     {
+      g_autofree double *tx = g_new (double, MAX (n_ep, 1));
+      g_autofree double *ty = g_new (double, MAX (n_ep, 1));
+
       for (guint e = 0; e < n_ep; e++)
-        ey[e] = cs_run_get_epoch (run, e)->train_acc;
+        {
+          ey[e] = cs_run_get_epoch (run, e)->train_acc;
+          tx[e] = by_time ? step_seconds (run, (double) (e + 1) * per_epoch, per_epoch) : (double) (e + 1) * per_epoch;
+          ty[e] = cs_run_get_epoch (run, e)->test_loss;
+        }
       cs_plot_set_points (self->accuracy_plot, self->runs->len + r, ex, ey, n_ep);
+      cs_plot_set_points (self->loss_plot, self->runs->len + r, tx, ty, per_epoch > 0 ? n_ep : 0);
     }
-  /* Where the first run's epochs ended, on the batch axis. */
+  /* Where the first run's epochs ended. */
   if (r == 0)
     {
-      int per_epoch = cs_run_state_is_live (cs_run_get_state (run)) ? cs_run_get_n_batches (run) : 0;
       g_autofree double *marks = NULL;
       guint n_marks = 0;
 
-      if (per_epoch <= 0 && n_ep > 0 && n_pts > 0)
-        per_epoch = (int) round (pts[n_pts - 1].step / MAX (1.0, n_ep + (cs_run_state_is_live (cs_run_get_state (run)) ? 1 : 0)));
       if (per_epoch > 0)
         {
           marks = g_new (double, n_ep + 1);
           for (guint e = 1; e <= n_ep; e++)
-            marks[n_marks++] = (double) e * per_epoch;
+            marks[n_marks++] = by_time ? step_seconds (run, (double) e * per_epoch, per_epoch) : (double) e * per_epoch;
         }
       cs_plot_set_marks (self->loss_plot, marks, n_marks);
     }
@@ -135,7 +184,12 @@ refresh (CsCurvesView *self)
         g_autofree char *label = g_strdup_printf ("%s · train", cs_run_get_name (run));
         GdkRGBA color;
 
+        g_autofree char *test_label = g_strdup_printf ("%s · test", cs_run_get_name (run));
+        guint k;
+
         cs_plot_palette_color (g_array_index (self->colors, guint, r), &color);
+        k = cs_plot_add_series (self->loss_plot, test_label, &color);
+        cs_plot_set_series_points (self->loss_plot, k, TRUE);
         color.red = 0.45 * color.red + 0.55;
         color.green = 0.45 * color.green + 0.55;
         color.blue = 0.45 * color.blue + 0.55;
@@ -308,6 +362,15 @@ train_accuracy_toggled_cb (GtkCheckButton *button,
 }
 
 static void
+time_axis_toggled_cb (GtkCheckButton *button,
+                      CsCurvesView   *self)
+{
+  cs_plot_set_axis_labels (self->loss_plot, gtk_check_button_get_active (button) ? "training time (s)" : "batch",
+                           "loss");
+  refresh (self);
+}
+
+static void
 cs_curves_view_dispose (GObject *object)
 {
   CsCurvesView *self = CS_CURVES_VIEW (object);
@@ -336,6 +399,7 @@ cs_curves_view_class_init (CsCurvesViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, log_scale);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, full_accuracy);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, train_accuracy);
+  gtk_widget_class_bind_template_child (widget_class, CsCurvesView, time_axis);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, split);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, info);
   gtk_widget_class_bind_template_child (widget_class, CsCurvesView, accuracy_plot);
@@ -365,6 +429,7 @@ cs_curves_view_init (CsCurvesView *self)
   g_signal_connect (self->log_scale, "toggled", G_CALLBACK (log_toggled_cb), self);
   g_signal_connect (self->full_accuracy, "toggled", G_CALLBACK (full_accuracy_toggled_cb), self);
   g_signal_connect (self->train_accuracy, "toggled", G_CALLBACK (train_accuracy_toggled_cb), self);
+  g_signal_connect (self->time_axis, "toggled", G_CALLBACK (time_axis_toggled_cb), self);
   g_signal_connect (self->split, "notify::max-position", G_CALLBACK (split_max_cb), self);
   g_signal_connect (self->split, "notify::position", G_CALLBACK (split_moved_cb), self);
 }

@@ -409,7 +409,7 @@ cs_plot_draw (CsPlot  *self,
       Series *se = g_ptr_array_index (self->series, s);
       guint n = se->x->len;
       const double *xs = (const double *) se->x->data, *ys = (const double *) se->y->data;
-      gboolean smoothed = self->smoothing > 0 && n > 2;
+      gboolean smoothed = self->smoothing > 0 && n > 2 && !se->points;
       gboolean dense = n > 2 * (f.right - f.left);
 
       if (n == 0)
@@ -439,7 +439,7 @@ cs_plot_draw (CsPlot  *self,
             draw_columns (self, &f, cr, xs, yv, n, TRUE);
           if (pass == 1 || !dense)
             draw_columns (self, &f, cr, xs, yv, n, FALSE);
-          if (pass == 1 && self->markers)
+          if (pass == 1 && (self->markers || se->points))
             for (guint i = 0; i < n; i++)
               if (isfinite (yv[i]))
                 {

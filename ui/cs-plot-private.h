@@ -12,6 +12,7 @@ typedef struct
   GArray  *x;    /* double */
   GArray  *y;
   double  *smoothed;        /* y smoothed with smoothed_weight, or NULL: made when drawn */
+  gboolean points;          /* drawn as dots on a line, never smoothed (a few per-epoch values) */
   double   smoothed_weight;
 } Series;
 

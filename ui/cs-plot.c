@@ -290,6 +290,17 @@ cs_plot_add_series (CsPlot        *self,
 }
 
 void
+cs_plot_set_series_points (CsPlot   *self,
+                           guint     series,
+                           gboolean  points)
+{
+  g_return_if_fail (CS_IS_PLOT (self) && series < self->series->len);
+
+  ((Series *) g_ptr_array_index (self->series, series))->points = points;
+  invalidate (self);
+}
+
+void
 cs_plot_set_points (CsPlot       *self,
                     guint         series,
                     const double *x,

@@ -27,6 +27,10 @@ void        cs_plot_set_points         (CsPlot        *self,
                                         const double  *y,
                                         guint          n);
 guint       cs_plot_get_n_series       (CsPlot        *self);
+/* Draws @series as dots joined by a line, unsmoothed (a few per-epoch values among per-batch ones). */
+void        cs_plot_set_series_points  (CsPlot        *self,
+                                        guint          series,
+                                        gboolean       points);
 /* A series' legend name and colour. */
 const char *cs_plot_get_series_name    (CsPlot        *self,
                                         guint          series);
