@@ -626,10 +626,12 @@ cs_data_split_to_float (const CsDataSplit *split,
                         float             *out,
                         gint32            *labels)
 {
+  const float *lut = byte_to_unit_lut ();
+  gsize image_size;
+
   g_return_if_fail (split != NULL);
 
-  const float *lut = byte_to_unit_lut ();
-  gsize image_size = (gsize) split->rows * split->cols;
+  image_size = (gsize) split->rows * split->cols;
 
   for (guint i = 0; i < count; i++)
     {
@@ -672,11 +674,13 @@ cs_data_split_pixel_stats (const CsDataSplit *split,
                            double            *mean,
                            double            *std)
 {
+  guint64 hist[256] = { 0 };
+  double sum = 0, sum2 = 0, m;
+  gsize total;
+
   g_return_if_fail (split != NULL);
 
-  guint64 hist[256] = { 0 };
-  gsize total = (gsize) split->n * split->rows * split->cols;
-  double sum = 0, sum2 = 0, m;
+  total = (gsize) split->n * split->rows * split->cols;
 
   for (gsize i = 0; i < total; i++)
     hist[split->pixels[i]]++;
