@@ -114,6 +114,23 @@ make_tmpdir (void)
   return dir;
 }
 
+/* @model's settings with the small data set, two threads and no name. */
+static void
+small_settings (CsRunSettings *settings,
+                const char    *model)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (cs_run_settings_init_preset (settings, model, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&settings->name, g_free);   /* the store names it */
+  settings->hp.threads = 2;
+  g_free (settings->dataset);
+  settings->dataset = g_strdup (small->name);
+  settings->data_dir = g_strdup (small->dir);
+}
+
+/* A run of @model on the small data set, @epochs long, unnamed. */
 static CsRun *
 new_run (CsRunStore *store,
          const char *model,
@@ -124,15 +141,9 @@ new_run (CsRunStore *store,
   g_auto(CsRunSettings) settings = { 0 };
   CsRun *run;
 
-  g_assert_true (cs_run_settings_init_preset (&settings, model, &error));
-  g_assert_no_error (error);
-  g_clear_pointer (&settings.name, g_free);
+  small_settings (&settings, model);
   settings.hp.epochs = epochs;
   settings.hp.seed = seed;
-  settings.hp.threads = 2;
-  g_free (settings.dataset);
-  settings.dataset = g_strdup (small->name);
-  settings.data_dir = g_strdup (small->dir);
   run = cs_run_store_create (store, &settings, &error);
   g_assert_no_error (error);
   return run;
@@ -407,14 +418,9 @@ test_divergent_run_fails (void)
   CsRun *run;
   Events ev;
 
-  g_assert_true (cs_run_settings_init_preset (&settings, "mlp", NULL));
-  g_free (settings.name);
+  small_settings (&settings, "mlp");
   settings.name = g_strdup ("diverges");
   settings.hp.optim.lr = 1e3;
-  settings.hp.threads = 2;
-  g_free (settings.dataset);
-  settings.dataset = g_strdup (small->name);
-  settings.data_dir = g_strdup (small->dir);
   run = cs_run_store_create (store, &settings, &error);
   g_assert_no_error (error);
   events_init (&ev);
@@ -556,13 +562,9 @@ test_chance_run_fails (void)
   g_assert_true (cs_run_result_is_chance (&guess));
   g_assert_false (cs_run_result_is_chance (&learnt));
 
-  g_assert_true (cs_run_settings_init_preset (&settings, "mlp", NULL));
+  small_settings (&settings, "mlp");
   settings.hp.optim.lr = 10;
   settings.hp.epochs = 1;
-  settings.hp.threads = 2;
-  g_free (settings.dataset);
-  settings.dataset = g_strdup (small->name);
-  settings.data_dir = g_strdup (small->dir);
   run = cs_run_store_create (store, &settings, &error);
   g_assert_no_error (error);
   g_assert_true (cs_run_start (run, small, &error));
@@ -600,8 +602,8 @@ test_names_and_rename (void)
   g_assert_cmpuint (strlen (cs_run_get_name (b)), ==, strlen ("MLP · 12:34"));
   g_assert_cmpstr (cs_run_get_name (c), ==, "MLP · seed 2");
   g_assert_true (g_str_has_suffix (cs_run_get_name (d), " (2)"));
-  g_assert_true (cs_run_settings_init_preset (&lr, "mlp", NULL));
-  g_clear_pointer (&lr.name, g_free);
+  small_settings (&lr, "mlp");
+  lr.hp.threads = 1;
   lr.hp.optim.lr = 0.1;
   e = cs_run_store_create (store, &lr, &error);
   g_assert_no_error (error);
