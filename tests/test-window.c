@@ -357,6 +357,22 @@ test_see_feature_maps (void)
   close_window (window);
 }
 
+/* The widget named @name in @root's tree. */
+static GtkWidget *
+find_named (GtkWidget  *root,
+            const char *name)
+{
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_named (c, name);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* One of the window's dialogs, by its widget name, once it is up. */
 static GtkDialog *
 find_named_dialog (const char *name)
@@ -572,22 +588,28 @@ test_colours_and_names (void)
     g_assert_cmpuint (cs_plot_get_n_series (acc), ==, 2);
   }
 
-  /* Rename Run: a name typed in its dialog reaches the legends. */
+  /* Rename Run: a name typed at its row reaches the legends. */
   cs_window_select (window, &runs[1], 1);
   g_action_group_activate_action (G_ACTION_GROUP (window), "rename-run", NULL);
   drain ();
   {
-    GtkDialog *dialog = find_named_dialog ("cs-rename-dialog");
-    GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+    GtkWidget *popover = find_named (GTK_WIDGET (window), "cs-rename-popover");
+    GtkEditable *entry;
 
+    g_assert_nonnull (popover);
+    g_assert_true (gtk_widget_get_visible (popover));
+    entry = g_object_get_data (G_OBJECT (popover), "entry");
     gtk_editable_set_text (entry, "   ");
-    gtk_dialog_response (dialog, GTK_RESPONSE_ACCEPT);
+    g_signal_emit_by_name (entry, "activate");   /* Enter */
     drain ();
-    g_assert_true (find_named_dialog ("cs-rename-dialog") == dialog);   /* an empty name is refused */
+    g_assert_true (gtk_widget_get_visible (popover));   /* an empty name is refused */
+    g_assert_cmpstr (cs_run_get_name (CS_RUN (runs[1])), ==, "MLP");   /* the refused name changed nothing */
     gtk_editable_set_text (entry, "faster lr");
-    gtk_dialog_response (dialog, GTK_RESPONSE_ACCEPT);
+    g_signal_emit_by_name (entry, "activate");
     drain ();
-    g_assert_null (find_named_dialog ("cs-rename-dialog"));
+    g_assert_cmpstr (cs_run_get_name (CS_RUN (runs[1])), ==, "faster lr");
+    popover = find_named (GTK_WIDGET (window), "cs-rename-popover");
+    g_assert_true (popover == NULL || !gtk_widget_get_visible (popover));
   }
   cs_window_select (window, runs, 2);
   drain ();

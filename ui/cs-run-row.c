@@ -158,6 +158,14 @@ cs_run_row_set_item (CsRunRow *self,
   update (self);
 }
 
+GObject *
+cs_run_row_get_item (CsRunRow *self)
+{
+  g_return_val_if_fail (CS_IS_RUN_ROW (self), NULL);
+
+  return self->item;
+}
+
 const char *
 cs_run_row_get_title (CsRunRow *self)
 {

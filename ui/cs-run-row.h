@@ -13,6 +13,8 @@ CsRunRow   *cs_run_row_new        (void) G_GNUC_WARN_UNUSED_RESULT;
 void        cs_run_row_set_item   (CsRunRow *self,
                                    GObject  *item);
 const char *cs_run_row_get_title  (CsRunRow *self);
+/* The run or checkpoint the row shows, or NULL. */
+GObject    *cs_run_row_get_item   (CsRunRow *self);
 const char *cs_run_row_get_subtitle (CsRunRow *self);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cs-new-run-dialog.h"
+#include "cs-run-row.h"
 #include "cs-window-private.h"
 #include "nn/cs-presets.h"
 
@@ -145,25 +146,97 @@ stop_action (GSimpleAction *action,
     }
 }
 
-/* Rename Run (F2): a small dialog with the name selected, Enter renames. */
+/* Rename Run (F2, or a double-click on the run): an entry in a popover at
+ * the run's row in the sidebar; Enter renames, Escape leaves it as it was. */
 static void
-rename_response_cb (GtkDialog *dialog,
-                    int        response,
+rename_activate_cb (GtkWidget *widget,
                     CsWindow  *self)
 {
-  CsRun *run = g_object_get_data (G_OBJECT (dialog), "run");
-  GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+  GtkWidget *popover = gtk_widget_get_ancestor (widget, GTK_TYPE_POPOVER);
+  GtkEntry *entry = g_object_get_data (G_OBJECT (popover), "entry");
+  CsRun *run = g_object_get_data (G_OBJECT (popover), "run");
   g_autoptr(GError) error = NULL;
 
-  if (response == GTK_RESPONSE_ACCEPT && !cs_run_set_name (run, gtk_editable_get_text (entry), &error))
+  if (!cs_run_set_name (run, gtk_editable_get_text (GTK_EDITABLE (entry)), &error))
     {
-      /* The dialog stays: the person can correct the name. */
-      gtk_widget_error_bell (GTK_WIDGET (dialog));
+      /* The popover stays: the person can correct the name. */
+      gtk_widget_error_bell (GTK_WIDGET (entry));
       gtk_widget_set_tooltip_text (GTK_WIDGET (entry), error->message);
       gtk_widget_add_css_class (GTK_WIDGET (entry), "error");
       return;
     }
-  gtk_window_destroy (GTK_WINDOW (dialog));
+  gtk_popover_popdown (GTK_POPOVER (popover));
+}
+
+static gboolean
+unparent_idle (gpointer data)
+{
+  gtk_widget_unparent (data);
+  g_object_unref (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+rename_closed_cb (GtkPopover *popover,
+                  gpointer    data)
+{
+  g_idle_add (unparent_idle, g_object_ref (popover));
+}
+
+/* The sidebar row that shows @item, if it is on screen. */
+static GtkWidget *
+row_of (GtkWidget *root,
+        GObject   *item)
+{
+  if (CS_IS_RUN_ROW (root) && cs_run_row_get_item (CS_RUN_ROW (root)) == item)
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = row_of (c, item);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+void
+cs_window_rename_run (CsWindow *self,
+                      CsRun    *run)
+{
+  GtkWidget *popover, *box, *entry, *button, *row;
+  graphene_rect_t bounds;
+
+  g_return_if_fail (CS_IS_WINDOW (self));
+  g_return_if_fail (CS_IS_RUN (run));
+
+  popover = gtk_popover_new ();
+  gtk_widget_set_name (popover, "cs-rename-popover");
+  box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  entry = gtk_entry_new ();
+  gtk_editable_set_text (GTK_EDITABLE (entry), cs_run_get_name (run));
+  gtk_entry_set_max_length (GTK_ENTRY (entry), 200);
+  gtk_editable_set_width_chars (GTK_EDITABLE (entry), 24);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Run name", -1);
+  button = gtk_button_new_with_mnemonic ("_Rename");
+  gtk_widget_add_css_class (button, "suggested-action");
+  gtk_box_append (GTK_BOX (box), entry);
+  gtk_box_append (GTK_BOX (box), button);
+  gtk_popover_set_child (GTK_POPOVER (popover), box);
+  g_object_set_data_full (G_OBJECT (popover), "run", g_object_ref (run), g_object_unref);
+  g_object_set_data (G_OBJECT (popover), "entry", entry);
+  g_signal_connect_object (entry, "activate", G_CALLBACK (rename_activate_cb), self, 0);
+  g_signal_connect_object (button, "clicked", G_CALLBACK (rename_activate_cb), self, 0);
+  g_signal_connect (popover, "closed", G_CALLBACK (rename_closed_cb), NULL);
+  gtk_widget_set_parent (popover, GTK_WIDGET (self->run_list));
+  /* At the run's row, where its name is. */
+  row = row_of (GTK_WIDGET (self->run_list), G_OBJECT (run));
+  if (row != NULL && gtk_widget_compute_bounds (row, GTK_WIDGET (self->run_list), &bounds))
+    gtk_popover_set_pointing_to (GTK_POPOVER (popover),
+                                 &(GdkRectangle) { (int) bounds.origin.x, (int) bounds.origin.y,
+                                                   (int) bounds.size.width, (int) bounds.size.height });
+  gtk_popover_set_position (GTK_POPOVER (popover), GTK_POS_RIGHT);
+  gtk_popover_popup (GTK_POPOVER (popover));
+  gtk_widget_grab_focus (entry);
 }
 
 static void
@@ -173,37 +246,13 @@ rename_run_action (GSimpleAction *action,
 {
   CsWindow *self = user_data;
   GObject *item = self->selected->len == 1 ? g_ptr_array_index (self->selected, 0) : NULL;
-  GtkWidget *dialog, *entry, *box, *button;
 
   if (item == NULL || !CS_IS_RUN (item))
     {
       cs_window_show_message (self, "Select one run to rename it.", TRUE);
       return;
     }
-  dialog = gtk_dialog_new_with_buttons ("Rename Run", GTK_WINDOW (self),
-                                        GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT | GTK_DIALOG_USE_HEADER_BAR,
-                                        "_Cancel", GTK_RESPONSE_CANCEL, NULL);
-  button = gtk_dialog_add_button (GTK_DIALOG (dialog), "_Rename", GTK_RESPONSE_ACCEPT);
-  gtk_widget_add_css_class (button, "suggested-action");
-  gtk_dialog_set_default_response (GTK_DIALOG (dialog), GTK_RESPONSE_ACCEPT);
-  gtk_widget_set_name (dialog, "cs-rename-dialog");
-  entry = gtk_entry_new ();
-  gtk_editable_set_text (GTK_EDITABLE (entry), cs_run_get_name (CS_RUN (item)));
-  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
-  gtk_entry_set_max_length (GTK_ENTRY (entry), 200);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Run name", -1);
-  box = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
-  gtk_widget_set_margin_start (entry, 18);
-  gtk_widget_set_margin_end (entry, 18);
-  gtk_widget_set_margin_top (entry, 18);
-  gtk_widget_set_margin_bottom (entry, 18);
-  gtk_widget_set_size_request (entry, 360, -1);
-  gtk_box_append (GTK_BOX (box), entry);
-  g_object_set_data_full (G_OBJECT (dialog), "run", g_object_ref (item), g_object_unref);
-  g_object_set_data (G_OBJECT (dialog), "entry", entry);
-  g_signal_connect_object (dialog, "response", G_CALLBACK (rename_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
-  gtk_widget_grab_focus (entry);
+  cs_window_rename_run (self, CS_RUN (item));
 }
 
 /* Runs are deleted from the disk only once the person has said yes; live

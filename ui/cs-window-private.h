@@ -63,6 +63,9 @@ void       cs_window_watch_run       (CsWindow    *self,
 
 /* cs-window-actions.c */
 void       cs_window_add_actions     (CsWindow    *self);
+/* The rename popover at @run's sidebar row. */
+void       cs_window_rename_run      (CsWindow    *self,
+                                      CsRun       *run);
 
 /* cs-window-dnd.c */
 void       cs_window_add_drop_target (CsWindow    *self);

@@ -254,6 +254,18 @@ selection_changed_cb (GtkSelectionModel *model,
   cs_window_refresh_views (self);
 }
 
+/* A double-click (or Enter) on a run renames it, in place. */
+static void
+row_activated_cb (GtkListView *list,
+                  guint        position,
+                  CsWindow    *self)
+{
+  g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (self->selection), position);
+
+  if (item != NULL && CS_IS_RUN (item))
+    cs_window_rename_run (self, CS_RUN (item));
+}
+
 /* Items that leave the sidebar (a run deleted, a checkpoint closed) leave the
  * selection and the views with it. */
 static void
@@ -562,6 +574,7 @@ cs_window_init (CsWindow *self)
   gtk_list_view_set_factory (self->run_list, factory);
   gtk_list_view_set_model (self->run_list, GTK_SELECTION_MODEL (self->selection));
   g_signal_connect (self->selection, "selection-changed", G_CALLBACK (selection_changed_cb), self);
+  g_signal_connect (self->run_list, "activate", G_CALLBACK (row_activated_cb), self);
   g_signal_connect_after (self->selection, "items-changed", G_CALLBACK (selection_items_changed_cb), self);
   g_signal_connect (self->views, "notify::visible-child", G_CALLBACK (views_changed_cb), self);
   g_signal_connect (self->banner_close, "clicked", G_CALLBACK (banner_close_cb), self);
