@@ -160,12 +160,15 @@ model_loss (ModelCase *c)
   return cs_model_loss (c->model, c->y, c->B, FALSE);
 }
 
-static void
-test_model_gradcheck (void)
+/* Every parameter's gradient against central differences, for a batch of 3
+ * uniform inputs of @spec. Returns the model for more checks. */
+static CsModel *
+gradcheck_spec (const char *text,
+                int         input_numel)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CsSpec) spec = cs_spec_parse (all_layers_spec, &error);
-  g_autoptr(CsModel) model = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_parse (text, &error);
+  CsModel *model;
   ModelCase c = { 0 };
   CsRng rng;
   float *params, *analytic;
@@ -173,21 +176,18 @@ test_model_gradcheck (void)
 
   g_assert_no_error (error);
   model = cs_model_new (spec);
-  g_assert_cmpint (cs_model_get_loss (model), ==, CS_LOSS_NLL);
   cs_rng_seed (&rng, 5, 0);
   cs_model_init_params (model, &rng);
   c.model = model;
   c.B = 3;
-  c.x = cs_alloc_floats (3 * 36);
+  c.x = cs_alloc_floats (3 * input_numel);
   c.y = g_new (gint32, 3);
-  for (int i = 0; i < 3 * 36; i++)
+  for (int i = 0; i < 3 * input_numel; i++)
     c.x[i] = cs_rng_uniform (&rng);
   c.y[0] = 1, c.y[1] = 7, c.y[2] = 4;
 
   n = cs_model_n_params (model);
-  g_assert_cmpuint (n, ==, (2 * 9 + 2) + (3 * 2 * 4 + 3) + (3 * 12 + 12) + (12 * 10 + 10));
   params = cs_model_params (model);
-
   cs_model_forward (model, c.x, c.B, FALSE, NULL);
   cs_model_loss (model, c.y, c.B, TRUE);
   analytic = g_memdup2 (cs_model_grads (model), n * sizeof (float));
@@ -207,6 +207,19 @@ test_model_gradcheck (void)
       if (fabs (numeric - analytic[i]) > 2e-3 + 2e-2 * fabs (numeric))
         g_error ("model parameter %" G_GSIZE_FORMAT ": analytic %.6g, numeric %.6g", i, analytic[i], numeric);
     }
+  g_free (analytic);
+  cs_free_floats (c.x);
+  g_free (c.y);
+  return model;
+}
+
+static void
+test_model_gradcheck (void)
+{
+  g_autoptr(CsModel) model = gradcheck_spec (all_layers_spec, 36);
+
+  g_assert_cmpint (cs_model_get_loss (model), ==, CS_LOSS_NLL);
+  g_assert_cmpuint (cs_model_n_params (model), ==, (2 * 9 + 2) + (3 * 2 * 4 + 3) + (3 * 12 + 12) + (12 * 10 + 10));
 
   /* Tensors carry PyTorch's state_dict names and shapes. */
   g_assert_cmpuint (cs_model_n_tensors (model), ==, 8);
@@ -214,10 +227,28 @@ test_model_gradcheck (void)
   g_assert_cmpint (cs_model_tensor (model, 0)->shape[3], ==, 3);
   g_assert_cmpstr (cs_model_tensor (model, 7)->name, ==, "l2.bias");
   g_assert_nonnull (cs_model_find_tensor (model, "l1.weight"));
+}
 
-  g_free (analytic);
-  cs_free_floats (c.x);
-  g_free (c.y);
+/* The activations that go back through their input, modules and functions,
+ * and Identity (a view) between two of them. */
+static void
+test_model_gradcheck_activations (void)
+{
+  g_autoptr(CsModel) model = gradcheck_spec ("input 1x5x5\n"
+                                             "c = nn.Conv2d(1, 3, 3, padding=1)\n"
+                                             "lk = nn.LeakyReLU(0.2)\n"
+                                             "e = nn.ELU(alpha=0.5)\n"
+                                             "id = nn.Identity()\n"
+                                             "f = nn.Flatten()\n"
+                                             "l1 = nn.Linear(75, 8)\n"
+                                             "g = nn.GELU()\n"
+                                             "F.silu(x)\n"
+                                             "l2 = nn.Linear(8, 12)\n"
+                                             "F.gelu(x, approximate='tanh')\n"
+                                             "l3 = nn.Linear(12, 10)\n", 25);
+
+  g_assert_cmpint (cs_model_get_loss (model), ==, CS_LOSS_CROSS_ENTROPY);
+  g_assert_cmpuint (cs_model_n_params (model), ==, (3 * 9 + 3) + (75 * 8 + 8) + (8 * 12 + 12) + (12 * 10 + 10));
 }
 
 /* PyTorch's default initialisation: within +-1/sqrt(fan_in), spread over it. */
@@ -313,6 +344,7 @@ main (int   argc,
   g_test_add_func ("/core/optim/adam-steps", test_adam_steps);
   g_test_add_func ("/core/optim/step-consume", test_step_consume);
   g_test_add_func ("/core/model/gradcheck-all-layers", test_model_gradcheck);
+  g_test_add_func ("/core/model/gradcheck-activations", test_model_gradcheck_activations);
   g_test_add_func ("/core/model/init", test_init);
   g_test_add_func ("/core/model/occlusion", test_occlusion);
 

@@ -324,6 +324,52 @@ test_load_special (void)
   g_rmdir (dir);
 }
 
+/* The activations beyond ReLU, Tanh and Sigmoid: their arguments, defaults and errors. */
+static void
+test_activation_layers (void)
+{
+  g_autoptr(CsSpec) spec = parse_ok ("input 4\n"
+                                     "a = nn.LeakyReLU()\n"
+                                     "b = nn.LeakyReLU(0.2, inplace=True)\n"
+                                     "F.leaky_relu(x, negative_slope=0.3)\n"
+                                     "c = nn.ELU()\n"
+                                     "d = nn.ELU(alpha=0.5)\n"
+                                     "e = nn.GELU()\n"
+                                     "g = nn.GELU(approximate='tanh')\n"
+                                     "F.gelu(x, approximate=\"none\")\n"
+                                     "s = nn.SiLU()\n"
+                                     "F.silu(x)\n"
+                                     "i = nn.Identity()\n"
+                                     "fc = nn.Linear(4, 10)\n");
+  static const CsLayerKind kinds[] = {
+    CS_LAYER_LEAKY_RELU, CS_LAYER_LEAKY_RELU, CS_LAYER_LEAKY_RELU, CS_LAYER_ELU, CS_LAYER_ELU,
+    CS_LAYER_GELU, CS_LAYER_GELU, CS_LAYER_GELU, CS_LAYER_SILU, CS_LAYER_SILU, CS_LAYER_IDENTITY,
+  };
+
+  g_assert_cmpuint (cs_spec_n_layers (spec), ==, 12);
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_assert_cmpint (cs_spec_layer (spec, i)->kind, ==, kinds[i]);
+      assert_shape (cs_spec_layer (spec, i), cs_spec_layer (spec, i)->name, "4");
+    }
+  g_assert_cmpfloat (cs_spec_layer (spec, 0)->alpha, ==, 0.01f);
+  g_assert_cmpfloat (cs_spec_layer (spec, 1)->alpha, ==, 0.2f);
+  g_assert_cmpfloat (cs_spec_layer (spec, 2)->alpha, ==, 0.3f);
+  g_assert_cmpfloat (cs_spec_layer (spec, 3)->alpha, ==, 1.0f);
+  g_assert_cmpfloat (cs_spec_layer (spec, 4)->alpha, ==, 0.5f);
+  g_assert_false (cs_spec_layer (spec, 5)->tanh_approx);
+  g_assert_true (cs_spec_layer (spec, 6)->tanh_approx);
+  g_assert_false (cs_spec_layer (spec, 7)->tanh_approx);
+  g_assert_cmpstr (cs_layer_kind_name (CS_LAYER_GELU), ==, "GELU");
+  g_assert_false (cs_layer_kind_has_params (CS_LAYER_SILU));
+
+  expect_error ("input 4\ng = nn.GELU(approximate='fast')\n", CS_SPEC_ERROR_BAD_ARGUMENT, "approximate must be 'none' or 'tanh'");
+  expect_error ("input 4\ng = nn.GELU(approximate=1)\n", CS_SPEC_ERROR_BAD_ARGUMENT, "approximate");
+  expect_error ("input 4\nl = nn.LeakyReLU('a')\n", CS_SPEC_ERROR_BAD_ARGUMENT, "negative_slope");
+  expect_error ("input 4\ne = nn.ELU(alpha=1e300)\n", CS_SPEC_ERROR_BAD_ARGUMENT, "alpha must be a finite number");
+  expect_error ("input 4\ns = nn.Silu()\n", CS_SPEC_ERROR_UNKNOWN_LAYER, "SiLU");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -335,6 +381,7 @@ main (int   argc,
   g_test_add_func ("/core/spec/net-fails-at-conv4", test_net_fails);
   g_test_add_func ("/core/spec/syntax", test_syntax);
   g_test_add_func ("/core/spec/errors", test_errors);
+  g_test_add_func ("/core/spec/activation-layers", test_activation_layers);
   g_test_add_func ("/core/spec/size-limits", test_size_limits);
   g_test_add_func ("/core/spec/load-special-files", test_load_special);
   g_test_add_func ("/core/spec/load-file", test_load_file);

@@ -327,3 +327,125 @@ cs_dropout_backward (float       *dx,
   cs_parallel_for (n, ELT_GRAIN, dropout_bwd_range, &j);
 }
 
+/* ---- LeakyReLU, ELU, GELU, SiLU ------------------------------------------ */
+
+/* f and f' in double, as PyTorch defines them: the reference, and (in float)
+ * what the fast version computes element by element. */
+static inline double
+act_value (CsActivation act,
+           double       alpha,
+           double       x)
+{
+  switch (act)
+    {
+    case CS_ACT_LEAKY_RELU:
+      return x > 0 ? x : alpha * x;
+    case CS_ACT_ELU:
+      return x > 0 ? x : alpha * expm1 (x);
+    case CS_ACT_GELU:
+      return 0.5 * x * (1 + erf (x * M_SQRT1_2));
+    case CS_ACT_GELU_TANH:
+      return 0.5 * x * (1 + tanh (0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    case CS_ACT_SILU:
+    default:
+      return x / (1 + exp (-x));
+    }
+}
+
+static inline double
+act_slope (CsActivation act,
+           double       alpha,
+           double       x)
+{
+  switch (act)
+    {
+    case CS_ACT_LEAKY_RELU:
+      return x > 0 ? 1 : alpha;
+    case CS_ACT_ELU:
+      return x > 0 ? 1 : alpha * exp (x);
+    case CS_ACT_GELU:
+      return 0.5 * (1 + erf (x * M_SQRT1_2)) + x * exp (-0.5 * x * x) * 0.3989422804014327;
+    case CS_ACT_GELU_TANH:
+      {
+        double u = 0.7978845608028654 * (x + 0.044715 * x * x * x), t = tanh (u);
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 3 * 0.044715 * x * x);
+      }
+    case CS_ACT_SILU:
+    default:
+      {
+        double sg = 1 / (1 + exp (-x));
+        return sg * (1 + x * (1 - sg));
+      }
+    }
+}
+
+void
+cs_activation_forward_ref (CsActivation  act,
+                           float         alpha,
+                           float        *out,
+                           const float  *x,
+                           gsize         n)
+{
+  for (gsize i = 0; i < n; i++)
+    out[i] = (float) act_value (act, alpha, x[i]);
+}
+
+void
+cs_activation_backward_ref (CsActivation  act,
+                            float         alpha,
+                            float        *dx,
+                            const float  *dout,
+                            const float  *x,
+                            gsize         n)
+{
+  for (gsize i = 0; i < n; i++)
+    dx[i] = (float) (dout[i] * act_slope (act, alpha, x[i]));
+}
+
+typedef struct
+{
+  CsActivation act;
+  float        alpha;
+  float       *out;
+  const float *dout;
+  const float *x;
+} ActJob;
+
+static void
+act_fwd_range (gpointer data, gsize i0, gsize i1)
+{
+  ActJob *j = data;
+  cs_activation_forward_ref (j->act, j->alpha, j->out + i0, j->x + i0, i1 - i0);
+}
+
+static void
+act_bwd_range (gpointer data, gsize i0, gsize i1)
+{
+  ActJob *j = data;
+  cs_activation_backward_ref (j->act, j->alpha, j->out + i0, j->dout + i0, j->x + i0, i1 - i0);
+}
+
+/* The same functions, in fixed chunks over the run's thread pool (the
+ * results are the reference's, bit for bit, whatever the threads). */
+void
+cs_activation_forward (CsActivation  act,
+                       float         alpha,
+                       float        *out,
+                       const float  *x,
+                       gsize         n)
+{
+  ActJob j = { act, alpha, out, NULL, x };
+  cs_parallel_for (n, ELT_GRAIN, act_fwd_range, &j);
+}
+
+void
+cs_activation_backward (CsActivation  act,
+                        float         alpha,
+                        float        *dx,
+                        const float  *dout,
+                        const float  *x,
+                        gsize         n)
+{
+  ActJob j = { act, alpha, dx, dout, x };
+  cs_parallel_for (n, ELT_GRAIN, act_bwd_range, &j);
+}

@@ -132,6 +132,41 @@ void   cs_avgpool_backward      (float                *dx,
                                  const float          *dout,
                                  const CsConvGeometry *g);
 
+/* ---- Activations that need their input to go back: LeakyReLU (@alpha the
+ * negative slope), ELU (@alpha), GELU (exact, with erf, or PyTorch's tanh
+ * approximation), SiLU; out = f(x), dx = dout * f'(x) ---- */
+typedef enum
+{
+  CS_ACT_LEAKY_RELU,
+  CS_ACT_ELU,
+  CS_ACT_GELU,
+  CS_ACT_GELU_TANH,
+  CS_ACT_SILU,
+} CsActivation;
+
+void   cs_activation_forward_ref  (CsActivation  act,
+                                   float         alpha,
+                                   float        *out,
+                                   const float  *x,
+                                   gsize         n);
+void   cs_activation_backward_ref (CsActivation  act,
+                                   float         alpha,
+                                   float        *dx,
+                                   const float  *dout,
+                                   const float  *x,
+                                   gsize         n);
+void   cs_activation_forward      (CsActivation  act,
+                                   float         alpha,
+                                   float        *out,
+                                   const float  *x,
+                                   gsize         n);
+void   cs_activation_backward     (CsActivation  act,
+                                   float         alpha,
+                                   float        *dx,
+                                   const float  *dout,
+                                   const float  *x,
+                                   gsize         n);
+
 /* ---- Element-wise: n values; backward uses the forward's output ---- */
 void   cs_relu_forward          (float       *out,
                                  const float *x,

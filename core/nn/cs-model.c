@@ -54,6 +54,19 @@ struct _CsModel
   gboolean     last_training;
 };
 
+static CsActivation
+activation_of (const CsLayerSpec *s)
+{
+  switch (s->kind)
+    {
+    case CS_LAYER_LEAKY_RELU: return CS_ACT_LEAKY_RELU;
+    case CS_LAYER_ELU: return CS_ACT_ELU;
+    case CS_LAYER_GELU: return s->tanh_approx ? CS_ACT_GELU_TANH : CS_ACT_GELU;
+    case CS_LAYER_SILU:
+    default: return CS_ACT_SILU;
+    }
+}
+
 static void
 add_tensor (CsModel    *self,
             guint       layer,
@@ -318,7 +331,7 @@ cs_model_set_batch_capacity (CsModel *self,
       gsize n = L->out_numel * batch;
 
       L->g.B = batch;
-      if (L->spec->kind == CS_LAYER_FLATTEN)
+      if (L->spec->kind == CS_LAYER_FLATTEN || L->spec->kind == CS_LAYER_IDENTITY)
         {
           /* A view: shares its input's buffers. */
           L->delta = i > 0 ? self->layers[i - 1].delta : NULL;
@@ -357,6 +370,11 @@ cs_model_set_batch_capacity (CsModel *self,
         case CS_LAYER_SIGMOID:
         case CS_LAYER_FLATTEN:
         case CS_LAYER_LOGSOFTMAX:
+        case CS_LAYER_LEAKY_RELU:
+        case CS_LAYER_ELU:
+        case CS_LAYER_GELU:
+        case CS_LAYER_SILU:
+        case CS_LAYER_IDENTITY:
         case CS_N_LAYER_KINDS:
         default:
           break;
@@ -433,6 +451,12 @@ cs_model_forward (CsModel     *self,
         case CS_LAYER_SIGMOID:
           cs_sigmoid_forward (out, in, n);
           break;
+        case CS_LAYER_LEAKY_RELU:
+        case CS_LAYER_ELU:
+        case CS_LAYER_GELU:
+        case CS_LAYER_SILU:
+          cs_activation_forward (activation_of (s), s->alpha, out, in, n);
+          break;
         case CS_LAYER_DROPOUT:
           if (training && s->p > 0.0f)
             cs_dropout_forward (out, L->mask, in, n, s->p, rng);
@@ -440,6 +464,7 @@ cs_model_forward (CsModel     *self,
             memcpy (out, in, n * sizeof (float));
           break;
         case CS_LAYER_FLATTEN:
+        case CS_LAYER_IDENTITY:
           L->out = in;
           continue;
         case CS_LAYER_LOGSOFTMAX:
@@ -525,6 +550,12 @@ cs_model_loss (CsModel      *self,
         case CS_LAYER_SIGMOID:
           cs_sigmoid_backward (dx, L->delta, L->out, n);
           break;
+        case CS_LAYER_LEAKY_RELU:
+        case CS_LAYER_ELU:
+        case CS_LAYER_GELU:
+        case CS_LAYER_SILU:
+          cs_activation_backward (activation_of (s), s->alpha, dx, L->delta, in, n);
+          break;
         case CS_LAYER_DROPOUT:
           if (self->last_training && s->p > 0.0f)
             cs_dropout_backward (dx, L->delta, L->mask, n);
@@ -532,6 +563,7 @@ cs_model_loss (CsModel      *self,
             memcpy (dx, L->delta, n * sizeof (float));
           break;
         case CS_LAYER_FLATTEN:
+        case CS_LAYER_IDENTITY:
           /* Shares its buffers with its input: nothing to move. */
           break;
         case CS_LAYER_LOGSOFTMAX:

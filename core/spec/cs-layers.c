@@ -25,6 +25,11 @@ static const CsLayerDef layer_defs[] = {
   { "Dropout", CS_LAYER_DROPOUT, FALSE, { "p", "inplace" }, 0 },
   { "Flatten", CS_LAYER_FLATTEN, FALSE, { "start_dim", "end_dim" }, 0 },
   { "LogSoftmax", CS_LAYER_LOGSOFTMAX, FALSE, { "dim" }, 0 },
+  { "LeakyReLU", CS_LAYER_LEAKY_RELU, FALSE, { "negative_slope", "inplace" }, 0 },
+  { "ELU", CS_LAYER_ELU, FALSE, { "alpha", "inplace" }, 0 },
+  { "GELU", CS_LAYER_GELU, FALSE, { "approximate" }, 0 },
+  { "SiLU", CS_LAYER_SILU, FALSE, { "inplace" }, 0 },
+  { "Identity", CS_LAYER_IDENTITY, FALSE, { NULL }, 0 },
   /* torch.nn.functional, with the tensor as first argument */
   { "relu", CS_LAYER_RELU, TRUE, { "input", "inplace" }, 0 },
   { "tanh", CS_LAYER_TANH, TRUE, { "input" }, 0 },
@@ -36,6 +41,10 @@ static const CsLayerDef layer_defs[] = {
   { "dropout", CS_LAYER_DROPOUT, TRUE, { "input", "p", "training", "inplace" }, 0 },
   { "flatten", CS_LAYER_FLATTEN, TRUE, { "input", "start_dim", "end_dim" }, 0 },
   { "log_softmax", CS_LAYER_LOGSOFTMAX, TRUE, { "input", "dim", "_stacklevel", "dtype" }, 0 },
+  { "leaky_relu", CS_LAYER_LEAKY_RELU, TRUE, { "input", "negative_slope", "inplace" }, 0 },
+  { "elu", CS_LAYER_ELU, TRUE, { "input", "alpha", "inplace" }, 0 },
+  { "gelu", CS_LAYER_GELU, TRUE, { "input", "approximate" }, 0 },
+  { "silu", CS_LAYER_SILU, TRUE, { "input", "inplace" }, 0 },
   /* Tensor methods: x.view(-1, 784), x.flatten(1), x.reshape(x.size(0), -1) */
   { "view", CS_LAYER_FLATTEN, TRUE, { "*shape" }, 0 },
   { "reshape", CS_LAYER_FLATTEN, TRUE, { "*shape" }, 0 },
@@ -43,6 +52,7 @@ static const CsLayerDef layer_defs[] = {
 
 static const char * const kind_names[CS_N_LAYER_KINDS] = {
   "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "LogSoftmax",
+  "LeakyReLU", "ELU", "GELU", "SiLU", "Identity",
 };
 
 const char *
@@ -518,6 +528,36 @@ cs_layer_fill (CsLayerBinding *b,
     case CS_LAYER_RELU:
     case CS_LAYER_TANH:
     case CS_LAYER_SIGMOID:
+    case CS_LAYER_SILU:
+    case CS_LAYER_IDENTITY:
+      return TRUE;
+
+    case CS_LAYER_LEAKY_RELU:
+    case CS_LAYER_ELU:
+      {
+        double a;
+
+        if (!get_float (b, layer->kind == CS_LAYER_LEAKY_RELU ? "negative_slope" : "alpha",
+                        layer->kind == CS_LAYER_LEAKY_RELU ? 0.01 : 1.0, &a))
+          return FALSE;
+        if (!isfinite (a) || fabs (a) > 1e6)
+          {
+            bound_fail (b, CS_SPEC_ERROR_BAD_ARGUMENT, "%s must be a finite number",
+                        layer->kind == CS_LAYER_LEAKY_RELU ? "negative_slope" : "alpha");
+            return FALSE;
+          }
+        layer->alpha = (float) a;
+        return TRUE;
+      }
+
+    case CS_LAYER_GELU:
+      v = bound_get (b, "approximate");
+      if (v != NULL && !(v->kind == CS_SPEC_VAL_STR && (g_str_equal (v->s, "none") || g_str_equal (v->s, "tanh"))))
+        {
+          bound_fail (b, CS_SPEC_ERROR_BAD_ARGUMENT, "approximate must be 'none' or 'tanh'");
+          return FALSE;
+        }
+      layer->tanh_approx = v != NULL && g_str_equal (v->s, "tanh");
       return TRUE;
 
     case CS_N_LAYER_KINDS:
@@ -569,7 +609,8 @@ cs_layer_unknown_hint (const char *callee)
     return g_strdup_printf (" (%s is %s; write %s%s)", base,
                             g_ascii_isupper (hint[0]) ? "a module" : "a function",
                             g_ascii_isupper (hint[0]) ? "nn." : "F.", base);
-  return g_strdup (" (known: Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, Tanh, Sigmoid, Dropout, Flatten, "
+  return g_strdup (" (known: Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, ELU, GELU, SiLU, Tanh, Sigmoid, "
+                   "Identity, Dropout, Flatten, "
                    "LogSoftmax, and F.relu, F.max_pool2d, ... for the functional forms)");
 }
 

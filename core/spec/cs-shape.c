@@ -193,6 +193,11 @@ cs_spec_infer_shape (CsLayerSpec   *layer,
     case CS_LAYER_TANH:
     case CS_LAYER_SIGMOID:
     case CS_LAYER_DROPOUT:
+    case CS_LAYER_LEAKY_RELU:
+    case CS_LAYER_ELU:
+    case CS_LAYER_GELU:
+    case CS_LAYER_SILU:
+    case CS_LAYER_IDENTITY:
       layer->out = in;
       return TRUE;
 

@@ -28,6 +28,11 @@ typedef enum
   CS_LAYER_DROPOUT,
   CS_LAYER_FLATTEN,
   CS_LAYER_LOGSOFTMAX,
+  CS_LAYER_LEAKY_RELU,
+  CS_LAYER_ELU,
+  CS_LAYER_GELU,
+  CS_LAYER_SILU,
+  CS_LAYER_IDENTITY,
   CS_N_LAYER_KINDS
 } CsLayerKind;
 
@@ -64,6 +69,9 @@ typedef struct
   gboolean     count_include_pad;
   /* Dropout */
   float        p;
+  /* LeakyReLU's negative_slope, ELU's alpha; GELU's approximate="tanh" */
+  float        alpha;
+  gboolean     tanh_approx;
 
   CsShape      in;
   CsShape      out;
