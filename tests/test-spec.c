@@ -231,8 +231,18 @@ test_errors (void)
                 "line 2: expected '(' after \"nn.Conv2d\"");
   expect_error ("conv = nn.Conv2d(1, 6, 5)\n", CS_SPEC_ERROR_SYNTAX,
                 "line 1: the spec must begin with its input shape");
-  expect_error ("input 1x28x28\na = nn.ReLU()\na = nn.ReLU()\n", CS_SPEC_ERROR_SYNTAX,
+  expect_error ("input 1x28x28\na = nn.ReLU()\na = nn.Tanh()\n", CS_SPEC_ERROR_SYNTAX,
                 "line 3: the name \"a\" is already used by another layer");
+  expect_error ("input 1x28x28\na = nn.ReLU()\na = nn.ReLU(inplace=True)\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: the name \"a\" is already used by another layer");
+  /* The same module without weights, called again (self.pool twice in forward). */
+  {
+    g_autoptr(CsSpec) twice = parse_ok ("input 1x28x28\np = nn.MaxPool2d(2)\np = nn.MaxPool2d(2)\nx.flatten(1)\n"
+                                        "fc = nn.Linear(49, 10)\n");
+    assert_shape (cs_spec_layer (twice, 1), "p", "1x7x7");
+  }
+  expect_error ("input 1x28x28\nc = nn.Conv2d(1, 1, 3, padding=1)\nc = nn.Conv2d(1, 1, 3, padding=1)\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: c is called a second time; both calls would share its weights");
   expect_error ("input 1x0x28\n", CS_SPEC_ERROR_SYNTAX, "the input shape must be positive integers");
   expect_error ("input 1x28x28\n", CS_SPEC_ERROR_SYNTAX, "the spec has no layers");
   expect_error ("# nothing\n", CS_SPEC_ERROR_SYNTAX, "the spec has no \"input\" line");
@@ -370,6 +380,256 @@ test_activation_layers (void)
   expect_error ("input 4\ns = nn.Silu()\n", CS_SPEC_ERROR_UNKNOWN_LAYER, "SiLU");
 }
 
+/* ---- PyTorch classes, as PyTorch users write them ---- */
+
+/* pytorch/examples' mnist/main.py, whole: imports, the training code around
+ * the class, and F.log_softmax at the end. */
+static const char examples_mnist[] =
+  "from __future__ import print_function\n"
+  "import argparse\n"
+  "import torch\n"
+  "import torch.nn as nn\n"
+  "import torch.nn.functional as F\n"
+  "\n"
+  "\n"
+  "class Net(nn.Module):\n"
+  "    def __init__(self):\n"
+  "        super(Net, self).__init__()\n"
+  "        self.conv1 = nn.Conv2d(1, 32, 3, 1)\n"
+  "        self.conv2 = nn.Conv2d(32, 64, 3, 1)\n"
+  "        self.dropout1 = nn.Dropout(0.25)\n"
+  "        self.dropout2 = nn.Dropout(0.5)\n"
+  "        self.fc1 = nn.Linear(9216, 128)\n"
+  "        self.fc2 = nn.Linear(128, 10)\n"
+  "\n"
+  "    def forward(self, x):\n"
+  "        x = self.conv1(x)\n"
+  "        x = F.relu(x)\n"
+  "        x = self.conv2(x)\n"
+  "        x = F.relu(x)\n"
+  "        x = F.max_pool2d(x, 2)\n"
+  "        x = self.dropout1(x)\n"
+  "        x = torch.flatten(x, 1)\n"
+  "        x = self.fc1(x)\n"
+  "        x = F.relu(x)\n"
+  "        x = self.dropout2(x)\n"
+  "        x = self.fc2(x)\n"
+  "        output = F.log_softmax(x, dim=1)\n"
+  "        return output\n"
+  "\n"
+  "\n"
+  "def train(args, model, device, train_loader, optimizer, epoch):\n"
+  "    model.train()\n"
+  "    for batch_idx, (data, target) in enumerate(train_loader):\n"
+  "        output = model(data)\n";
+
+static void
+test_class_examples_mnist (void)
+{
+  g_autoptr(CsSpec) spec = parse_ok (examples_mnist);
+  g_autoptr(CsSpec) again = NULL;
+
+  g_assert_cmpuint (cs_spec_n_layers (spec), ==, 12);
+  assert_shape (cs_spec_layer (spec, 0), "conv1", "32x26x26");
+  assert_shape (cs_spec_layer (spec, 4), "max_pool2d_4", "64x12x12");
+  assert_shape (cs_spec_layer (spec, 5), "dropout1", "64x12x12");
+  assert_shape (cs_spec_layer (spec, 6), "flatten_6", "9216");
+  assert_shape (cs_spec_layer (spec, 11), "log_softmax_11", "10");
+  g_assert_cmpuint (cs_spec_n_params (spec), ==, 1199882);   /* torchinfo's total for this Net */
+  /* Lines are the class's: forward's line 19 made conv1. */
+  g_assert_cmpuint (cs_spec_layer (spec, 0)->line, ==, 19);
+  g_assert_cmpuint (cs_spec_layer (spec, 11)->line, ==, 30);
+  g_assert_cmpint (spec->input.c, ==, 1);
+  g_assert_cmpint (spec->input.h, ==, 28);
+
+  /* The text kept is a spec, and reads again as the same model. */
+  g_assert_nonnull (strstr (spec->text, "input 1x28x28\n"));
+  g_assert_nonnull (strstr (spec->text, "conv1 = nn.Conv2d(1, 32, 3, 1)\n"));
+  again = parse_ok (spec->text);
+  g_assert_cmpuint (cs_spec_n_layers (again), ==, 12);
+  g_assert_cmpuint (cs_spec_n_params (again), ==, 1199882);
+}
+
+/* Constructor defaults, local and class constants, nested nn.Sequential named
+ * as PyTorch names it, a pooling module called twice, x.view(x.size(0), -1). */
+static void
+test_class_sequential_and_reuse (void)
+{
+  g_autoptr(CsSpec) seq = parse_ok ("import torch\nfrom torch import nn\n\n"
+                                    "class SeqNet(nn.Module):\n"
+                                    "    \"\"\"A Sequential net.\n\n    Two blocks, then a classifier.\"\"\"\n"
+                                    "    expansion = 2\n"
+                                    "    def __init__(self, num_classes: int = 10, width=16):\n"
+                                    "        super().__init__()\n"
+                                    "        hidden = width * self.expansion  # 32\n"
+                                    "        self.features = nn.Sequential(\n"
+                                    "            nn.Conv2d(1, width, kernel_size=3, padding=1),\n"
+                                    "            nn.ReLU(inplace=True),\n"
+                                    "            nn.MaxPool2d(2),\n"
+                                    "            nn.Sequential(nn.Conv2d(width, hidden, 3, padding=1), nn.ReLU()),\n"
+                                    "            nn.MaxPool2d(2),\n"
+                                    "        )\n"
+                                    "        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(hidden * 7 * 7, num_classes))\n"
+                                    "\n"
+                                    "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+                                    "        x = self.features(x)\n"
+                                    "        return self.classifier(x)\n");
+  g_autoptr(CsSpec) tutorial = parse_ok ("import torch.nn as nn\nimport torch.nn.functional as F\n"
+                                         "class Net(nn.Module):\n"
+                                         "    def __init__(self):\n"
+                                         "        super().__init__()\n"
+                                         "        self.conv1 = nn.Conv2d(1, 6, 5)\n"
+                                         "        self.pool = nn.MaxPool2d(2, 2)\n"
+                                         "        self.conv2 = nn.Conv2d(6, 16, 5)\n"
+                                         "        self.fc1 = nn.Linear(16 * 4 * 4, 120)\n"
+                                         "        self.fc2 = nn.Linear(120, 84)\n"
+                                         "        self.fc3 = nn.Linear(84, 10)\n"
+                                         "    def forward(self, x):\n"
+                                         "        x = self.pool(F.relu(self.conv1(x)))\n"
+                                         "        x = self.pool(F.relu(self.conv2(x)))\n"
+                                         "        x = x.view(x.size(0), -1)\n"
+                                         "        x = F.relu(self.fc1(x))\n"
+                                         "        x = F.relu(self.fc2(x))\n"
+                                         "        return self.fc3(x)\n");
+  g_autoptr(CsSpec) line_spec = parse_ok ("input 1x28x28\n"
+                                          "features = nn.Sequential(nn.Conv2d(1, 4, 3),\n"
+                                          "                         nn.ReLU(), nn.Sequential(nn.MaxPool2d(2)))\n"
+                                          "x.flatten(1)\n"
+                                          "fc = nn.Linear(4 * 13 * 13, 10)\n");
+
+  g_assert_cmpuint (cs_spec_n_layers (seq), ==, 8);
+  assert_shape (cs_spec_layer (seq, 0), "features.0", "16x28x28");
+  assert_shape (cs_spec_layer (seq, 3), "features.3.0", "32x14x14");
+  assert_shape (cs_spec_layer (seq, 4), "features.3.1", "32x14x14");
+  assert_shape (cs_spec_layer (seq, 5), "features.4", "32x7x7");
+  assert_shape (cs_spec_layer (seq, 7), "classifier.1", "10");
+  /* Constants are put in as numbers: the call reads as PyTorch would build it. */
+  g_assert_cmpstr (cs_spec_layer (seq, 0)->call, ==, "nn.Conv2d(1, 16, kernel_size=3, padding=1)");
+  g_assert_cmpstr (cs_spec_layer (seq, 7)->call, ==, "nn.Linear(32 * 7 * 7, 10)");
+
+  g_assert_cmpuint (cs_spec_n_layers (tutorial), ==, 12);
+  assert_shape (cs_spec_layer (tutorial, 2), "pool", "6x12x12");
+  assert_shape (cs_spec_layer (tutorial, 5), "pool", "16x4x4");
+  assert_shape (cs_spec_layer (tutorial, 6), "view_6", "256");
+  g_assert_cmpstr (cs_spec_layer (tutorial, 6)->call, ==, "x.view(x.size(0), -1)");
+  g_assert_cmpuint (cs_spec_layer (tutorial, 2)->line, ==, 13);
+  g_assert_cmpuint (cs_spec_layer (tutorial, 5)->line, ==, 14);
+
+  g_assert_cmpuint (cs_spec_n_layers (line_spec), ==, 5);
+  assert_shape (cs_spec_layer (line_spec, 2), "features.2.0", "4x13x13");
+  assert_shape (cs_spec_layer (line_spec, 4), "fc", "10");
+}
+
+static void
+expect_class_error_code (const char *forward_body,
+                         int         code,
+                         const char *message)
+{
+  g_autofree char *src = g_strdup_printf ("import torch.nn as nn\n"
+                                          "class M(nn.Module):\n"
+                                          "    def __init__(self, c=8):\n"
+                                          "        super().__init__()\n"
+                                          "        self.conv = nn.Conv2d(1, c, 3, padding=1)\n"
+                                          "        self.fc = nn.Linear(c * 28 * 28, 10)\n"
+                                          "    def forward(self, x):\n"
+                                          "%s", forward_body);
+  expect_error (src, code, message);
+}
+
+static void
+expect_class_error (const char *forward_body,
+                    const char *message)
+{
+  expect_class_error_code (forward_body, CS_SPEC_ERROR_SYNTAX, message);
+}
+
+/* What is not a straight chain is refused with its line and what it is. */
+static void
+test_class_errors (void)
+{
+  expect_class_error ("        identity = x\n        out = self.conv(x)\n        out = out + identity\n"
+                      "        return self.fc(out.flatten(1))\n",
+                      "line 10: \"out + identity\" adds two tensors (a residual connection)");
+  expect_class_error ("        identity = x\n        out = self.conv(x)\n        out += identity\n"
+                      "        return self.fc(out.flatten(1))\n", "line 10: \"out += identity\" adds two tensors");
+  expect_class_error ("        y = self.conv(x)\n        z = self.conv(x)\n        return y\n",
+                      "line 9: x is used after line 8 moved the chain on to y");
+  expect_class_error ("        for i in range(3):\n            x = self.conv(x)\n        return x\n",
+                      "line 8: \"for\" in forward is not supported");
+  expect_class_error ("        if x.sum() > 0:\n            x = self.conv(x)\n        return x\n",
+                      "line 8: \"if\" in forward is not supported");
+  expect_class_error ("        print(x.shape)\n        return self.fc(self.conv(x).flatten(1))\n",
+                      "line 8: cannot read \"print(x.shape)\"");
+  expect_class_error ("        x = self.conv(x)\n        x = self.conv(x)\n        return self.fc(x.flatten(1))\n",
+                      "line 9: conv is called a second time; both calls would share its weights");
+  expect_class_error ("        x = torch.cat([self.conv(x), x], 1)\n        return x\n", "line 8: torch.cat(...) joins tensors");
+  expect_class_error ("        x = self.conv2(x)\n        return x\n", "line 8: forward calls self.conv2, which __init__ does not set");
+  expect_class_error ("        x = np.tanh(x)\n        return x\n", "line 8: forward calls np.tanh(...), which Convscope does not know");
+  expect_class_error ("        x = self.conv(x)\n", "line 7: M.forward never returns its result");
+  /* The spec's own messages, at the class's line. */
+  expect_class_error_code ("        return self.fc(self.conv(x))\n", CS_SPEC_ERROR_SHAPE,
+                           "line 8, fc: nn.Linear(8 * 28 * 28, 10) gets a 8x28x28 map from conv; flatten it first");
+  expect_error ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self, c):\n        super().__init__()\n"
+                "    def forward(self, x):\n        return x\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: M.__init__ takes c without a default");
+  expect_error ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])\n"
+                "    def forward(self, x):\n        return x\n", CS_SPEC_ERROR_SYNTAX,
+                "line 5: nn.ModuleList needs a loop in forward");
+  expect_error ("import torch.nn as nn\nclass A(nn.Module):\n    def forward(self, x):\n        return x\n"
+                "class B(nn.Module):\n    def forward(self, x):\n        return x\n", CS_SPEC_ERROR_SYNTAX,
+                "the source has 2 nn.Module classes (A, B): name one, as FILE.py:B");
+  expect_error ("class M(nn.Module):\n    def forward(self, x):\n        return \"x\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: a string that never ends");
+  expect_error ("class M(nn.Module):\n    def forward(self, x):\n        return self.fc((x\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: a bracket opened here is never closed");
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CsSpec) spec = cs_spec_parse_class ("class A(nn.Module):\n    pass\n", "Z", &error);
+    g_assert_null (spec);
+    g_assert_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX);
+    g_assert_cmpstr (error->message, ==, "no class Z in the source (it has A)");
+  }
+  {
+    /* The notebook's spec comments say "(class MLP)": still a spec. */
+    g_autoptr(CsSpec) spec = parse_ok ("# The notebook's MLP (class MLP)\ninput 784\nfc = nn.Linear(784, 10)\n");
+    g_assert_cmpuint (cs_spec_n_layers (spec), ==, 1);
+  }
+}
+
+/* model.py:Net names one class of a file. */
+static void
+test_class_file (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("cs-spec-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "two.py", NULL);
+  g_autofree char *named = g_strdup_printf ("%s:Small", path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = NULL;
+
+  g_assert_true (g_file_set_contents (path,
+                                      "import torch.nn as nn\n"
+                                      "class Big(nn.Module):\n"
+                                      "    def __init__(self):\n        super().__init__()\n"
+                                      "        self.fc = nn.Linear(784, 10)\n"
+                                      "    def forward(self, x):\n        return self.fc(x.view(-1, 784))\n"
+                                      "class Small(nn.Module):\n"
+                                      "    def __init__(self):\n        super().__init__()\n"
+                                      "        self.fc = nn.Linear(784, 2)\n"
+                                      "    def forward(self, x):\n        return self.fc(x.view(-1, 784))\n",
+                                      -1, NULL));
+  spec = cs_spec_load_file (named, &error);
+  g_assert_no_error (error);
+  assert_shape (cs_spec_layer (spec, 1), "fc", "2");
+  g_clear_pointer (&spec, cs_spec_free);
+
+  spec = cs_spec_load_file (path, &error);
+  g_assert_null (spec);
+  g_assert_nonnull (strstr (error->message, "two.py: the source has 2 nn.Module classes"));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -382,6 +642,10 @@ main (int   argc,
   g_test_add_func ("/core/spec/syntax", test_syntax);
   g_test_add_func ("/core/spec/errors", test_errors);
   g_test_add_func ("/core/spec/activation-layers", test_activation_layers);
+  g_test_add_func ("/core/spec/class/examples-mnist", test_class_examples_mnist);
+  g_test_add_func ("/core/spec/class/sequential-and-reuse", test_class_sequential_and_reuse);
+  g_test_add_func ("/core/spec/class/errors", test_class_errors);
+  g_test_add_func ("/core/spec/class/file", test_class_file);
   g_test_add_func ("/core/spec/size-limits", test_size_limits);
   g_test_add_func ("/core/spec/load-special-files", test_load_special);
   g_test_add_func ("/core/spec/load-file", test_load_file);

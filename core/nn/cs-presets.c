@@ -318,7 +318,8 @@ cs_preset_text (const char  *model,
   }
 }
 
-/* A preset name, net(...) with parameters, or a path to a spec file. */
+/* A preset name, net(...) with parameters, or a path to a spec file or a
+ * PyTorch source (model.py, model.py:Net). */
 CsSpec *
 cs_spec_for_model (const char  *model,
                    GError     **error)
@@ -328,7 +329,8 @@ cs_spec_for_model (const char  *model,
   g_return_val_if_fail (model != NULL, NULL);
 
   if (cs_preset_lookup (model) == NULL &&
-      (strchr (model, '/') != NULL || g_str_has_suffix (model, ".spec") || g_file_test (model, G_FILE_TEST_EXISTS)))
+      (strchr (model, '/') != NULL || g_str_has_suffix (model, ".spec") || g_str_has_suffix (model, ".py") ||
+       strstr (model, ".py:") != NULL || g_file_test (model, G_FILE_TEST_EXISTS)))
     return cs_spec_load_file (model, error);
 
   text = cs_preset_text (model, error);

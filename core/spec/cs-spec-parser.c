@@ -88,7 +88,8 @@ cs_spec_is_ident_start (char c)
   return g_ascii_isalpha (c) || c == '_';
 }
 
-/* A dotted identifier: self.conv1, nn.Conv2d, torch.nn.functional.relu. */
+/* A dotted identifier: self.conv1, nn.Conv2d, torch.nn.functional.relu,
+ * features.0 (a layer of an nn.Sequential). */
 char *
 cs_spec_parse_dotted_ident (CsSpecParser *ps)
 {
@@ -99,7 +100,7 @@ cs_spec_parse_dotted_ident (CsSpecParser *ps)
   if (!cs_spec_is_ident_start (*ps->p))
     return NULL;
   while (g_ascii_isalnum (*ps->p) || *ps->p == '_' ||
-         (*ps->p == '.' && cs_spec_is_ident_start (ps->p[1])))
+         (*ps->p == '.' && (cs_spec_is_ident_start (ps->p[1]) || g_ascii_isdigit (ps->p[1]))))
     ps->p++;
   return g_strndup (start, ps->p - start);
 }

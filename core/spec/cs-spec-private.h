@@ -87,6 +87,43 @@ const CsLayerDef   *cs_layer_def_find          (const char *callee,
                                                 gboolean   *method);
 char               *cs_layer_unknown_hint      (const char *callee);
 
+/* cs-py-text.c: Python text, strings and brackets respected */
+typedef struct
+{
+  char  *text;     /* one logical line: continuations joined, comment removed */
+  int    indent;   /* of its first physical line, tabs to multiples of 8 */
+  guint  line;     /* its first physical line, from 1 */
+} CsPyLine;
+
+/* The parts of @s between top-level @sep; NULL if its brackets do not match. */
+GPtrArray          *cs_py_split_top            (const char  *s,
+                                                char         sep);
+/* "a.b(x, y)" -> "a.b" and "x, y"; "self.c(x).view(-1, 4)" -> "self.c(x).view", "-1, 4". */
+gboolean            cs_py_split_call           (const char  *s,
+                                                char       **callee,
+                                                char       **args);
+/* The first binary operator outside brackets and strings, or 0. */
+char                cs_py_top_operator         (const char  *s);
+gboolean            cs_py_is_dotted_name       (const char  *s,
+                                                gboolean     digits_ok);
+/* @s with every name (or self.name) that @values holds replaced by its value in
+ * parentheses; keyword names are left alone. */
+char               *cs_py_substitute           (const char  *s,
+                                                GHashTable  *values);
+GPtrArray          *cs_py_logical_lines        (const char  *text,
+                                                GError     **error);
+
+/* cs-torch-source.c: a PyTorch nn.Module class read as a spec */
+gboolean            cs_torch_source_has_class  (const char  *text);
+/* The spec's text for class @class_name (NULL: the only nn.Module class) of
+ * @source, on an input of @input; @src_lines gets, for each line of the
+ * result, the line of @source it comes from. */
+char               *cs_torch_source_translate  (const char  *source,
+                                                const char  *class_name,
+                                                CsShape      input,
+                                                GArray     **src_lines,
+                                                GError     **error);
+
 /* cs-shape.c */
 gboolean            cs_spec_check_view         (CsLayerSpec *layer,
                                                 GPtrArray   *args,

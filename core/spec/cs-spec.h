@@ -88,6 +88,12 @@ GQuark       cs_spec_error_quark    (void);
 
 CsSpec      *cs_spec_parse          (const char    *text,
                                      GError       **error) G_GNUC_WARN_UNUSED_RESULT;
+/* A spec, or a PyTorch nn.Module class's source: @class_name picks one of
+ * several (NULL: the only one); the spec's text is then the spec it reads as. */
+CsSpec      *cs_spec_parse_class    (const char    *text,
+                                     const char    *class_name,
+                                     GError       **error) G_GNUC_WARN_UNUSED_RESULT;
+/* A .spec or .py file; "model.py:Net" names the class. */
 CsSpec      *cs_spec_load_file      (const char    *path,
                                      GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 void         cs_spec_free           (CsSpec        *self);
@@ -104,6 +110,8 @@ guint64      cs_spec_n_params       (const CsSpec  *self);
  * copy: weights, gradients, optimizer state), and values per sample out of any layer. */
 #define CS_SPEC_MAX_PARAMS      100000000
 #define CS_SPEC_MAX_ACTIVATIONS 16777216
+/* What a PyTorch class's forward is given: one digit of the data sets Convscope reads. */
+#define CS_SPEC_DATASET_INPUT   ((CsShape) { 1, 28, 28, FALSE })
 char        *cs_shape_to_string     (CsShape        shape) G_GNUC_WARN_UNUSED_RESULT;
 const char  *cs_layer_kind_name     (CsLayerKind    kind);
 gboolean     cs_layer_kind_has_params (CsLayerKind  kind);
