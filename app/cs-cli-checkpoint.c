@@ -64,7 +64,7 @@ cs_cli_predict (int    argc,
     { "test", 0, 0, G_OPTION_ARG_NONE, &test, "Accuracy on the test set, overall and per class", NULL },
     { "image", 'i', 0, G_OPTION_ARG_FILENAME, &image, "Class probabilities for a picture of a digit (PNG, any size)", "PNG" },
     { "ascii", 0, 0, G_OPTION_ARG_NONE, &ascii, "With --image: show the 28x28 input the model sees", NULL },
-    { "model", 'm', 0, G_OPTION_ARG_STRING, &hint, "The model, when the file does not say (a preset or .spec)", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_STRING, &hint, "The model, when the file does not say (a preset, a .spec, or a PyTorch model.py[:Class])", "MODEL" },
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Directory with the IDX files", "DIR" },
     { "dataset", 0, 0, G_OPTION_ARG_STRING, &dataset, "mnist (default) or fashion-mnist", "NAME" },
     { NULL }
@@ -182,7 +182,7 @@ cs_cli_convert (int    argc,
   g_autofree char *model_name = NULL;
   int status = CS_EXIT_OK;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_STRING, &hint, "Load the tensors into this model (a preset or .spec) when shapes fit", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_STRING, &hint, "Load the tensors into this model (a preset, a .spec, or a PyTorch model.py[:Class]) when shapes fit", "MODEL" },
     { NULL }
   };
 

@@ -30,7 +30,7 @@ cs_cli_summary (int    argc,
   CsHyperParams hp;
   static const char * const known[] = { "input", "output", "kernel", "params", "mult-adds", "trainable" };
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "A preset or a .spec file", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "A preset, a .spec file, or a PyTorch model.py[:Class]", "MODEL" },
     { "batch-size", 'b', 0, G_OPTION_ARG_INT, &batch, "Batch size (1, as torchinfo's input_size=(1, 1, 28, 28))", "N" },
     { "columns", 0, 0, G_OPTION_ARG_STRING, &columns, "Any of input,output,kernel,params,mult-adds,trainable", "LIST" },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer, "For the memory figures: sgd or adam (the preset's)", "NAME" },

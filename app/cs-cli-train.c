@@ -136,7 +136,7 @@ cs_cli_train (int    argc,
   CsRun *run;
   TrainCli t = { 0 };
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "mlp, cnn, lenet5, net, net-mnist, shapes, or a .spec file", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "mlp, cnn, lenet5, net, net-mnist, shapes, a .spec file, or a PyTorch model.py[:Class]", "MODEL" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "Epochs to train (5)", "N" },
     { "batch-size", 'b', 0, G_OPTION_ARG_INT, &batch_size, "Batch size (100)", "N" },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer, "sgd or adam (the preset's)", "NAME" },
@@ -287,7 +287,7 @@ cs_cli_shapes (int    argc,
   int status = CS_EXIT_OK;
   int batch = 1;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "A preset or a .spec file", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "A preset, a .spec file, or a PyTorch model.py[:Class]", "MODEL" },
     { "batch-size", 'b', 0, G_OPTION_ARG_INT, &batch, "Batch size of the shapes (1)", "N" },
     { NULL }
   };

@@ -347,6 +347,60 @@ test_predict_pytorch (void)
   assert_contains (inspect.out, "converted_from: lenet5-trained.pth");
 }
 
+/* PyTorch classes trained by PyTorch (tests/make-class-fixtures.py): the
+ * tutorial's Net (a pooling module called twice) and a Sequential net with
+ * BatchNorm. With the class as --model, Convscope's count is PyTorch's; the
+ * converted safetensors carries the spec and num_batches_tracked as I64. */
+static void
+test_predict_pytorch_classes (void)
+{
+  static const char * const names[] = { "tutorial_net", "seq_bn_net" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *pth_name = g_strdup_printf ("%s-trained.pth", names[i]);
+      g_autofree char *acc_name = g_strdup_printf ("%s-trained-accuracy.txt", names[i]);
+      g_autofree char *py_name = g_strdup_printf ("%s.py", names[i]);
+      g_autofree char *pth = fixture (pth_name);
+      g_autofree char *acc_path = fixture (acc_name);
+      g_autofree char *py = g_test_build_filename (G_TEST_DIST, "data", "classes", py_name, NULL);
+      g_autofree char *out = g_build_filename (runs_dir, "class.safetensors", NULL);
+      g_autofree char *acc = NULL, *expect = NULL;
+      g_auto(Result) bare = { 0 };
+      g_auto(Result) r = { 0 };
+      g_auto(Result) conv = { 0 };
+      g_auto(Result) again = { 0 };
+      g_auto(Result) inspect = { 0 };
+
+      g_assert_true (g_file_get_contents (acc_path, &acc, NULL, NULL));
+      g_strstrip (acc);
+      expect = g_strdup_printf ("(%s of 10000)", acc);
+
+      /* Without the class the file cannot say what it is: the message says how. */
+      run_cli (&bare, "predict", "--checkpoint", pth, "--test", NULL);
+      g_assert_cmpint (bare.status, ==, 1);
+      assert_contains (bare.err, "--model MODEL.py");
+
+      run_cli (&r, "predict", "--checkpoint", pth, "--model", py, "--test", NULL);
+      g_assert_cmpint (r.status, ==, 0);
+      assert_contains (r.out, expect);
+
+      run_cli (&conv, "convert", pth, out, "--model", py, NULL);
+      g_assert_cmpint (conv.status, ==, 0);
+      run_cli (&again, "predict", "-c", out, "--test", NULL);
+      g_assert_cmpint (again.status, ==, 0);
+      assert_contains (again.out, expect);
+      run_cli (&inspect, "inspect", out, NULL);
+      g_assert_cmpint (inspect.status, ==, 0);
+      if (i == 1)
+        {
+          assert_contains (inspect.out, "features.4.1.running_var");
+          assert_contains (inspect.out, "I64");
+        }
+      g_unlink (out);
+    }
+}
+
 static void
 test_predict_bundled (void)
 {
@@ -681,6 +735,7 @@ main (int   argc,
   g_test_add_func ("/cli/kill-9", test_kill_9);
   g_test_add_func ("/cli/runs-errors", test_runs_errors);
   g_test_add_func ("/cli/predict-pytorch", test_predict_pytorch);
+  g_test_add_func ("/cli/predict-pytorch-classes", test_predict_pytorch_classes);
   g_test_add_func ("/cli/predict-bundled", test_predict_bundled);
   g_test_add_func ("/cli/predict-image", test_predict_image);
   g_test_add_func ("/cli/predict-image-size", test_predict_image_size);

@@ -150,21 +150,25 @@ typedef struct
   float   *x;
   gint32  *y;
   int      B;
+  gboolean training;
+  CsRng    rng;
 } ModelCase;
 
 static double
 model_loss (ModelCase *c)
 {
-  /* Evaluation mode: dropout is the identity, so the loss is deterministic. */
-  cs_model_forward (c->model, c->x, c->B, FALSE, NULL);
+  /* Evaluation mode: dropout is the identity, so the loss is deterministic.
+   * Training mode is checked on models without dropout (BatchNorm's batch statistics). */
+  cs_model_forward (c->model, c->x, c->B, c->training, &c->rng);
   return cs_model_loss (c->model, c->y, c->B, FALSE);
 }
 
 /* Every parameter's gradient against central differences, for a batch of 3
  * uniform inputs of @spec. Returns the model for more checks. */
 static CsModel *
-gradcheck_spec (const char *text,
-                int         input_numel)
+gradcheck_spec_mode (const char *text,
+                     int         input_numel,
+                     gboolean    training)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CsSpec) spec = cs_spec_parse (text, &error);
@@ -180,6 +184,8 @@ gradcheck_spec (const char *text,
   cs_model_init_params (model, &rng);
   c.model = model;
   c.B = 3;
+  c.training = training;
+  cs_rng_seed (&c.rng, 9, 0);
   c.x = cs_alloc_floats (3 * input_numel);
   c.y = g_new (gint32, 3);
   for (int i = 0; i < 3 * input_numel; i++)
@@ -188,7 +194,7 @@ gradcheck_spec (const char *text,
 
   n = cs_model_n_params (model);
   params = cs_model_params (model);
-  cs_model_forward (model, c.x, c.B, FALSE, NULL);
+  cs_model_forward (model, c.x, c.B, training, &c.rng);
   cs_model_loss (model, c.y, c.B, TRUE);
   analytic = g_memdup2 (cs_model_grads (model), n * sizeof (float));
 
@@ -213,6 +219,13 @@ gradcheck_spec (const char *text,
   return model;
 }
 
+static CsModel *
+gradcheck_spec (const char *text,
+                int         input_numel)
+{
+  return gradcheck_spec_mode (text, input_numel, FALSE);
+}
+
 static void
 test_model_gradcheck (void)
 {
@@ -227,6 +240,55 @@ test_model_gradcheck (void)
   g_assert_cmpint (cs_model_tensor (model, 0)->shape[3], ==, 3);
   g_assert_cmpstr (cs_model_tensor (model, 7)->name, ==, "l2.bias");
   g_assert_nonnull (cs_model_find_tensor (model, "l1.weight"));
+}
+
+/* BatchNorm2d after a convolution without bias, BatchNorm1d (affine and
+ * not), in training (batch statistics) and in evaluation (running ones). */
+static const char batchnorm_spec[] =
+  "input 2x5x5\n"
+  "features = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, bias=False), nn.BatchNorm2d(3), nn.Tanh(),\n"
+  "                         nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4, momentum=None))\n"
+  "f = nn.Flatten()\n"
+  "l1 = nn.Linear(36, 8)\n"
+  "bn = nn.BatchNorm1d(8, affine=False)\n"
+  "t = nn.Tanh()\n"
+  "l2 = nn.Linear(8, 10)\n";
+
+static void
+test_model_gradcheck_batchnorm (void)
+{
+  for (int training = 0; training < 2; training++)
+    {
+      g_autoptr(CsModel) model = gradcheck_spec_mode (batchnorm_spec, 50, training);
+      const CsParam *nbt = cs_model_find_tensor (model, "features.4.num_batches_tracked");
+      const CsParam *rv = cs_model_find_tensor (model, "features.1.running_var");
+      const CsParam *w = cs_model_find_tensor (model, "features.1.weight");
+
+      /* Trainable: the convolutions, two affine BatchNorms, the Linears; the
+       * running statistics are state, after them and outside the gradients. */
+      g_assert_cmpuint (cs_model_n_params (model), ==, (2 * 3 * 9) + (2 * 3) + (3 * 4 * 9 + 4) + (2 * 4) +
+                                                        (36 * 8 + 8) + (8 * 10 + 10));
+      g_assert_cmpuint (cs_model_n_values (model), ==, cs_model_n_params (model) + 2 * (3 + 4 + 8) + 3);
+      g_assert_null (cs_model_find_tensor (model, "features.0.bias"));
+      g_assert_nonnull (w);
+      g_assert_null (cs_model_find_tensor (model, "bn.weight"));
+      g_assert_nonnull (cs_model_find_tensor (model, "bn.running_mean"));
+      g_assert_nonnull (nbt);
+      g_assert_true (nbt->flags & CS_PARAM_INT64);
+      g_assert_cmpint (nbt->ndim, ==, 0);
+      g_assert_true (rv->flags & CS_PARAM_STATE);
+      g_assert_false (w->flags & CS_PARAM_STATE);
+      g_assert_cmpuint (rv->offset, >=, cs_model_n_params (model));
+      /* PyTorch's initial values; training counted every forward pass (1 + 2 per parameter). */
+      g_assert_cmpfloat (cs_model_params (model)[w->offset], ==, 1.0f);
+      if (training)
+        g_assert_cmpfloat (cs_model_params (model)[nbt->offset], ==, (float) (1 + 2 * cs_model_n_params (model)));
+      else
+        {
+          g_assert_cmpfloat (cs_model_params (model)[nbt->offset], ==, 0.0f);
+          g_assert_cmpfloat (cs_model_params (model)[rv->offset], ==, 1.0f);
+        }
+    }
 }
 
 /* The activations that go back through their input, modules and functions,
@@ -345,6 +407,7 @@ main (int   argc,
   g_test_add_func ("/core/optim/step-consume", test_step_consume);
   g_test_add_func ("/core/model/gradcheck-all-layers", test_model_gradcheck);
   g_test_add_func ("/core/model/gradcheck-activations", test_model_gradcheck_activations);
+  g_test_add_func ("/core/model/gradcheck-batchnorm", test_model_gradcheck_batchnorm);
   g_test_add_func ("/core/model/init", test_init);
   g_test_add_func ("/core/model/occlusion", test_occlusion);
 

@@ -380,6 +380,47 @@ test_activation_layers (void)
   expect_error ("input 4\ns = nn.Silu()\n", CS_SPEC_ERROR_UNKNOWN_LAYER, "SiLU");
 }
 
+static void
+test_batchnorm_layers (void)
+{
+  g_autoptr(CsSpec) spec = parse_ok ("input 3x8x8\n"
+                                     "bn = nn.BatchNorm2d(3)\n"
+                                     "bn2 = nn.BatchNorm2d(3, eps=1e-3, momentum=None, affine=False)\n"
+                                     "bn3 = nn.BatchNorm2d(3, track_running_stats=False)\n"
+                                     "x.flatten(1)\n"
+                                     "fc = nn.Linear(192, 10)\n"
+                                     "b1 = nn.BatchNorm1d(10, momentum=0.01)\n");
+  const CsLayerSpec *bn = cs_spec_layer (spec, 0), *bn2 = cs_spec_layer (spec, 1), *b1 = cs_spec_layer (spec, 5);
+
+  g_assert_cmpint (bn->kind, ==, CS_LAYER_BATCHNORM2D);
+  g_assert_cmpfloat (bn->eps, ==, 1e-5f);
+  g_assert_cmpfloat (bn->momentum, ==, 0.1f);
+  g_assert_true (bn->bias && bn->track_running_stats);
+  g_assert_cmpfloat (bn2->eps, ==, 1e-3f);
+  g_assert_cmpfloat (bn2->momentum, <, 0.0f);
+  g_assert_false (bn2->bias);
+  g_assert_false (cs_spec_layer (spec, 2)->track_running_stats);
+  g_assert_cmpint (b1->kind, ==, CS_LAYER_BATCHNORM1D);
+  g_assert_cmpfloat (b1->momentum, ==, 0.01f);
+  assert_shape (b1, "b1", "10");
+  /* weight and bias of bn, bn3 and b1, the Linear; running statistics are state */
+  g_assert_cmpuint (cs_spec_n_params (spec), ==, 6 + 6 + 192 * 10 + 10 + 20);
+  g_assert_cmpuint (cs_spec_n_state (spec), ==, 6 + 6 + 20);
+
+  expect_error ("input 3x8x8\nbn = nn.BatchNorm2d(4)\n", CS_SPEC_ERROR_SHAPE,
+                "line 2, bn: nn.BatchNorm2d(4) gets 3x8x8 from the input; num_features should be 3");
+  expect_error ("input 3x8x8\nbn = nn.BatchNorm1d(3)\n", CS_SPEC_ERROR_SHAPE,
+                "normalizes flat features, but gets a 3x8x8 from the input (use nn.BatchNorm2d on maps)");
+  expect_error ("input 10\nbn = nn.BatchNorm2d(10)\n", CS_SPEC_ERROR_SHAPE,
+                "normalizes the channels of a map, but gets flat features 10 from the input (use nn.BatchNorm1d after Flatten)");
+  expect_error ("input 10\nbn = nn.BatchNorm1d(10, momentum=2)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "momentum must be between 0 and 1 (or None), not 2");
+  expect_error ("input 10\nbn = nn.BatchNorm1d(10, eps=0)\n", CS_SPEC_ERROR_BAD_ARGUMENT, "eps must be a small positive number");
+  expect_error ("input 10\nbn = nn.BatchNorm1d()\n", CS_SPEC_ERROR_BAD_ARGUMENT, "num_features");
+  expect_error ("input 10\nbn = nn.BatchNorm1d(10)\nbn = nn.BatchNorm1d(10)\n", CS_SPEC_ERROR_SYNTAX,
+                "bn is called a second time; both calls would share its weights");
+}
+
 /* ---- PyTorch classes, as PyTorch users write them ---- */
 
 /* pytorch/examples' mnist/main.py, whole: imports, the training code around
@@ -642,6 +683,7 @@ main (int   argc,
   g_test_add_func ("/core/spec/syntax", test_syntax);
   g_test_add_func ("/core/spec/errors", test_errors);
   g_test_add_func ("/core/spec/activation-layers", test_activation_layers);
+  g_test_add_func ("/core/spec/batchnorm-layers", test_batchnorm_layers);
   g_test_add_func ("/core/spec/class/examples-mnist", test_class_examples_mnist);
   g_test_add_func ("/core/spec/class/sequential-and-reuse", test_class_sequential_and_reuse);
   g_test_add_func ("/core/spec/class/errors", test_class_errors);

@@ -156,6 +156,39 @@ test_json (void)
   g_assert_nonnull (strstr (json, "\"output_shape\": [1, 784]"));
 }
 
+/* A PyTorch class with nested nn.Sequential and BatchNorm: torchinfo's tree,
+ * its depth-idx counters, BatchNorm's weight and bias counted, buffers not. */
+static void
+test_nested_sequential (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "classes", "seq_bn_net.py", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_for_model (path, &error);
+  g_autoptr(CsSummary) s = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_no_error (error);
+  s = cs_summary_new (spec, "seq_bn_net", 1, NULL);
+  text = cs_summary_format (s, NULL, FALSE);
+  assert_line (text, "SeqBNNet                                 [1, 10]                   --");
+  assert_line (text, "├─Sequential: 1-1                        [1, 32, 7, 7]             --");
+  assert_line (text, "│    └─Conv2d: 2-1                       [1, 16, 28, 28]           144");
+  assert_line (text, "│    └─BatchNorm2d: 2-2                  [1, 16, 28, 28]           32");
+  assert_line (text, "│    └─Sequential: 2-5                   [1, 32, 7, 7]             --");
+  assert_line (text, "│    │    └─Conv2d: 3-1                  [1, 32, 7, 7]             4,608");
+  assert_line (text, "│    │    └─BatchNorm2d: 3-2             [1, 32, 7, 7]             64");
+  assert_line (text, "│    │    └─ReLU: 3-3                    [1, 32, 7, 7]             --");
+  assert_line (text, "├─Sequential: 1-2                        [1, 10]                   --");
+  assert_line (text, "│    └─Flatten: 2-6                      [1, 1568]                 --");
+  assert_line (text, "│    └─BatchNorm1d: 2-8                  [1, 64]                   128");
+  assert_line (text, "│    └─Linear: 2-11                      [1, 10]                   650");
+  assert_line (text, "Total params: 106,042");
+  g_assert_cmpuint (s->rows->len, ==, 3 + 13);   /* the model itself is the top line, not a row */
+  g_assert_true (g_array_index (s->rows, CsSummaryRow, 0).container);
+  g_assert_cmpint (g_array_index (s->rows, CsSummaryRow, 6).depth, ==, 3);
+  g_assert_cmpstr (g_array_index (s->rows, CsSummaryRow, 6).name, ==, "features.4.0");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -168,6 +201,7 @@ main (int   argc,
   g_test_add_func ("/core/summary/shapes", test_shapes);
   g_test_add_func ("/core/summary/measured-memory", test_measured_memory);
   g_test_add_func ("/core/summary/json", test_json);
+  g_test_add_func ("/core/summary/nested-sequential", test_nested_sequential);
 
   return g_test_run ();
 }

@@ -95,7 +95,7 @@ eval_thread (GTask        *task,
   gint32 y[100];
 
   if (job->params != NULL)
-    memcpy (cs_model_params (model), job->params, cs_model_n_params (model) * sizeof (float));
+    memcpy (cs_model_params (model), job->params, cs_model_n_values (model) * sizeof (float));
   else
     {
       g_autoptr(GError) error = NULL;
@@ -331,7 +331,7 @@ cs_compare_view_set_items (CsCompareView *self,
           v[8] = g_strdup ("checkpoint");
           job->name = g_strdup (cs_loaded_model_get_name (m));
           job->spec = cs_spec_parse (cs_loaded_model_get_spec (m)->text, NULL);
-          job->params = g_memdup2 (cs_model_params (model), cs_model_n_params (model) * sizeof (float));
+          job->params = g_memdup2 (cs_model_params (model), cs_model_n_values (model) * sizeof (float));
         }
       v[2] = last ? g_strdup_printf ("%.2f %%", last->test_acc) : g_strdup ("–");
       v[3] = best >= 0 ? g_strdup_printf ("%.2f %%", best) : g_strdup ("–");

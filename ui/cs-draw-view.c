@@ -422,7 +422,7 @@ set_model_params (CsDrawView   *self,
   self->model = cs_model_new (spec);
   cs_model_set_batch_capacity (self->model, OCC_N * OCC_N);
   if (params != NULL)
-    memcpy (cs_model_params (self->model), params, cs_model_n_params (self->model) * sizeof (float));
+    memcpy (cs_model_params (self->model), params, cs_model_n_values (self->model) * sizeof (float));
 }
 
 static void

@@ -125,7 +125,7 @@ cs_feature_maps_set_weights (CsFeatureMaps *self,
         }
     }
   if (self->model != NULL && params != NULL)
-    memcpy (cs_model_params (self->model), params, cs_model_n_params (self->model) * sizeof (float));
+    memcpy (cs_model_params (self->model), params, cs_model_n_values (self->model) * sizeof (float));
   if (self->image != NULL && self->model != NULL && cs_model_input_size (self->model) != 784)
     g_clear_pointer (&self->image, g_free);
   recompute (self);

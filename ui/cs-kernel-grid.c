@@ -249,11 +249,11 @@ cs_kernel_grid_set_weights (CsKernelGrid *self,
         {
           self->spec = cs_spec_parse (spec->text, NULL);
           self->layout = cs_model_new (self->spec);
-          self->params = g_new (float, cs_model_n_params (self->layout));
+          self->params = g_new (float, cs_model_n_values (self->layout));
         }
     }
   if (params != NULL && self->layout != NULL)
-    memcpy (self->params, params, cs_model_n_params (self->layout) * sizeof (float));
+    memcpy (self->params, params, cs_model_n_values (self->layout) * sizeof (float));
   if (self->spec != NULL)
     {
       /* Lay the cells out now, so hover works before the first frame. */

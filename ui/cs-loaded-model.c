@@ -231,7 +231,7 @@ cs_loaded_model_evaluate (CsLoadedModel *self,
   self->evaluating = TRUE;
   job = g_new0 (EvalJob, 1);
   job->spec = cs_spec_parse (self->spec->text, NULL);
-  job->n_params = cs_model_n_params (self->model);
+  job->n_params = cs_model_n_values (self->model);
   job->params = g_memdup2 (cs_model_params (self->model), job->n_params * sizeof (float));
   job->data = cs_dataset_ref (data);
   task = g_task_new (self, NULL, eval_done, NULL);

@@ -70,7 +70,7 @@ cs_checkpoint_save_full (const char   *path,
   for (guint i = 0; i < n; i++)
     {
       const CsParam *p = cs_model_tensor (model, i);
-      refs[i] = (CsTensorRef) { p->name, p->ndim, p->shape, params + p->offset };
+      refs[i] = (CsTensorRef) { p->name, p->ndim, p->shape, params + p->offset, (p->flags & CS_PARAM_INT64) != 0 };
     }
 
   /* The optimizer's state first: a crash between the two writes leaves a
@@ -91,7 +91,11 @@ cs_checkpoint_save_full (const char   *path,
       for (guint i = 0; i < n && first != NULL; i++)
         {
           const CsParam *p = cs_model_tensor (model, i);
-          char *name = g_strconcat (second ? "exp_avg." : "momentum_buffer.", p->name, NULL);
+          char *name;
+
+          if (p->flags & CS_PARAM_STATE)
+            continue;
+          name = g_strconcat (second ? "exp_avg." : "momentum_buffer.", p->name, NULL);
 
           g_ptr_array_add (names, name);
           orefs[k++] = (CsTensorRef) { name, p->ndim, p->shape, first + p->offset };
@@ -191,7 +195,8 @@ tensors_match (const CsCheckpoint *self,
   guint n_float = 0;
 
   for (guint i = 0; i < self->tensors->len; i++)
-    if (((CsTensor *) g_ptr_array_index (self->tensors, i))->data != NULL)
+    if (((CsTensor *) g_ptr_array_index (self->tensors, i))->data != NULL ||
+        ((CsTensor *) g_ptr_array_index (self->tensors, i))->ints != NULL)
       n_float++;
   if (n_float != cs_model_n_tensors (model))
     return FALSE;
@@ -200,7 +205,7 @@ tensors_match (const CsCheckpoint *self,
       const CsParam *p = cs_model_tensor (model, i);
       const CsTensor *t = cs_checkpoint_find (self, p->name);
 
-      if (t == NULL || t->data == NULL || t->ndim != p->ndim)
+      if (t == NULL || (t->data == NULL && t->ints == NULL) || t->ndim != p->ndim)
         return FALSE;
       for (int d = 0; d < p->ndim; d++)
         if (t->shape[d] != p->shape[d])
@@ -243,7 +248,7 @@ cs_checkpoint_infer_spec (const CsCheckpoint *self,
       /* The file must hold the weights its spec asks for: a few bytes of
        * metadata must not make us allocate a model of 100M parameters. */
       {
-        guint64 have = 0, need = cs_spec_n_params (spec);
+        guint64 have = 0, need = cs_spec_n_params (spec) + cs_spec_n_state (spec);
         for (guint i = 0; i < self->tensors->len; i++)
           {
             const CsTensor *t = g_ptr_array_index (self->tensors, i);
@@ -290,7 +295,7 @@ cs_checkpoint_infer_spec (const CsCheckpoint *self,
       g_string_append_printf (found, "%s%s %s", i ? ", " : "", t->name, shape);
     }
   g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
-               "%s: no preset has these tensors (%s); name the model with --model FILE.spec",
+               "%s: no preset has these tensors (%s); name the model with --model FILE.spec or --model MODEL.py (the class that saved it)",
                self->path, self->tensors->len ? found->str : "none");
   return NULL;
 }
@@ -326,6 +331,23 @@ cs_checkpoint_apply (const CsCheckpoint *self,
           g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
                        "%s: %s: the file has %s, the model expects %s", self->path, p->name, have, want);
           return FALSE;
+        }
+      if ((p->flags & CS_PARAM_INT64) && t->ints == NULL && t->data == NULL)
+        {
+          g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_MISMATCH,
+                       "%s: %s is stored as %s, not as an integer", self->path, p->name, t->dtype);
+          return FALSE;
+        }
+      if ((p->flags & CS_PARAM_INT64) && t->ints != NULL)
+        {
+          if (t->ints[0] < 0 || t->ints[0] > (1 << 24))
+            {
+              g_set_error (error, CS_CHECKPOINT_ERROR, CS_CHECKPOINT_ERROR_FORMAT,
+                           "%s: %s is %" G_GINT64_FORMAT ", not a count of batches Convscope can keep (0 to %d)",
+                           self->path, p->name, t->ints[0], 1 << 24);
+              return FALSE;
+            }
+          continue;
         }
       if (t->data == NULL)
         {
@@ -363,7 +385,11 @@ cs_checkpoint_apply (const CsCheckpoint *self,
     {
       const CsParam *p = cs_model_tensor (model, i);
       const CsTensor *t = cs_checkpoint_find (self, p->name);
-      memcpy (params + p->offset, t->data, p->numel * sizeof (float));
+      if (t->data != NULL)
+        memcpy (params + p->offset, t->data, p->numel * sizeof (float));
+      else
+        for (gsize k = 0; k < p->numel; k++)
+          params[p->offset + k] = (float) t->ints[k];
     }
   return TRUE;
 }

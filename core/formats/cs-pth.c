@@ -140,6 +140,8 @@ materialize (CsPickleObj *t,
     out->shape[d] = (int) g_array_index (t->size, gint64, d);
   out->numel = numel;
   out->data = cs_tensor_convert (dense, dtype, numel);
+  if (out->data == NULL)
+    out->ints = cs_tensor_convert_ints (dense, dtype, numel);
   return out;
 }
 

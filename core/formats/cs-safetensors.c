@@ -229,6 +229,8 @@ cs_safetensors_parse (const guint8 *data,
       memcpy (t->shape, e->shape, sizeof t->shape);
       t->numel = e->numel;
       t->data = cs_tensor_convert (buffer + e->begin, e->dtype, e->numel);
+      if (t->data == NULL)
+        t->ints = cs_tensor_convert_ints (buffer + e->begin, e->dtype, e->numel);
       cs_checkpoint_add_tensor (self, t);
     }
   return g_steal_pointer (&self);
@@ -277,7 +279,7 @@ cs_safetensors_write (const char        *path,
       json_builder_set_member_name (builder, tensors[t].name);
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "dtype");
-      json_builder_add_string_value (builder, "F32");
+      json_builder_add_string_value (builder, tensors[t].int64 ? "I64" : "F32");
       json_builder_set_member_name (builder, "shape");
       json_builder_begin_array (builder);
       for (int d = 0; d < tensors[t].ndim; d++)
@@ -286,10 +288,10 @@ cs_safetensors_write (const char        *path,
       json_builder_set_member_name (builder, "data_offsets");
       json_builder_begin_array (builder);
       json_builder_add_int_value (builder, (gint64) offset);
-      json_builder_add_int_value (builder, (gint64) (offset + numel * 4));
+      json_builder_add_int_value (builder, (gint64) (offset + numel * (tensors[t].int64 ? 8 : 4)));
       json_builder_end_array (builder);
       json_builder_end_object (builder);
-      offset += numel * 4;
+      offset += numel * (tensors[t].int64 ? 8 : 4);
     }
   json_builder_end_object (builder);
 
@@ -310,6 +312,15 @@ cs_safetensors_write (const char        *path,
 
       for (int d = 0; d < tensors[t].ndim; d++)
         numel *= tensors[t].shape[d];
+      if (tensors[t].int64)
+        {
+          for (gsize i = 0; i < numel; i++)
+            {
+              guint64 v = GUINT64_TO_LE ((guint64) (gint64) tensors[t].data[i]);
+              g_byte_array_append (file, (const guint8 *) &v, 8);
+            }
+          continue;
+        }
 #if G_BYTE_ORDER == G_LITTLE_ENDIAN
       g_byte_array_append (file, (const guint8 *) tensors[t].data, numel * 4);
 #else

@@ -38,6 +38,7 @@ cs_tensor_free (CsTensor *t)
   g_free (t->name);
   g_free (t->dtype);
   g_free (t->data);
+  g_free (t->ints);
   g_free (t);
 }
 
@@ -125,6 +126,37 @@ cs_tensor_convert (const guint8 *src,
           guint32 v = (guint32) (src[2 * i] | (src[2 * i + 1] << 8)) << 16;
           memcpy (&out[i], &v, 4);
         }
+    }
+  return out;
+}
+
+gint64 *
+cs_tensor_convert_ints (const guint8 *src,
+                        const char   *dtype,
+                        gsize         numel)
+{
+  gsize size = g_str_equal (dtype, "I64") ? 8 : g_str_equal (dtype, "I32") ? 4 : g_str_equal (dtype, "I16") ? 2
+             : g_str_equal (dtype, "I8") || g_str_equal (dtype, "U8") || g_str_equal (dtype, "BOOL") ? 1 : 0;
+  gint64 *out;
+
+  if (size == 0 || numel > CS_TENSOR_MAX_INTS)
+    return NULL;
+  out = g_new (gint64, MAX (numel, 1));
+  for (gsize i = 0; i < numel; i++)
+    {
+      const guint8 *p = src + size * i;
+      guint64 u = 0;
+
+      for (gsize k = 0; k < size; k++)
+        u |= (guint64) p[k] << (8 * k);
+      if (size == 8)
+        out[i] = (gint64) u;
+      else if (size == 4)
+        out[i] = (gint32) (guint32) u;
+      else if (size == 2)
+        out[i] = (gint16) (guint16) u;
+      else
+        out[i] = g_str_equal (dtype, "I8") ? (gint8) (guint8) u : (gint64) u;
     }
   return out;
 }

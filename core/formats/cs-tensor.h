@@ -24,6 +24,7 @@ typedef struct
   int          ndim;
   const int   *shape;
   const float *data;
+  gboolean     int64;   /* written as I64 (the floats hold whole numbers) */
 } CsTensorRef;
 
 /* A tensor read from a file, converted to float32 and made contiguous. */
@@ -35,7 +36,12 @@ typedef struct
   int     shape[8];
   gsize   numel;
   float  *data;        /* NULL for a non-floating dtype (kept for inspection) */
+  gint64 *ints;        /* an integer or bool dtype's values, when at most CS_TENSOR_MAX_INTS */
 } CsTensor;
+
+/* Integer tensors are converted up to this many elements (num_batches_tracked
+ * is one); larger ones are only listed. */
+#define CS_TENSOR_MAX_INTS 65536
 
 typedef struct
 {
@@ -62,6 +68,11 @@ void          cs_tensor_free            (CsTensor          *t);
 /* Converts @numel elements of @dtype ("F32", "F64", "F16", "BF16", ...) at @src
  * (little-endian) to float; returns NULL for non-floating types. */
 float        *cs_tensor_convert         (const guint8      *src,
+                                         const char        *dtype,
+                                         gsize              numel);
+/* The values of an integer or bool dtype ("I64", "I32", "I16", "I8", "U8",
+ * "BOOL"), or NULL for any other or more than CS_TENSOR_MAX_INTS. */
+gint64       *cs_tensor_convert_ints    (const guint8      *src,
                                          const char        *dtype,
                                          gsize              numel);
 /* Bytes per element of a safetensors dtype; 0 for one it does not define. */

@@ -132,6 +132,54 @@ void   cs_avgpool_backward      (float                *dx,
                                  const float          *dout,
                                  const CsConvGeometry *g);
 
+/* ---- BatchNorm1d/2d on (B, C, P) data: P = H*W, or 1 for flat features ---- */
+typedef struct
+{
+  int      B, C, P;
+  float    eps;
+  float    momentum;         /* this step's factor for the running statistics */
+  gboolean use_batch_stats;  /* training (or track_running_stats=False) */
+} CsBatchNormArgs;
+
+/* out = xhat * gamma + beta, xhat = (x - mean) * inv_std; gamma/beta NULL when
+ * not affine. With batch statistics, running_mean/var (NULL: none kept) are
+ * updated; without, they are what normalizes. */
+void   cs_batchnorm_forward_ref   (float                 *out,
+                                   float                 *xhat,
+                                   float                 *inv_std,
+                                   const float           *x,
+                                   const float           *gamma,
+                                   const float           *beta,
+                                   float                 *running_mean,
+                                   float                 *running_var,
+                                   const CsBatchNormArgs *a);
+void   cs_batchnorm_forward       (float                 *out,
+                                   float                 *xhat,
+                                   float                 *inv_std,
+                                   const float           *x,
+                                   const float           *gamma,
+                                   const float           *beta,
+                                   float                 *running_mean,
+                                   float                 *running_var,
+                                   const CsBatchNormArgs *a);
+/* dgamma and dbeta are added to; dx (NULL: not wanted) is written. */
+void   cs_batchnorm_backward_ref  (float                 *dx,
+                                   float                 *dgamma,
+                                   float                 *dbeta,
+                                   const float           *dout,
+                                   const float           *xhat,
+                                   const float           *inv_std,
+                                   const float           *gamma,
+                                   const CsBatchNormArgs *a);
+void   cs_batchnorm_backward      (float                 *dx,
+                                   float                 *dgamma,
+                                   float                 *dbeta,
+                                   const float           *dout,
+                                   const float           *xhat,
+                                   const float           *inv_std,
+                                   const float           *gamma,
+                                   const CsBatchNormArgs *a);
+
 /* ---- Activations that need their input to go back: LeakyReLU (@alpha the
  * negative slope), ELU (@alpha), GELU (exact, with erf, or PyTorch's tanh
  * approximation), SiLU; out = f(x), dx = dout * f'(x) ---- */

@@ -26,6 +26,11 @@ typedef struct
   float             *col;        /* Conv2d: im2col of the last input */
   gint32            *argmax;     /* MaxPool2d */
   float             *mask;       /* Dropout */
+  float             *xhat;       /* BatchNorm: the normalized input, and 1/std per channel */
+  float             *inv_std;
+  gssize             rm_off;     /* BatchNorm's running_mean, running_var, num_batches_tracked; -1 without */
+  gssize             rv_off;
+  gssize             nbt_off;
 
   const float       *out;        /* this pass's output */
   float             *delta;      /* gradient of the loss w.r.t. the output */
@@ -40,6 +45,7 @@ struct _CsModel
 
   GArray     *tensors;     /* of CsParam */
   gsize       n_params;
+  gsize       n_values;    /* n_params + the state after them */
   float      *params;
   float      *grads;
   gboolean    grads_zero;  /* known to be all zero: the next backward skips clearing them */
@@ -68,14 +74,17 @@ activation_of (const CsLayerSpec *s)
 }
 
 static void
-add_tensor (CsModel    *self,
-            guint       layer,
-            const char *layer_name,
-            const char *suffix,
-            int         ndim,
-            const int  *shape)
+add_tensor_full (CsModel      *self,
+                 guint         layer,
+                 const char   *layer_name,
+                 const char   *suffix,
+                 int           ndim,
+                 const int    *shape,
+                 CsParamFlags  flags)
 {
   CsParam p = { 0 };
+
+  p.flags = flags;
 
   p.name = g_strdup_printf ("%s.%s", layer_name, suffix);
   p.layer = layer;
@@ -86,9 +95,22 @@ add_tensor (CsModel    *self,
       p.shape[d] = shape[d];
       p.numel *= shape[d];
     }
-  p.offset = self->n_params;
-  self->n_params += p.numel;
+  p.offset = self->n_values;
+  self->n_values += p.numel;
+  if (!(flags & CS_PARAM_STATE))
+    self->n_params += p.numel;
   g_array_append_val (self->tensors, p);
+}
+
+static void
+add_tensor (CsModel    *self,
+            guint       layer,
+            const char *layer_name,
+            const char *suffix,
+            int         ndim,
+            const int  *shape)
+{
+  add_tensor_full (self, layer, layer_name, suffix, ndim, shape, 0);
 }
 
 static void
@@ -124,6 +146,7 @@ cs_model_new (const CsSpec *spec)
       L->in_numel = cs_shape_numel (s->in);
       L->out_numel = cs_shape_numel (s->out);
       L->w_off = L->b_off = -1;
+      L->rm_off = L->rv_off = L->nbt_off = -1;
       L->need_dx = params_below;
 
       L->g = (CsConvGeometry) {
@@ -159,12 +182,37 @@ cs_model_new (const CsSpec *spec)
             }
           params_below = TRUE;
         }
+      else if ((s->kind == CS_LAYER_BATCHNORM1D || s->kind == CS_LAYER_BATCHNORM2D) && s->bias)
+        {
+          L->w_off = self->n_params;
+          add_tensor (self, i, s->name, "weight", 1, &s->in_features);
+          L->b_off = self->n_params;
+          add_tensor (self, i, s->name, "bias", 1, &s->in_features);
+          params_below = TRUE;
+        }
+    }
+
+  /* The state after every trainable value, so that gradients and the
+   * optimizer cover a prefix of the buffer. */
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      Layer *L = &self->layers[i];
+      const CsLayerSpec *s = L->spec;
+
+      if ((s->kind != CS_LAYER_BATCHNORM1D && s->kind != CS_LAYER_BATCHNORM2D) || !s->track_running_stats)
+        continue;
+      L->rm_off = self->n_values;
+      add_tensor_full (self, i, s->name, "running_mean", 1, &s->in_features, CS_PARAM_STATE);
+      L->rv_off = self->n_values;
+      add_tensor_full (self, i, s->name, "running_var", 1, &s->in_features, CS_PARAM_STATE);
+      L->nbt_off = self->n_values;
+      add_tensor_full (self, i, s->name, "num_batches_tracked", 0, NULL, CS_PARAM_STATE | CS_PARAM_INT64);
     }
 
   self->loss = cs_spec_layer (self->spec, self->n_layers - 1)->kind == CS_LAYER_LOGSOFTMAX
     ? CS_LOSS_NLL : CS_LOSS_CROSS_ENTROPY;
-  self->params = cs_alloc_floats (self->n_params);
-  self->grads = cs_alloc_floats (self->n_params);
+  self->params = cs_alloc_floats (self->n_values);
+  self->grads = cs_alloc_floats (MAX (self->n_params, 1));
   return self;
 }
 
@@ -178,6 +226,8 @@ free_workspaces (CsModel *self)
       g_clear_pointer (&L->delta_own, cs_free_floats);
       g_clear_pointer (&L->col, cs_free_floats);
       g_clear_pointer (&L->mask, cs_free_floats);
+      g_clear_pointer (&L->xhat, cs_free_floats);
+      g_clear_pointer (&L->inv_std, cs_free_floats);
       g_clear_pointer (&L->argmax, cs_free);
       L->out = NULL;
       L->delta = NULL;
@@ -222,6 +272,14 @@ cs_model_n_params (const CsModel *self)
   g_return_val_if_fail (self != NULL, 0);
 
   return self->n_params;
+}
+
+gsize
+cs_model_n_values (const CsModel *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return self->n_values;
 }
 
 float *
@@ -303,12 +361,23 @@ cs_model_init_params (CsModel *self,
     {
       const CsParam *p = &g_array_index (self->tensors, CsParam, t);
       const CsLayerSpec *s = self->layers[p->layer].spec;
-      int fan_in = s->kind == CS_LAYER_LINEAR ? s->in_features : s->in_channels * s->kh * s->kw;
-      float bound = 1.0f / sqrtf ((float) fan_in);
       float *v = self->params + p->offset;
 
-      for (gsize i = 0; i < p->numel; i++)
-        v[i] = (2.0f * cs_rng_uniform (rng) - 1.0f) * bound;
+      /* BatchNorm: weight 1, bias 0, running_mean 0, running_var 1, no batches yet. */
+      if (s->kind == CS_LAYER_BATCHNORM1D || s->kind == CS_LAYER_BATCHNORM2D)
+        {
+          float value = g_str_has_suffix (p->name, ".weight") || g_str_has_suffix (p->name, ".running_var") ? 1 : 0;
+          for (gsize i = 0; i < p->numel; i++)
+            v[i] = value;
+          continue;
+        }
+      {
+        int fan_in = s->kind == CS_LAYER_LINEAR ? s->in_features : s->in_channels * s->kh * s->kw;
+        float bound = 1.0f / sqrtf ((float) fan_in);
+
+        for (gsize i = 0; i < p->numel; i++)
+          v[i] = (2.0f * cs_rng_uniform (rng) - 1.0f) * bound;
+      }
     }
 }
 
@@ -363,6 +432,12 @@ cs_model_set_batch_capacity (CsModel *self,
           L->mask = cs_alloc_floats (n);
           bytes += n * sizeof (float);
           break;
+        case CS_LAYER_BATCHNORM1D:
+        case CS_LAYER_BATCHNORM2D:
+          L->xhat = cs_alloc_floats (n);
+          L->inv_std = cs_alloc_floats ((gsize) L->spec->in.c);
+          bytes += (n + (gsize) L->spec->in.c) * sizeof (float);
+          break;
         case CS_LAYER_LINEAR:
         case CS_LAYER_AVGPOOL2D:
         case CS_LAYER_RELU:
@@ -397,6 +472,29 @@ gsize
 cs_model_workspace_bytes (const CsModel *self)
 {
   return self->workspace_bytes;
+}
+
+/* A BatchNorm layer's arguments for this pass. In training it counts the
+ * batch (num_batches_tracked, kept as a float: exact to 2^24 batches) and
+ * takes momentum=None as the cumulative average. */
+static CsBatchNormArgs
+batchnorm_args (CsModel *self,
+                Layer   *L,
+                int      B,
+                gboolean training)
+{
+  const CsLayerSpec *s = L->spec;
+  CsBatchNormArgs a = { .B = B, .C = s->in.c, .P = s->in.h * s->in.w, .eps = s->eps,
+                        .momentum = s->momentum, .use_batch_stats = training || !s->track_running_stats };
+
+  if (training && L->nbt_off >= 0)
+    {
+      float *nbt = self->params + L->nbt_off;
+      *nbt += 1;
+      if (s->momentum < 0)
+        a.momentum = 1.0f / *nbt;
+    }
+  return a;
 }
 
 const float *
@@ -469,6 +567,15 @@ cs_model_forward (CsModel     *self,
           continue;
         case CS_LAYER_LOGSOFTMAX:
           cs_log_softmax_forward (out, in, B, (int) L->out_numel);
+          break;
+        case CS_LAYER_BATCHNORM1D:
+        case CS_LAYER_BATCHNORM2D:
+          {
+            CsBatchNormArgs a = batchnorm_args (self, L, B, training);
+            cs_batchnorm_forward (out, L->xhat, L->inv_std, in, w, b,
+                                  L->rm_off >= 0 ? self->params + L->rm_off : NULL,
+                                  L->rv_off >= 0 ? self->params + L->rv_off : NULL, &a);
+          }
           break;
         case CS_N_LAYER_KINDS:
         default:
@@ -568,6 +675,14 @@ cs_model_loss (CsModel      *self,
           break;
         case CS_LAYER_LOGSOFTMAX:
           cs_log_softmax_backward (dx, L->delta, L->out, B, (int) L->out_numel);
+          break;
+        case CS_LAYER_BATCHNORM1D:
+        case CS_LAYER_BATCHNORM2D:
+          {
+            CsBatchNormArgs a = { .B = B, .C = s->in.c, .P = s->in.h * s->in.w,
+                                  .use_batch_stats = self->last_training || !s->track_running_stats };
+            cs_batchnorm_backward (dx, gw, gb, L->delta, L->xhat, L->inv_std, w, &a);
+          }
           break;
         case CS_N_LAYER_KINDS:
         default:

@@ -14,14 +14,21 @@ typedef enum
   CS_LOSS_NLL,             /* the model ends in LogSoftmax */
 } CsLossKind;
 
+typedef enum
+{
+  CS_PARAM_STATE = 1 << 0,   /* a buffer (running_mean): kept and saved, never trained */
+  CS_PARAM_INT64 = 1 << 1,   /* stored as int64 in files (num_batches_tracked) */
+} CsParamFlags;
+
 typedef struct
 {
   char   *name;       /* "conv1.weight", as PyTorch's state_dict names it */
   guint   layer;
   int     ndim;
   int     shape[4];
-  gsize   offset;     /* into the parameter (and gradient) buffer */
+  gsize   offset;     /* into the parameter (and, unless state, the gradient) buffer */
   gsize   numel;
+  CsParamFlags flags;
 } CsParam;
 
 typedef struct _CsModel CsModel;
@@ -31,7 +38,11 @@ void          cs_model_free              (CsModel       *self);
 
 const CsSpec *cs_model_get_spec          (const CsModel *self);
 CsLossKind    cs_model_get_loss          (const CsModel *self);
+/* Trainable values: what the gradients and the optimizer cover. */
 gsize         cs_model_n_params          (const CsModel *self);
+/* All of cs_model_params(): the trainable values, then the state (BatchNorm's
+ * running statistics); copy this many to copy a model. */
+gsize         cs_model_n_values          (const CsModel *self);
 float        *cs_model_params            (CsModel       *self);
 float        *cs_model_grads             (CsModel       *self);
 /* The caller has set every gradient to zero (cs_optim_step_consume() does): the

@@ -290,7 +290,7 @@ cs_preset_text (const char  *model,
       for (guint i = 0; i < G_N_ELEMENTS (presets); i++)
         g_string_append_printf (names, "%s%s", i ? ", " : "", presets[i].name);
       g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_UNKNOWN_PRESET,
-                   "unknown model \"%s\": use one of %s, or a .spec file", model, names->str);
+                   "unknown model \"%s\": use one of %s, a .spec file, or a PyTorch model.py[:Class]", model, names->str);
       g_string_free (names, TRUE);
       return NULL;
     }

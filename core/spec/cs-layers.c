@@ -30,6 +30,10 @@ static const CsLayerDef layer_defs[] = {
   { "GELU", CS_LAYER_GELU, FALSE, { "approximate" }, 0 },
   { "SiLU", CS_LAYER_SILU, FALSE, { "inplace" }, 0 },
   { "Identity", CS_LAYER_IDENTITY, FALSE, { NULL }, 0 },
+  { "BatchNorm1d", CS_LAYER_BATCHNORM1D, FALSE, { "num_features", "eps", "momentum", "affine",
+                                                  "track_running_stats", "device", "dtype" }, 1 },
+  { "BatchNorm2d", CS_LAYER_BATCHNORM2D, FALSE, { "num_features", "eps", "momentum", "affine",
+                                                  "track_running_stats", "device", "dtype" }, 1 },
   /* torch.nn.functional, with the tensor as first argument */
   { "relu", CS_LAYER_RELU, TRUE, { "input", "inplace" }, 0 },
   { "tanh", CS_LAYER_TANH, TRUE, { "input" }, 0 },
@@ -52,7 +56,7 @@ static const CsLayerDef layer_defs[] = {
 
 static const char * const kind_names[CS_N_LAYER_KINDS] = {
   "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "LogSoftmax",
-  "LeakyReLU", "ELU", "GELU", "SiLU", "Identity",
+  "LeakyReLU", "ELU", "GELU", "SiLU", "Identity", "BatchNorm1d", "BatchNorm2d",
 };
 
 const char *
@@ -65,7 +69,8 @@ cs_layer_kind_name (CsLayerKind kind)
 gboolean
 cs_layer_kind_has_params (CsLayerKind kind)
 {
-  return kind == CS_LAYER_LINEAR || kind == CS_LAYER_CONV2D;
+  return kind == CS_LAYER_LINEAR || kind == CS_LAYER_CONV2D || kind == CS_LAYER_BATCHNORM1D ||
+         kind == CS_LAYER_BATCHNORM2D;
 }
 
 static guint
@@ -550,6 +555,36 @@ cs_layer_fill (CsLayerBinding *b,
         return TRUE;
       }
 
+    case CS_LAYER_BATCHNORM1D:
+    case CS_LAYER_BATCHNORM2D:
+      {
+        double eps, momentum = 0.1;
+
+        if (!get_int (b, "num_features", 0, 1, &layer->in_features) ||
+            !get_float (b, "eps", 1e-5, &eps) ||
+            !get_bool (b, "affine", TRUE, &layer->bias) ||
+            !get_bool (b, "track_running_stats", TRUE, &layer->track_running_stats))
+          return FALSE;
+        v = bound_get (b, "momentum");
+        if (v != NULL && v->kind == CS_SPEC_VAL_NONE)
+          momentum = -1;
+        else if (!get_float (b, "momentum", 0.1, &momentum))
+          return FALSE;
+        else if (!(momentum >= 0 && momentum <= 1))
+          {
+            bound_fail (b, CS_SPEC_ERROR_BAD_ARGUMENT, "momentum must be between 0 and 1 (or None), not %g", momentum);
+            return FALSE;
+          }
+        if (!(eps > 0 && eps < 1))
+          {
+            bound_fail (b, CS_SPEC_ERROR_BAD_ARGUMENT, "eps must be a small positive number, not %g", eps);
+            return FALSE;
+          }
+        layer->eps = (float) eps;
+        layer->momentum = (float) momentum;
+        return TRUE;
+      }
+
     case CS_LAYER_GELU:
       v = bound_get (b, "approximate");
       if (v != NULL && !(v->kind == CS_SPEC_VAL_STR && (g_str_equal (v->s, "none") || g_str_equal (v->s, "tanh"))))
@@ -610,7 +645,7 @@ cs_layer_unknown_hint (const char *callee)
                             g_ascii_isupper (hint[0]) ? "a module" : "a function",
                             g_ascii_isupper (hint[0]) ? "nn." : "F.", base);
   return g_strdup (" (known: Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, ELU, GELU, SiLU, Tanh, Sigmoid, "
-                   "Identity, Dropout, Flatten, "
+                   "Identity, BatchNorm1d, BatchNorm2d, Dropout, Flatten, "
                    "LogSoftmax, and F.relu, F.max_pool2d, ... for the functional forms)");
 }
 

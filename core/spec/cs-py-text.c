@@ -310,9 +310,16 @@ cs_py_logical_lines (const char *text,
         }
       if (c == '\n')
         {
-          g_string_append_c (cur, ' ');
+          /* inside brackets: the next line's indentation is not text */
+          if (cur->len > 0 && !strchr ("([{ ", cur->str[cur->len - 1]))
+            g_string_append_c (cur, ' ');
           p++;
           line++;
+          while (*p == ' ' || *p == '\t')
+            p++;
+          if (*p == ')' || *p == ']' || *p == '}')
+            while (cur->len > 0 && cur->str[cur->len - 1] == ' ')
+              g_string_truncate (cur, cur->len - 1);
           continue;
         }
       if (c == '\\' && p[1] == '\n')

@@ -189,6 +189,30 @@ cs_spec_infer_shape (CsLayerSpec   *layer,
       layer->out = in;
       return TRUE;
 
+    case CS_LAYER_BATCHNORM1D:
+    case CS_LAYER_BATCHNORM2D:
+      {
+        gboolean two_d = layer->kind == CS_LAYER_BATCHNORM2D;
+        if (two_d == in.flat)
+          {
+            g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                         "%s: %s normalizes %s, but gets %s %s from %s%s", label, layer->call,
+                         two_d ? "the channels of a map" : "flat features",
+                         in.flat ? "flat features" : "a", in_str, from,
+                         two_d ? " (use nn.BatchNorm1d after Flatten)" : " (use nn.BatchNorm2d on maps)");
+            return FALSE;
+          }
+        if (layer->in_features != in.c)
+          {
+            g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                         "%s: %s gets %s from %s; num_features should be %d",
+                         label, layer->call, in_str, from, in.c);
+            return FALSE;
+          }
+        layer->out = in;
+        return TRUE;
+      }
+
     case CS_LAYER_RELU:
     case CS_LAYER_TANH:
     case CS_LAYER_SIGMOID:
@@ -222,6 +246,12 @@ layer_params (const CsLayerSpec *layer,
            g_uint64_checked_mul (&n, n, (guint64) layer->kh) &&
            g_uint64_checked_mul (&n, n, (guint64) layer->kw) &&
            g_uint64_checked_add (out, n, layer->bias ? (guint64) layer->out_channels : 0);
+  /* weight and bias when affine; the running statistics are buffers, not parameters */
+  if (layer->kind == CS_LAYER_BATCHNORM1D || layer->kind == CS_LAYER_BATCHNORM2D)
+    {
+      *out = layer->bias ? 2 * (guint64) layer->in_features : 0;
+      return TRUE;
+    }
   *out = 0;
   return TRUE;
 }
@@ -268,6 +298,22 @@ cs_spec_n_params (const CsSpec *self)
       /* Parsed specs passed cs_spec_check_sizes: no overflow here. */
       layer_params (g_ptr_array_index (self->layers, i), &n);
       total += n;
+    }
+  return total;
+}
+
+guint64
+cs_spec_n_state (const CsSpec *self)
+{
+  guint64 total = 0;
+
+  g_return_val_if_fail (self != NULL, 0);
+
+  for (guint i = 0; i < self->layers->len; i++)
+    {
+      const CsLayerSpec *l = g_ptr_array_index (self->layers, i);
+      if ((l->kind == CS_LAYER_BATCHNORM1D || l->kind == CS_LAYER_BATCHNORM2D) && l->track_running_stats)
+        total += 2 * (guint64) l->in_features;
     }
   return total;
 }

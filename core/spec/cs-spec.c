@@ -619,6 +619,23 @@ cs_spec_load_file (const char *path,
   return spec;
 }
 
+char *
+cs_spec_class_name (const CsSpec *self)
+{
+  const char *p;
+  gsize n;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  /* The first line cs_torch_source_translate() writes */
+  if (!g_str_has_prefix (self->text, "# class "))
+    return NULL;
+  p = self->text + 8;
+  for (n = 0; g_ascii_isalnum (p[n]) || p[n] == '_'; n++)
+    ;
+  return n > 0 && p[n] == ',' ? g_strndup (p, n) : NULL;
+}
+
 guint
 cs_spec_n_layers (const CsSpec *self)
 {

@@ -33,6 +33,8 @@ typedef enum
   CS_LAYER_GELU,
   CS_LAYER_SILU,
   CS_LAYER_IDENTITY,
+  CS_LAYER_BATCHNORM1D,
+  CS_LAYER_BATCHNORM2D,
   CS_N_LAYER_KINDS
 } CsLayerKind;
 
@@ -72,6 +74,11 @@ typedef struct
   /* LeakyReLU's negative_slope, ELU's alpha; GELU's approximate="tanh" */
   float        alpha;
   gboolean     tanh_approx;
+  /* BatchNorm1d/2d: num_features is in_features; affine is bias; momentum < 0
+   * is momentum=None (a cumulative average) */
+  float        eps;
+  float        momentum;
+  gboolean     track_running_stats;
 
   CsShape      in;
   CsShape      out;
@@ -98,6 +105,8 @@ CsSpec      *cs_spec_load_file      (const char    *path,
                                      GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 void         cs_spec_free           (CsSpec        *self);
 
+/* The PyTorch class the spec was read from ("SeqBNNet"), or NULL. */
+char        *cs_spec_class_name     (const CsSpec  *self) G_GNUC_WARN_UNUSED_RESULT;
 guint        cs_spec_n_layers       (const CsSpec  *self);
 const CsLayerSpec *cs_spec_layer    (const CsSpec  *self,
                                      guint          i);
@@ -105,6 +114,9 @@ CsShape      cs_spec_output_shape   (const CsSpec  *self);
 gsize        cs_shape_numel         (CsShape        shape);
 /* Weights and biases of all the layers. */
 guint64      cs_spec_n_params       (const CsSpec  *self);
+/* Float buffers that are kept but not trained: BatchNorm's running_mean and
+ * running_var (num_batches_tracked, an integer, aside). */
+guint64      cs_spec_n_state        (const CsSpec  *self);
 
 /* What a spec may ask for: parameters in all (a quarter of this in MB per
  * copy: weights, gradients, optimizer state), and values per sample out of any layer. */

@@ -136,7 +136,7 @@ cs_run_save_weights (CsRun         *self,
 
   model = cs_model_new (self->spec);
   /* The newest weights: a live run's snapshot, else its last checkpoint. */
-  if (self->snapshot != NULL && self->snapshot->n_params == cs_model_n_params (model))
+  if (self->snapshot != NULL && self->snapshot->n_params == cs_model_n_values (model))
     memcpy (cs_model_params (model), self->snapshot->params, self->snapshot->n_params * sizeof (float));
   else
     {

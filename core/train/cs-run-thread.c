@@ -371,7 +371,7 @@ make_snapshot (CsRunThread *w,
   snap->epoch = epoch;
   snap->batch = batch;
   snap->step = (gint64) epoch * w->n_batches + batch + 1;
-  snap->n_params = cs_model_n_params (model);
+  snap->n_params = cs_model_n_values (model);
   snap->params = cs_alloc_floats (snap->n_params);
   memcpy (snap->params, cs_model_params (model), snap->n_params * sizeof (float));
 

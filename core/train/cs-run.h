@@ -37,7 +37,7 @@ typedef struct
   int              epoch;
   int              batch;
   gint64           step;          /* global batch count */
-  gsize            n_params;
+  gsize            n_params;      /* cs_model_n_values (): the weights, then the state */
   float           *params;        /* the model's parameter buffer (see cs_model_tensor) */
   guint            n_layers;
   float          **activations;   /* per layer, numel(layer out shape), batch of one */

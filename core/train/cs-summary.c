@@ -88,6 +88,55 @@ row_clear (gpointer data)
   g_free (r->kernel);
 }
 
+/* "├─Linear: 1-1", "│    └─Conv2d: 2-1", "│    │    └─ReLU: 3-3" */
+static char *
+tree_label (const char *type,
+            int         depth,
+            int         index)
+{
+  GString *s = g_string_new (NULL);
+
+  if (depth == 1)
+    g_string_append (s, "├─");
+  else
+    {
+      for (int d = 1; d < depth; d++)
+        g_string_append (s, "│    ");
+      g_string_append (s, "└─");
+    }
+  g_string_append_printf (s, "%s: %d-%d", type, depth, index);
+  return g_string_free (s, FALSE);
+}
+
+/* The nn.Sequential @name, entered at layer @first: its output is its last layer's. */
+static void
+append_container_row (CsSummary    *self,
+                      const CsSpec *spec,
+                      guint         first,
+                      const char   *name,
+                      int           depth,
+                      int          *index,
+                      int           batch)
+{
+  CsSummaryRow row = { 0 };
+  g_autofree char *prefix = g_strconcat (name, ".", NULL);
+  const CsLayerSpec *last = cs_spec_layer (spec, first);
+
+  for (guint j = first; j < cs_spec_n_layers (spec); j++)
+    if (g_str_has_prefix (cs_spec_layer (spec, j)->name, prefix))
+      last = cs_spec_layer (spec, j);
+  row.type = g_strdup ("Sequential");
+  row.name = g_strdup (name);
+  row.depth = depth;
+  row.index = ++index[depth];
+  row.label = tree_label (row.type, depth, row.index);
+  row.container = TRUE;
+  shape_with_batch (cs_spec_layer (spec, first)->in, batch, row.in_shape, &row.in_ndim);
+  shape_with_batch (last->out, batch, row.out_shape, &row.out_ndim);
+  row.trainable = TRUE;
+  g_array_append_val (self->rows, row);
+}
+
 CsSummary *
 cs_summary_new (const CsSpec        *spec,
                 const char          *model_name,
@@ -95,13 +144,17 @@ cs_summary_new (const CsSpec        *spec,
                 const CsHyperParams *hp)
 {
   CsSummary *self = g_new0 (CsSummary, 1);
-  int index = 0;
+  int index[CS_SUMMARY_MAX_DEPTH + 1] = { 0 };
+  g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func (g_free);   /* the containers entered */
   gboolean params_below = FALSE;
   double fwd = 0, dw = 0, dx = 0;
 
   g_return_val_if_fail (spec != NULL && batch > 0, NULL);
 
-  self->model_name = g_strdup (model_name ? model_name : "Model");
+  {
+    g_autofree char *cls = cs_spec_class_name (spec);
+    self->model_name = g_strdup (cls ? cls : model_name ? model_name : "Model");
+  }
   self->batch = batch;
   self->rows = g_array_new (FALSE, TRUE, sizeof (CsSummaryRow));
   g_array_set_clear_func (self->rows, row_clear);
@@ -129,6 +182,8 @@ cs_summary_new (const CsSpec        *spec,
           b_numel = l->bias ? l->out_channels : 0;
           macs = (double) w_numel * l->out.h * l->out.w;
         }
+      else if ((l->kind == CS_LAYER_BATCHNORM1D || l->kind == CS_LAYER_BATCHNORM2D) && l->bias)
+        w_numel = b_numel = (gsize) l->in_features;
       /* Training FLOPs per sample: the forward product, the weight gradient,
        * and the input gradient where a layer below needs it. */
       fwd += macs;
@@ -141,12 +196,42 @@ cs_summary_new (const CsSpec        *spec,
       /* torchinfo lists modules only: F.relu and x.view are not rows. */
       if (l->functional)
         continue;
-      index++;
+      /* features.4.0: inside the nn.Sequential features, then features.4,
+       * each a row where forward enters it, as torchinfo nests them. */
+      {
+        g_auto(GStrv) parts = g_strsplit (l->name, ".", -1);
+        guint n_parents = MIN (g_strv_length (parts) - 1, CS_SUMMARY_MAX_DEPTH - 1);
+        guint keep = 0;
+        g_autoptr(GString) prefix = g_string_new (NULL);
+
+        for (guint d = 0; d < n_parents; d++)
+          {
+            if (d > 0)
+              g_string_append_c (prefix, '.');
+            g_string_append (prefix, parts[d]);
+            if (d < open->len && g_str_equal (g_ptr_array_index (open, d), prefix->str))
+              keep = d + 1;
+            else
+              break;
+          }
+        g_ptr_array_set_size (open, keep);
+        g_string_truncate (prefix, 0);
+        for (guint d = 0; d < n_parents; d++)
+          {
+            if (d > 0)
+              g_string_append_c (prefix, '.');
+            g_string_append (prefix, parts[d]);
+            if (d < keep)
+              continue;
+            append_container_row (self, spec, i, prefix->str, (int) d + 1, index, batch);
+            g_ptr_array_add (open, g_strdup (prefix->str));
+          }
+        row.depth = (int) n_parents + 1;
+      }
+      row.index = ++index[row.depth];
       row.type = g_strdup (cs_layer_kind_name (l->kind));
       row.name = g_strdup (l->name);
-      row.depth = 1;
-      row.index = index;
-      row.label = g_strdup_printf ("├─%s: 1-%d", row.type, index);
+      row.label = tree_label (row.type, row.depth, row.index);
       shape_with_batch (l->in, batch, row.in_shape, &row.in_ndim);
       shape_with_batch (l->out, batch, row.out_shape, &row.out_ndim);
       if (l->kind == CS_LAYER_CONV2D)

@@ -23,7 +23,11 @@ typedef struct
   gsize    params;
   guint64  mult_adds;
   gboolean trainable;
+  gboolean container;     /* an nn.Sequential: its layers are the deeper rows after it */
 } CsSummaryRow;
+
+/* Rows nest at most this deep (an nn.Sequential in an nn.Sequential ...). */
+#define CS_SUMMARY_MAX_DEPTH 8
 
 typedef struct
 {

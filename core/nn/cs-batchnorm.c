@@ -1,0 +1,274 @@
+/* BatchNorm1d and BatchNorm2d, forward and backward, as PyTorch defines them:
+ * batch statistics in training (the biased variance normalizes, the unbiased
+ * one goes into running_var), the running statistics in evaluation. The data
+ * is (B, C, P): P = H*W for a map, 1 for flat features. */
+
+#define G_LOG_DOMAIN "cs-kernels"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/cs-thread-pool.h"
+#include "nn/cs-kernels-private.h"
+
+/* ---- the reference: textbook formulas, in double, channel after channel ---- */
+
+void
+cs_batchnorm_forward_ref (float               *out,
+                          float               *xhat,
+                          float               *inv_std,
+                          const float         *x,
+                          const float         *gamma,
+                          const float         *beta,
+                          float               *running_mean,
+                          float               *running_var,
+                          const CsBatchNormArgs *a)
+{
+  gsize M = (gsize) a->B * a->P;
+
+  for (int c = 0; c < a->C; c++)
+    {
+      double mean = 0, var = 0, is;
+
+      if (a->use_batch_stats)
+        {
+          for (int b = 0; b < a->B; b++)
+            for (int p = 0; p < a->P; p++)
+              mean += x[((gsize) b * a->C + c) * a->P + p];
+          mean /= (double) M;
+          for (int b = 0; b < a->B; b++)
+            for (int p = 0; p < a->P; p++)
+              {
+                double d = x[((gsize) b * a->C + c) * a->P + p] - mean;
+                var += d * d;
+              }
+          var /= (double) M;
+          if (running_mean != NULL)
+            {
+              double unbiased = M > 1 ? var * (double) M / (double) (M - 1) : var;
+              running_mean[c] = (float) ((1 - a->momentum) * running_mean[c] + a->momentum * mean);
+              running_var[c] = (float) ((1 - a->momentum) * running_var[c] + a->momentum * unbiased);
+            }
+        }
+      else
+        {
+          mean = running_mean[c];
+          var = running_var[c];
+        }
+      is = 1.0 / sqrt (var + a->eps);
+      inv_std[c] = (float) is;
+      for (int b = 0; b < a->B; b++)
+        for (int p = 0; p < a->P; p++)
+          {
+            gsize i = ((gsize) b * a->C + c) * a->P + p;
+            double h = (x[i] - mean) * is;
+            xhat[i] = (float) h;
+            out[i] = (float) (h * (gamma ? gamma[c] : 1.0f) + (beta ? beta[c] : 0.0f));
+          }
+    }
+}
+
+/* dx with batch statistics: (gamma * is / M) * (M dy - sum dy - xhat sum (dy xhat));
+ * with fixed statistics, the affine map's: gamma * is * dy. */
+void
+cs_batchnorm_backward_ref (float                 *dx,
+                           float                 *dgamma,
+                           float                 *dbeta,
+                           const float           *dout,
+                           const float           *xhat,
+                           const float           *inv_std,
+                           const float           *gamma,
+                           const CsBatchNormArgs *a)
+{
+  double M = (double) a->B * a->P;
+
+  for (int c = 0; c < a->C; c++)
+    {
+      double sdy = 0, sdyx = 0, g = gamma ? gamma[c] : 1.0;
+
+      for (int b = 0; b < a->B; b++)
+        for (int p = 0; p < a->P; p++)
+          {
+            gsize i = ((gsize) b * a->C + c) * a->P + p;
+            sdy += dout[i];
+            sdyx += (double) dout[i] * xhat[i];
+          }
+      if (dgamma != NULL)
+        dgamma[c] += (float) sdyx;
+      if (dbeta != NULL)
+        dbeta[c] += (float) sdy;
+      if (dx == NULL)
+        continue;
+      for (int b = 0; b < a->B; b++)
+        for (int p = 0; p < a->P; p++)
+          {
+            gsize i = ((gsize) b * a->C + c) * a->P + p;
+            dx[i] = a->use_batch_stats
+              ? (float) (g * inv_std[c] / M * (M * dout[i] - sdy - xhat[i] * sdyx))
+              : (float) (g * inv_std[c] * dout[i]);
+          }
+    }
+}
+
+/* ---- the fast version: channels over the thread pool, float inner loops
+ * with double sums per sample row ---- */
+
+typedef struct
+{
+  float                 *out, *xhat, *inv_std, *running_mean, *running_var;
+  float                 *dx, *dgamma, *dbeta;
+  const float           *x, *gamma, *beta, *dout;
+  const CsBatchNormArgs *a;
+} BnJob;
+
+CS_VECTOR_CLONES static void
+bn_fwd_channels (gpointer data,
+                 gsize    c0,
+                 gsize    c1)
+{
+  BnJob *j = data;
+  const CsBatchNormArgs *a = j->a;
+  const int P = a->P, C = a->C;
+  const gsize M = (gsize) a->B * P;
+
+  for (gsize c = c0; c < c1; c++)
+    {
+      double mean, var;
+      float is, g = j->gamma ? j->gamma[c] : 1.0f, be = j->beta ? j->beta[c] : 0.0f, m;
+
+      if (a->use_batch_stats)
+        {
+          double s = 0, ss = 0;
+          for (int b = 0; b < a->B; b++)
+            {
+              const float *restrict row = j->x + ((gsize) b * C + c) * P;
+              float rs = 0;
+              for (int p = 0; p < P; p++)
+                rs += row[p];
+              s += rs;
+            }
+          mean = s / (double) M;
+          for (int b = 0; b < a->B; b++)
+            {
+              const float *restrict row = j->x + ((gsize) b * C + c) * P;
+              float rs = 0, fm = (float) mean;
+              for (int p = 0; p < P; p++)
+                rs += (row[p] - fm) * (row[p] - fm);
+              ss += rs;
+            }
+          var = ss / (double) M;
+          if (j->running_mean != NULL)
+            {
+              double unbiased = M > 1 ? var * (double) M / (double) (M - 1) : var;
+              j->running_mean[c] = (float) ((1 - a->momentum) * j->running_mean[c] + a->momentum * mean);
+              j->running_var[c] = (float) ((1 - a->momentum) * j->running_var[c] + a->momentum * unbiased);
+            }
+        }
+      else
+        {
+          mean = j->running_mean[c];
+          var = j->running_var[c];
+        }
+      is = (float) (1.0 / sqrt (var + a->eps));
+      m = (float) mean;
+      j->inv_std[c] = is;
+      for (int b = 0; b < a->B; b++)
+        {
+          gsize o = ((gsize) b * C + c) * P;
+          const float *restrict row = j->x + o;
+          float *restrict h = j->xhat + o, *restrict y = j->out + o;
+          for (int p = 0; p < P; p++)
+            {
+              h[p] = (row[p] - m) * is;
+              y[p] = h[p] * g + be;
+            }
+        }
+    }
+}
+
+void
+cs_batchnorm_forward (float                 *out,
+                      float                 *xhat,
+                      float                 *inv_std,
+                      const float           *x,
+                      const float           *gamma,
+                      const float           *beta,
+                      float                 *running_mean,
+                      float                 *running_var,
+                      const CsBatchNormArgs *a)
+{
+  BnJob j = { .out = out, .xhat = xhat, .inv_std = inv_std, .running_mean = running_mean,
+              .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .a = a };
+
+  cs_parallel_for ((gsize) a->C, 1, bn_fwd_channels, &j);
+}
+
+CS_VECTOR_CLONES static void
+bn_bwd_channels (gpointer data,
+                 gsize    c0,
+                 gsize    c1)
+{
+  BnJob *j = data;
+  const CsBatchNormArgs *a = j->a;
+  const int P = a->P, C = a->C;
+  const float M = (float) ((gsize) a->B * P);
+
+  for (gsize c = c0; c < c1; c++)
+    {
+      double sdy = 0, sdyx = 0;
+      float g = j->gamma ? j->gamma[c] : 1.0f, k, fsdy, fsdyx;
+
+      for (int b = 0; b < a->B; b++)
+        {
+          gsize o = ((gsize) b * C + c) * P;
+          const float *restrict dy = j->dout + o, *restrict h = j->xhat + o;
+          float r1 = 0, r2 = 0;
+          for (int p = 0; p < P; p++)
+            {
+              r1 += dy[p];
+              r2 += dy[p] * h[p];
+            }
+          sdy += r1;
+          sdyx += r2;
+        }
+      if (j->dgamma != NULL)
+        j->dgamma[c] += (float) sdyx;
+      if (j->dbeta != NULL)
+        j->dbeta[c] += (float) sdy;
+      if (j->dx == NULL)
+        continue;
+      k = g * j->inv_std[c];
+      fsdy = (float) sdy / M;
+      fsdyx = (float) sdyx / M;
+      for (int b = 0; b < a->B; b++)
+        {
+          gsize o = ((gsize) b * C + c) * P;
+          const float *restrict dy = j->dout + o, *restrict h = j->xhat + o;
+          float *restrict d = j->dx + o;
+          if (a->use_batch_stats)
+            for (int p = 0; p < P; p++)
+              d[p] = k * (dy[p] - fsdy - h[p] * fsdyx);
+          else
+            for (int p = 0; p < P; p++)
+              d[p] = k * dy[p];
+        }
+    }
+}
+
+void
+cs_batchnorm_backward (float                 *dx,
+                       float                 *dgamma,
+                       float                 *dbeta,
+                       const float           *dout,
+                       const float           *xhat,
+                       const float           *inv_std,
+                       const float           *gamma,
+                       const CsBatchNormArgs *a)
+{
+  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .xhat = (float *) xhat,
+              .inv_std = (float *) inv_std, .gamma = gamma, .a = a };
+
+  cs_parallel_for ((gsize) a->C, 1, bn_bwd_channels, &j);
+}
