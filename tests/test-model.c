@@ -242,6 +242,25 @@ test_model_gradcheck (void)
   g_assert_nonnull (cs_model_find_tensor (model, "l1.weight"));
 }
 
+/* AdaptiveAvgPool2d to 2x2 and to 1x1 (a ResNet's head), Dropout2d (the
+ * identity in evaluation), Softmax before the loss. */
+static void
+test_model_gradcheck_pool_softmax (void)
+{
+  g_autoptr(CsModel) model = gradcheck_spec ("input 1x7x7\n"
+                                             "c = nn.Conv2d(1, 4, 3, padding=1)\n"
+                                             "t = nn.Tanh()\n"
+                                             "d = nn.Dropout2d(0.3)\n"
+                                             "a = nn.AdaptiveAvgPool2d((2, 2))\n"
+                                             "c2 = nn.Conv2d(4, 6, 1)\n"
+                                             "F.adaptive_avg_pool2d(x, 1)\n"
+                                             "x = torch.flatten(x, 1)\n"
+                                             "fc = nn.Linear(6, 10)\n"
+                                             "s = nn.Softmax(dim=1)\n", 49);
+
+  g_assert_cmpuint (cs_model_n_params (model), ==, (4 * 9 + 4) + (6 * 4 + 6) + (6 * 10 + 10));
+}
+
 /* BatchNorm2d after a convolution without bias, BatchNorm1d (affine and
  * not), in training (batch statistics) and in evaluation (running ones). */
 static const char batchnorm_spec[] =
@@ -408,6 +427,7 @@ main (int   argc,
   g_test_add_func ("/core/model/gradcheck-all-layers", test_model_gradcheck);
   g_test_add_func ("/core/model/gradcheck-activations", test_model_gradcheck_activations);
   g_test_add_func ("/core/model/gradcheck-batchnorm", test_model_gradcheck_batchnorm);
+  g_test_add_func ("/core/model/gradcheck-pool-softmax", test_model_gradcheck_pool_softmax);
   g_test_add_func ("/core/model/init", test_init);
   g_test_add_func ("/core/model/occlusion", test_occlusion);
 

@@ -116,6 +116,54 @@ test_editor_gutters (void)
   WAIT_FOR (finalized);
 }
 
+/* A PyTorch class pasted in: checked as it is, shapes beside forward's lines,
+ * errors at the class's own line. */
+static void
+test_pasted_class (void)
+{
+  CsNewRunDialog *dialog = cs_new_run_dialog_new (NULL);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "classes", "tutorial_net.py", NULL);
+  g_autofree char *source = NULL;
+  g_autofree char *shapes = NULL;
+  g_autofree char *broken = NULL;
+  g_auto(GStrv) cells = NULL;
+  g_autoptr(CsSpec) spec = NULL;
+  gboolean finalized = FALSE;
+
+  g_assert_true (g_file_get_contents (path, &source, NULL, NULL));
+  g_object_weak_ref (G_OBJECT (dialog), finalized_cb, &finalized);
+  gtk_window_present (GTK_WINDOW (dialog));
+  cs_new_run_dialog_set_spec_text (dialog, source);
+  drain ();
+  g_assert_cmpstr (cs_new_run_dialog_get_status (dialog), ==, "✓ 1×28×28 → 10 · 44426 parameters · cross-entropy loss");
+  spec = cs_new_run_dialog_get_spec (dialog);
+  g_assert_nonnull (spec);
+  g_assert_cmpuint (cs_spec_n_layers (spec), ==, 12);
+  shapes = cs_new_run_dialog_get_shapes (dialog);
+  cells = g_strsplit (shapes, "\n", -1);
+  g_assert_cmpuint (g_strv_length (cells), >=, 25);
+  g_assert_cmpstr (cells[18], ==, "→ 6×12×12");    /* x = self.pool(F.relu(self.conv1(x))) */
+  g_assert_cmpstr (cells[19], ==, "→ 16×4×4");
+  g_assert_cmpstr (cells[20], ==, "→ 256");         /* x.view(x.size(0), -1) */
+  g_assert_cmpstr (cells[23], ==, "→ 10");
+  g_assert_cmpstr (cells[10], ==, "");              /* __init__ computes nothing */
+
+  /* A residual add: refused at its line, which is marked. */
+  broken = g_strjoin ("", source, "", NULL);
+  {
+    char *at = strstr (broken, "        x = self.fc3(x)\n");
+    g_assert_nonnull (at);
+    memcpy (at, "        x = x + x      \n", strlen ("        x = self.fc3(x)\n"));
+  }
+  cs_new_run_dialog_set_spec_text (dialog, broken);
+  drain ();
+  g_assert_cmpint (cs_new_run_dialog_get_error_line (dialog), ==, 24);
+  g_assert_nonnull (strstr (cs_new_run_dialog_get_status (dialog), "line 24: \"x + x\" adds two tensors"));
+
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  WAIT_FOR (finalized);
+}
+
 /* A New Run starts with the settings of the last run started. */
 static void
 test_remembers_settings (void)
@@ -215,6 +263,7 @@ main (int   argc,
   g_test_add_func ("/ui/new-run/error-readable-in-dark", test_error_readable_in_dark);
   g_test_add_func ("/ui/new-run/line-numbers-and-shapes", test_editor_gutters);
   g_test_add_func ("/ui/new-run/remembers-settings", test_remembers_settings);
+  g_test_add_func ("/ui/new-run/pasted-pytorch-class", test_pasted_class);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

@@ -1,5 +1,5 @@
-/* Kernel tests for the normalization and the activations beyond ReLU, Tanh
- * and Sigmoid: BatchNorm, LeakyReLU, ELU, GELU, SiLU. Each fast version
+/* Kernel tests for the layers PyTorch classes bring beyond the notebook's:
+ * BatchNorm, LeakyReLU, ELU, GELU, SiLU, AdaptiveAvgPool2d, Softmax, Dropout2d. Each fast version
  * against its reference, and central-difference gradient checks. */
 
 #include "config.h"
@@ -193,6 +193,125 @@ test_batchnorm (void)
       }
 }
 
+/* ---- AdaptiveAvgPool2d, Softmax, Dropout2d ---- */
+
+typedef struct
+{
+  int    which;   /* 0 adaptive pool, 1 softmax */
+  gsize  planes;
+  int    H, W, oh, ow;
+  float *x, *out, *R;
+  gsize  n_out;
+} PoolCase;
+
+static double
+pool_loss (gpointer data)
+{
+  PoolCase *c = data;
+  if (c->which == 0)
+    cs_adaptive_avgpool_forward_ref (c->out, c->x, c->planes, c->H, c->W, c->oh, c->ow);
+  else
+    cs_softmax_forward (c->out, c->x, (int) c->planes, c->W);
+  return dot_double (c->out, c->R, c->n_out);
+}
+
+static void
+test_adaptive_pool_and_softmax (void)
+{
+  /* 7 -> 3: PyTorch's windows [0,3) [2,5) [4,7); 6 -> 4: [0,2) [1,3) [3,5) [4,6) */
+  static const int cases[][4] = { { 7, 7, 3, 3 }, { 6, 5, 4, 2 }, { 5, 5, 1, 1 }, { 4, 4, 4, 4 }, { 3, 3, 5, 4 } };
+
+  {
+    float row[7] = { 1, 2, 3, 4, 5, 6, 7 }, o[3];
+    cs_adaptive_avgpool_forward (o, row, 1, 1, 7, 1, 3);
+    assert_close (o, (float[]) { 2, 4, 6 }, 3, 1e-6f, "7 -> 3 windows");
+  }
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+    {
+      PoolCase c = { 0, 6, cases[k][0], cases[k][1], cases[k][2], cases[k][3] };
+      gsize n_in = c.planes * c.H * c.W;
+      float *fast, *dx, *dx_ref;
+
+      c.n_out = c.planes * c.oh * c.ow;
+      c.x = random_floats (n_in, -1, 1);
+      c.out = cs_alloc_floats (c.n_out);
+      c.R = random_floats (c.n_out, -1, 1);
+      fast = cs_alloc_floats (c.n_out);
+      dx = cs_alloc_floats (n_in);
+      dx_ref = cs_alloc_floats (n_in);
+      pool_loss (&c);
+      cs_adaptive_avgpool_forward (fast, c.x, c.planes, c.H, c.W, c.oh, c.ow);
+      g_assert_cmpmem (fast, c.n_out * sizeof (float), c.out, c.n_out * sizeof (float));
+      if (c.oh == 1)
+        {
+          /* to 1x1: the mean of the plane */
+          double mean = 0;
+          for (int i = 0; i < c.H * c.W; i++)
+            mean += c.x[i];
+          g_assert_cmpfloat_with_epsilon (fast[0], mean / (c.H * c.W), 1e-6);
+        }
+      if (c.oh == c.H && c.ow == c.W)
+        g_assert_cmpmem (fast, c.n_out * sizeof (float), c.x, n_in * sizeof (float));
+      cs_adaptive_avgpool_backward (dx, c.R, c.planes, c.H, c.W, c.oh, c.ow);
+      cs_adaptive_avgpool_backward_ref (dx_ref, c.R, c.planes, c.H, c.W, c.oh, c.ow);
+      g_assert_cmpmem (dx, n_in * sizeof (float), dx_ref, n_in * sizeof (float));
+      check_grad ("adaptive_avg_pool2d", c.x, n_in, dx, pool_loss, &c, 1e-2, 3e-3);
+      cs_free_floats (c.x); cs_free_floats (c.out); cs_free_floats (c.R);
+      cs_free_floats (fast); cs_free_floats (dx); cs_free_floats (dx_ref);
+    }
+
+  {
+    PoolCase c = { 1, 4, 1, 10 };
+    float *dx;
+
+    c.n_out = 40;
+    c.x = random_floats (40, -3, 3);
+    c.out = cs_alloc_floats (40);
+    c.R = random_floats (40, -1, 1);
+    dx = cs_alloc_floats (40);
+    pool_loss (&c);
+    for (int r = 0; r < 4; r++)
+      {
+        double sum = 0;
+        for (int j = 0; j < 10; j++)
+          sum += c.out[r * 10 + j];
+        g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);
+      }
+    cs_softmax_backward (dx, c.R, c.out, 4, 10);
+    check_grad ("softmax", c.x, 40, dx, pool_loss, &c, 1e-2, 3e-3);
+    cs_free_floats (c.x); cs_free_floats (c.out); cs_free_floats (c.R); cs_free_floats (dx);
+  }
+}
+
+/* Whole planes go: each is all zero or all scaled by 1/(1-p), about p of them
+ * zero; the same seed gives the same planes; backward multiplies by them. */
+static void
+test_dropout2d (void)
+{
+  const gsize planes = 4000, P = 9;
+  float *x = random_floats (planes * P, 0.5f, 1.5f), *out = cs_alloc_floats (planes * P);
+  float *mask = cs_alloc_floats (planes), *mask2 = cs_alloc_floats (planes), *dx = cs_alloc_floats (planes * P);
+  CsRng a, b;
+  gsize zero = 0;
+
+  cs_rng_seed (&a, 7, 0);
+  cs_rng_seed (&b, 7, 0);
+  cs_dropout2d_forward (out, mask, x, planes, P, 0.25f, &a);
+  cs_dropout2d_forward (dx, mask2, x, planes, P, 0.25f, &b);
+  g_assert_cmpmem (mask, planes * sizeof (float), mask2, planes * sizeof (float));
+  for (gsize pl = 0; pl < planes; pl++)
+    {
+      g_assert_true (mask[pl] == 0.0f || fabsf (mask[pl] - 1.0f / 0.75f) < 1e-6f);
+      zero += mask[pl] == 0.0f;
+      for (gsize i = 0; i < P; i++)
+        g_assert_cmpfloat (out[pl * P + i], ==, x[pl * P + i] * mask[pl]);
+    }
+  g_assert_cmpfloat (fabs ((double) zero / planes - 0.25), <, 0.03);
+  cs_dropout2d_backward (dx, x, mask, planes, P);
+  g_assert_cmpmem (dx, planes * P * sizeof (float), out, planes * P * sizeof (float));
+  cs_free_floats (x); cs_free_floats (out); cs_free_floats (mask); cs_free_floats (mask2); cs_free_floats (dx);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -206,6 +325,8 @@ main (int   argc,
 
   g_test_add_func ("/core/activations/more-vs-reference-and-gradcheck", test_activations);
   g_test_add_func ("/core/batchnorm/reference-and-gradcheck", test_batchnorm);
+  g_test_add_func ("/core/adaptive-avgpool-and-softmax/gradcheck", test_adaptive_pool_and_softmax);
+  g_test_add_func ("/core/dropout2d/whole-planes", test_dropout2d);
 
   return g_test_run ();
 }

@@ -421,6 +421,33 @@ test_batchnorm_layers (void)
                 "bn is called a second time; both calls would share its weights");
 }
 
+static void
+test_pool_softmax_dropout2d_layers (void)
+{
+  g_autoptr(CsSpec) spec = parse_ok ("input 3x9x7\n"
+                                     "d = nn.Dropout2d(p=0.1)\n"
+                                     "F.dropout2d(x, 0.2, training=self.training)\n"
+                                     "a = nn.AdaptiveAvgPool2d((3, 2))\n"
+                                     "F.adaptive_avg_pool2d(x, output_size=1)\n"
+                                     "x.flatten(1)\n"
+                                     "fc = nn.Linear(3, 10)\n"
+                                     "F.softmax(x, dim=1)\n");
+
+  assert_shape (cs_spec_layer (spec, 0), "d", "3x9x7");
+  g_assert_cmpfloat (cs_spec_layer (spec, 1)->p, ==, 0.2f);
+  assert_shape (cs_spec_layer (spec, 2), "a", "3x3x2");
+  assert_shape (cs_spec_layer (spec, 3), "adaptive_avg_pool2d_3", "3x1x1");
+  g_assert_cmpint (cs_spec_layer (spec, 6)->kind, ==, CS_LAYER_SOFTMAX);
+  expect_error ("input 10\nd = nn.Dropout2d(0.5)\n", CS_SPEC_ERROR_SHAPE,
+                "line 2, d: nn.Dropout2d(0.5) works on the channels of a map, but gets flat features 10 from the input "
+                "(use nn.Dropout on features)");
+  expect_error ("input 1x8x8\na = nn.AdaptiveAvgPool2d((None, 2))\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "output_size with None (keep that size) is not supported");
+  expect_error ("input 1x8x8\na = nn.AdaptiveAvgPool2d(0)\n", CS_SPEC_ERROR_BAD_ARGUMENT, "output_size must be between 1");
+  expect_error ("input 1x8x8\ns = nn.Softmax(dim=1)\n", CS_SPEC_ERROR_SHAPE, "softmax over classes needs flat features");
+  expect_error ("input 10\ns = nn.Softmax(dim=0)\n", CS_SPEC_ERROR_BAD_ARGUMENT, "only dim=1 (the classes) is supported");
+}
+
 /* ---- PyTorch classes, as PyTorch users write them ---- */
 
 /* pytorch/examples' mnist/main.py, whole: imports, the training code around
@@ -684,6 +711,7 @@ main (int   argc,
   g_test_add_func ("/core/spec/errors", test_errors);
   g_test_add_func ("/core/spec/activation-layers", test_activation_layers);
   g_test_add_func ("/core/spec/batchnorm-layers", test_batchnorm_layers);
+  g_test_add_func ("/core/spec/pool-softmax-dropout2d", test_pool_softmax_dropout2d_layers);
   g_test_add_func ("/core/spec/class/examples-mnist", test_class_examples_mnist);
   g_test_add_func ("/core/spec/class/sequential-and-reuse", test_class_sequential_and_reuse);
   g_test_add_func ("/core/spec/class/errors", test_class_errors);

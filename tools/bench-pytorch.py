@@ -5,9 +5,13 @@ Debian's python3-torch, the notebook's classes, optimizers and loss, batch 100,
 tensors pre-materialised so no data loader is timed: training samples/s over
 timed batches after a warm-up, inference images/s at batch 100, latency at
 batch 1. One line per figure, in the format of `convscope bench`.
-Usage: tools/bench-pytorch.py [--threads 2] [--batches 100] [--models mlp,cnn,lenet5]
+A model may also be a PyTorch source, model.py or model.py:Class, trained
+with Adam at lr 1e-3 as `convscope bench` trains a model that is not a preset.
+Usage: tools/bench-pytorch.py [--threads 2] [--batches 100] [--models mlp,cnn,lenet5,model.py:Class]
 """
 import argparse
+import importlib.util
+import inspect
 import os
 import struct
 import time
@@ -24,6 +28,20 @@ SEED = {  # the notebook's optimizers
     "cnn": (CNN, lambda p: torch.optim.Adam(p, lr=0.01)),
     "lenet5": (LeNet5, lambda p: torch.optim.Adam(p)),
 }
+
+
+def source_model(name):
+    """model.py or model.py:Class -> (the class, Adam lr 1e-3)."""
+    path, _, cls_name = name.partition(":")
+    spec = importlib.util.spec_from_file_location("bench_model", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    classes = [c for _, c in inspect.getmembers(mod, inspect.isclass)
+               if issubclass(c, nn.Module) and c.__module__ == mod.__name__]
+    cls = getattr(mod, cls_name) if cls_name else classes[0]
+    if not cls_name and len(classes) != 1:
+        raise SystemExit("%s has %d nn.Module classes: name one as %s:Class" % (path, len(classes), path))
+    return cls, lambda p: torch.optim.Adam(p, lr=1e-3)
 
 
 def mnist(root, n):
@@ -55,7 +73,7 @@ def main():
     batches = [(x[i:i + bs].contiguous(), y[i:i + bs].contiguous()) for i in range(0, len(x), bs)]
 
     for name in args.models.split(","):
-        cls, make_opt = SEED[name]
+        cls, make_opt = SEED[name] if name in SEED else source_model(name)
         model = cls()
         opt = make_opt(model.parameters())
         loss_fn = nn.CrossEntropyLoss()

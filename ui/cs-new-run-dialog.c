@@ -66,22 +66,22 @@ update_shapes (CsNewRunDialog *self,
   g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
   guint n_lines = g_strv_length (lines);
   g_autofree char **cells = g_new0 (char *, n_lines + 1);
-  g_autoptr(CsSpec) spec = NULL;
+  g_autoptr(CsSpec) probe = NULL;
+  const CsSpec *spec = self->spec;   /* its lines are the text's, also for a PyTorch class */
 
-  if (self->spec != NULL)
-    spec = cs_spec_parse (self->spec->text, NULL);
-  else if (self->error_line > 1)
+  if (spec == NULL && self->error_line > 1)
     {
       g_autoptr(GString) prefix = g_string_new (NULL);
       for (int i = 0; i < self->error_line - 1 && lines[i]; i++)
         g_string_append_printf (prefix, "%s\n", lines[i]);
       /* Best effort: the valid prefix may still lack a flat output, so try with a closing Flatten. */
-      spec = cs_spec_parse (prefix->str, NULL);
-      if (spec == NULL)
+      probe = cs_spec_parse (prefix->str, NULL);
+      if (probe == NULL)
         {
           g_string_append (prefix, "__shape_probe = nn.Flatten()\n");
-          spec = cs_spec_parse (prefix->str, NULL);
+          probe = cs_spec_parse (prefix->str, NULL);
         }
+      spec = probe;
     }
   if (spec != NULL)
     {

@@ -449,3 +449,54 @@ cs_activation_backward (CsActivation  act,
   ActJob j = { act, alpha, dx, dout, x };
   cs_parallel_for (n, ELT_GRAIN, act_bwd_range, &j);
 }
+
+/* ---- Dropout2d ----------------------------------------------------------- */
+
+typedef struct
+{
+  float       *dst;
+  const float *src;
+  const float *mask;
+  gsize        P;
+} PlaneJob;
+
+static void
+scale_planes (gpointer data,
+              gsize    p0,
+              gsize    p1)
+{
+  PlaneJob *j = data;
+
+  for (gsize pl = p0; pl < p1; pl++)
+    for (gsize i = 0; i < j->P; i++)
+      j->dst[pl * j->P + i] = j->src[pl * j->P + i] * j->mask[pl];
+}
+
+void
+cs_dropout2d_forward (float       *out,
+                      float       *mask,
+                      const float *x,
+                      gsize        planes,
+                      gsize        P,
+                      float        p,
+                      CsRng       *rng)
+{
+  float keep = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  PlaneJob j = { out, x, mask, P };
+
+  /* One draw per plane, in order: the same mask whatever the threads. */
+  for (gsize pl = 0; pl < planes; pl++)
+    mask[pl] = cs_rng_uniform (rng) < p ? 0.0f : keep;
+  cs_parallel_for (planes, MAX (1, ELT_GRAIN / MAX (P, 1)), scale_planes, &j);
+}
+
+void
+cs_dropout2d_backward (float       *dx,
+                       const float *dout,
+                       const float *mask,
+                       gsize        planes,
+                       gsize        P)
+{
+  PlaneJob j = { dx, dout, mask, P };
+  cs_parallel_for (planes, MAX (1, ELT_GRAIN / MAX (P, 1)), scale_planes, &j);
+}

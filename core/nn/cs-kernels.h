@@ -132,6 +132,52 @@ void   cs_avgpool_backward      (float                *dx,
                                  const float          *dout,
                                  const CsConvGeometry *g);
 
+/* ---- AdaptiveAvgPool2d: @planes maps of H x W to oh x ow, PyTorch's windows
+ * [floor(i H / oh), ceil((i + 1) H / oh)) ---- */
+void   cs_adaptive_avgpool_forward_ref  (float       *out,
+                                         const float *x,
+                                         gsize        planes,
+                                         int          H,
+                                         int          W,
+                                         int          oh,
+                                         int          ow);
+void   cs_adaptive_avgpool_backward_ref (float       *dx,
+                                         const float *dout,
+                                         gsize        planes,
+                                         int          H,
+                                         int          W,
+                                         int          oh,
+                                         int          ow);
+void   cs_adaptive_avgpool_forward      (float       *out,
+                                         const float *x,
+                                         gsize        planes,
+                                         int          H,
+                                         int          W,
+                                         int          oh,
+                                         int          ow);
+void   cs_adaptive_avgpool_backward     (float       *dx,
+                                         const float *dout,
+                                         gsize        planes,
+                                         int          H,
+                                         int          W,
+                                         int          oh,
+                                         int          ow);
+
+/* ---- Dropout2d: whole planes of P values zeroed with probability p, the
+ * others scaled by 1/(1-p); @mask gets one factor per plane ---- */
+void   cs_dropout2d_forward     (float       *out,
+                                 float       *mask,
+                                 const float *x,
+                                 gsize        planes,
+                                 gsize        P,
+                                 float        p,
+                                 CsRng       *rng);
+void   cs_dropout2d_backward    (float       *dx,
+                                 const float *dout,
+                                 const float *mask,
+                                 gsize        planes,
+                                 gsize        P);
+
 /* ---- BatchNorm1d/2d on (B, C, P) data: P = H*W, or 1 for flat features ---- */
 typedef struct
 {
@@ -262,6 +308,16 @@ void   cs_dropout_backward      (float       *dx,
 /* ---- Classes: x and out are (B, N) ---- */
 void   cs_log_softmax_forward   (float       *out,
                                  const float *x,
+                                 int          B,
+                                 int          N);
+/* softmax over each of B rows of N; backward: dx = y (dout - sum (dout y)) */
+void   cs_softmax_forward       (float       *out,
+                                 const float *x,
+                                 int          B,
+                                 int          N);
+void   cs_softmax_backward      (float       *dx,
+                                 const float *dout,
+                                 const float *out,
                                  int          B,
                                  int          N);
 void   cs_log_softmax_backward  (float       *dx,

@@ -35,6 +35,49 @@ cs_log_softmax_forward (float       *out,
 }
 
 void
+cs_softmax_forward (float       *out,
+                    const float *x,
+                    int          B,
+                    int          N)
+{
+  for (int s = 0; s < B; s++)
+    {
+      const float *row = x + (gsize) s * N;
+      float *o = out + (gsize) s * N;
+      float m = row[0];
+      double sum = 0;
+
+      for (int j = 1; j < N; j++)
+        m = MAX (m, row[j]);
+      for (int j = 0; j < N; j++)
+        sum += (o[j] = expf (row[j] - m));
+      for (int j = 0; j < N; j++)
+        o[j] = (float) (o[j] / sum);
+    }
+}
+
+void
+cs_softmax_backward (float       *dx,
+                     const float *dout,
+                     const float *out,
+                     int          B,
+                     int          N)
+{
+  for (int s = 0; s < B; s++)
+    {
+      const float *g = dout + (gsize) s * N;
+      const float *y = out + (gsize) s * N;
+      float *d = dx + (gsize) s * N;
+      double dot = 0;
+
+      for (int j = 0; j < N; j++)
+        dot += (double) g[j] * y[j];
+      for (int j = 0; j < N; j++)
+        d[j] = y[j] * (g[j] - (float) dot);
+    }
+}
+
+void
 cs_log_softmax_backward (float       *dx,
                          const float *dout,
                          const float *out,

@@ -432,6 +432,10 @@ cs_model_set_batch_capacity (CsModel *self,
           L->mask = cs_alloc_floats (n);
           bytes += n * sizeof (float);
           break;
+        case CS_LAYER_DROPOUT2D:
+          L->mask = cs_alloc_floats ((gsize) batch * L->spec->in.c);
+          bytes += (gsize) batch * L->spec->in.c * sizeof (float);
+          break;
         case CS_LAYER_BATCHNORM1D:
         case CS_LAYER_BATCHNORM2D:
           L->xhat = cs_alloc_floats (n);
@@ -568,6 +572,18 @@ cs_model_forward (CsModel     *self,
         case CS_LAYER_LOGSOFTMAX:
           cs_log_softmax_forward (out, in, B, (int) L->out_numel);
           break;
+        case CS_LAYER_SOFTMAX:
+          cs_softmax_forward (out, in, B, (int) L->out_numel);
+          break;
+        case CS_LAYER_ADAPTIVE_AVGPOOL2D:
+          cs_adaptive_avgpool_forward (out, in, (gsize) B * s->in.c, s->in.h, s->in.w, s->out.h, s->out.w);
+          break;
+        case CS_LAYER_DROPOUT2D:
+          if (training && s->p > 0.0f)
+            cs_dropout2d_forward (out, L->mask, in, (gsize) B * s->in.c, (gsize) s->in.h * s->in.w, s->p, rng);
+          else
+            memcpy (out, in, n * sizeof (float));
+          break;
         case CS_LAYER_BATCHNORM1D:
         case CS_LAYER_BATCHNORM2D:
           {
@@ -675,6 +691,18 @@ cs_model_loss (CsModel      *self,
           break;
         case CS_LAYER_LOGSOFTMAX:
           cs_log_softmax_backward (dx, L->delta, L->out, B, (int) L->out_numel);
+          break;
+        case CS_LAYER_SOFTMAX:
+          cs_softmax_backward (dx, L->delta, L->out, B, (int) L->out_numel);
+          break;
+        case CS_LAYER_ADAPTIVE_AVGPOOL2D:
+          cs_adaptive_avgpool_backward (dx, L->delta, (gsize) B * s->in.c, s->in.h, s->in.w, s->out.h, s->out.w);
+          break;
+        case CS_LAYER_DROPOUT2D:
+          if (self->last_training && s->p > 0.0f)
+            cs_dropout2d_backward (dx, L->delta, L->mask, (gsize) B * s->in.c, (gsize) s->in.h * s->in.w);
+          else
+            memcpy (dx, L->delta, n * sizeof (float));
           break;
         case CS_LAYER_BATCHNORM1D:
         case CS_LAYER_BATCHNORM2D:

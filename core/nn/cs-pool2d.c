@@ -322,3 +322,115 @@ cs_avgpool_backward (float                *dx,
   cs_parallel_for ((gsize) g->B * g->C, 4, avgpool_backward_planes, &job);
 }
 
+
+/* ---- AdaptiveAvgPool2d ------------------------------------------------- */
+
+/* The reference: plane by plane, each output the mean of its window. */
+void
+cs_adaptive_avgpool_forward_ref (float       *out,
+                                 const float *x,
+                                 gsize        planes,
+                                 int          H,
+                                 int          W,
+                                 int          oh,
+                                 int          ow)
+{
+  for (gsize pl = 0; pl < planes; pl++)
+    {
+      const float *in = x + pl * H * W;
+      float *o = out + pl * oh * ow;
+
+      for (int i = 0; i < oh; i++)
+        {
+          int y0 = (int) ((gint64) i * H / oh), y1 = (int) (((gint64) (i + 1) * H + oh - 1) / oh);
+          for (int j = 0; j < ow; j++)
+            {
+              int x0 = (int) ((gint64) j * W / ow), x1 = (int) (((gint64) (j + 1) * W + ow - 1) / ow);
+              double sum = 0;
+              for (int y = y0; y < y1; y++)
+                for (int xx = x0; xx < x1; xx++)
+                  sum += in[y * W + xx];
+              o[i * ow + j] = (float) (sum / ((y1 - y0) * (x1 - x0)));
+            }
+        }
+    }
+}
+
+void
+cs_adaptive_avgpool_backward_ref (float       *dx,
+                                  const float *dout,
+                                  gsize        planes,
+                                  int          H,
+                                  int          W,
+                                  int          oh,
+                                  int          ow)
+{
+  memset (dx, 0, planes * H * W * sizeof (float));
+  for (gsize pl = 0; pl < planes; pl++)
+    {
+      float *d = dx + pl * H * W;
+      const float *g = dout + pl * oh * ow;
+
+      for (int i = 0; i < oh; i++)
+        {
+          int y0 = (int) ((gint64) i * H / oh), y1 = (int) (((gint64) (i + 1) * H + oh - 1) / oh);
+          for (int j = 0; j < ow; j++)
+            {
+              int x0 = (int) ((gint64) j * W / ow), x1 = (int) (((gint64) (j + 1) * W + ow - 1) / ow);
+              float share = g[i * ow + j] / (float) ((y1 - y0) * (x1 - x0));
+              for (int y = y0; y < y1; y++)
+                for (int xx = x0; xx < x1; xx++)
+                  d[y * W + xx] += share;
+            }
+        }
+    }
+}
+
+typedef struct
+{
+  float       *dst;
+  const float *src;
+  int          H, W, oh, ow;
+  gboolean     backward;
+} AdaptiveJob;
+
+static void
+adaptive_planes (gpointer data,
+                 gsize    p0,
+                 gsize    p1)
+{
+  AdaptiveJob *j = data;
+  gsize in = (gsize) j->H * j->W, out = (gsize) j->oh * j->ow;
+
+  /* Planes are independent: the reference on each range of them. */
+  if (j->backward)
+    cs_adaptive_avgpool_backward_ref (j->dst + p0 * in, j->src + p0 * out, p1 - p0, j->H, j->W, j->oh, j->ow);
+  else
+    cs_adaptive_avgpool_forward_ref (j->dst + p0 * out, j->src + p0 * in, p1 - p0, j->H, j->W, j->oh, j->ow);
+}
+
+void
+cs_adaptive_avgpool_forward (float       *out,
+                             const float *x,
+                             gsize        planes,
+                             int          H,
+                             int          W,
+                             int          oh,
+                             int          ow)
+{
+  AdaptiveJob j = { out, x, H, W, oh, ow, FALSE };
+  cs_parallel_for (planes, MAX (1, 4096 / ((gsize) H * W)), adaptive_planes, &j);
+}
+
+void
+cs_adaptive_avgpool_backward (float       *dx,
+                              const float *dout,
+                              gsize        planes,
+                              int          H,
+                              int          W,
+                              int          oh,
+                              int          ow)
+{
+  AdaptiveJob j = { dx, dout, H, W, oh, ow, TRUE };
+  cs_parallel_for (planes, MAX (1, 4096 / ((gsize) H * W)), adaptive_planes, &j);
+}

@@ -30,6 +30,9 @@ static const CsLayerDef layer_defs[] = {
   { "GELU", CS_LAYER_GELU, FALSE, { "approximate" }, 0 },
   { "SiLU", CS_LAYER_SILU, FALSE, { "inplace" }, 0 },
   { "Identity", CS_LAYER_IDENTITY, FALSE, { NULL }, 0 },
+  { "AdaptiveAvgPool2d", CS_LAYER_ADAPTIVE_AVGPOOL2D, FALSE, { "output_size" }, 1 },
+  { "Softmax", CS_LAYER_SOFTMAX, FALSE, { "dim" }, 0 },
+  { "Dropout2d", CS_LAYER_DROPOUT2D, FALSE, { "p", "inplace" }, 0 },
   { "BatchNorm1d", CS_LAYER_BATCHNORM1D, FALSE, { "num_features", "eps", "momentum", "affine",
                                                   "track_running_stats", "device", "dtype" }, 1 },
   { "BatchNorm2d", CS_LAYER_BATCHNORM2D, FALSE, { "num_features", "eps", "momentum", "affine",
@@ -45,6 +48,9 @@ static const CsLayerDef layer_defs[] = {
   { "dropout", CS_LAYER_DROPOUT, TRUE, { "input", "p", "training", "inplace" }, 0 },
   { "flatten", CS_LAYER_FLATTEN, TRUE, { "input", "start_dim", "end_dim" }, 0 },
   { "log_softmax", CS_LAYER_LOGSOFTMAX, TRUE, { "input", "dim", "_stacklevel", "dtype" }, 0 },
+  { "adaptive_avg_pool2d", CS_LAYER_ADAPTIVE_AVGPOOL2D, TRUE, { "input", "output_size" }, 2 },
+  { "softmax", CS_LAYER_SOFTMAX, TRUE, { "input", "dim", "_stacklevel", "dtype" }, 0 },
+  { "dropout2d", CS_LAYER_DROPOUT2D, TRUE, { "input", "p", "training", "inplace" }, 0 },
   { "leaky_relu", CS_LAYER_LEAKY_RELU, TRUE, { "input", "negative_slope", "inplace" }, 0 },
   { "elu", CS_LAYER_ELU, TRUE, { "input", "alpha", "inplace" }, 0 },
   { "gelu", CS_LAYER_GELU, TRUE, { "input", "approximate" }, 0 },
@@ -57,6 +63,7 @@ static const CsLayerDef layer_defs[] = {
 static const char * const kind_names[CS_N_LAYER_KINDS] = {
   "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "LogSoftmax",
   "LeakyReLU", "ELU", "GELU", "SiLU", "Identity", "BatchNorm1d", "BatchNorm2d",
+  "AdaptiveAvgPool2d", "Softmax", "Dropout2d",
 };
 
 const char *
@@ -474,7 +481,22 @@ cs_layer_fill (CsLayerBinding *b,
         }
       return TRUE;
 
+    case CS_LAYER_ADAPTIVE_AVGPOOL2D:
+      if (bound_get (b, "output_size") != NULL && bound_get (b, "output_size")->kind == CS_SPEC_VAL_TUPLE)
+        {
+          CsSpecVal *t = bound_get (b, "output_size");
+          for (guint k = 0; k < t->items->len; k++)
+            if (((CsSpecVal *) g_ptr_array_index (t->items, k))->kind == CS_SPEC_VAL_NONE)
+              {
+                bound_fail (b, CS_SPEC_ERROR_BAD_ARGUMENT,
+                            "output_size with None (keep that size) is not supported; give both sizes");
+                return FALSE;
+              }
+        }
+      return get_pair (b, "output_size", 1, 1, &layer->kh, &layer->kw);
+
     case CS_LAYER_DROPOUT:
+    case CS_LAYER_DROPOUT2D:
       {
         double p;
         gboolean training = TRUE;
@@ -522,6 +544,7 @@ cs_layer_fill (CsLayerBinding *b,
       }
 
     case CS_LAYER_LOGSOFTMAX:
+    case CS_LAYER_SOFTMAX:
       v = bound_get (b, "dim");
       if (v != NULL && v->kind != CS_SPEC_VAL_NONE && !(v->kind == CS_SPEC_VAL_INT && (v->i == 1 || v->i == -1)))
         {
@@ -645,7 +668,7 @@ cs_layer_unknown_hint (const char *callee)
                             g_ascii_isupper (hint[0]) ? "a module" : "a function",
                             g_ascii_isupper (hint[0]) ? "nn." : "F.", base);
   return g_strdup (" (known: Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, ELU, GELU, SiLU, Tanh, Sigmoid, "
-                   "Identity, BatchNorm1d, BatchNorm2d, Dropout, Flatten, "
+                   "Identity, BatchNorm1d, BatchNorm2d, AdaptiveAvgPool2d, Dropout, Dropout2d, Flatten, Softmax, "
                    "LogSoftmax, and F.relu, F.max_pool2d, ... for the functional forms)");
 }
 

@@ -179,14 +179,27 @@ cs_spec_infer_shape (CsLayerSpec   *layer,
       return TRUE;
 
     case CS_LAYER_LOGSOFTMAX:
+    case CS_LAYER_SOFTMAX:
       if (!in.flat)
         {
           g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
-                       "%s: log_softmax over classes needs flat features, but gets a %s map from %s",
-                       label, in_str, from);
+                       "%s: %s over classes needs flat features, but gets a %s map from %s",
+                       label, layer->kind == CS_LAYER_SOFTMAX ? "softmax" : "log_softmax", in_str, from);
           return FALSE;
         }
       layer->out = in;
+      return TRUE;
+
+    case CS_LAYER_ADAPTIVE_AVGPOOL2D:
+    case CS_LAYER_DROPOUT2D:
+      if (in.flat)
+        {
+          g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                       "%s: %s works on the channels of a map, but gets flat features %s from %s%s", label, layer->call,
+                       in_str, from, layer->kind == CS_LAYER_DROPOUT2D ? " (use nn.Dropout on features)" : "");
+          return FALSE;
+        }
+      layer->out = layer->kind == CS_LAYER_DROPOUT2D ? in : (CsShape) { in.c, layer->kh, layer->kw, FALSE };
       return TRUE;
 
     case CS_LAYER_BATCHNORM1D:

@@ -35,6 +35,9 @@ typedef enum
   CS_LAYER_IDENTITY,
   CS_LAYER_BATCHNORM1D,
   CS_LAYER_BATCHNORM2D,
+  CS_LAYER_ADAPTIVE_AVGPOOL2D,
+  CS_LAYER_SOFTMAX,
+  CS_LAYER_DROPOUT2D,
   CS_N_LAYER_KINDS
 } CsLayerKind;
 
@@ -58,7 +61,8 @@ typedef struct
   /* Linear */
   int          in_features;
   int          out_features;
-  /* Conv2d; kernel, stride, padding and dilation also serve the pools */
+  /* Conv2d; kernel, stride, padding and dilation also serve the pools;
+   * kh x kw is AdaptiveAvgPool2d's output_size */
   int          in_channels;
   int          out_channels;
   int          kh, kw;
