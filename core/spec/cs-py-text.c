@@ -374,3 +374,218 @@ cs_py_logical_lines (const char *text,
     }
   return g_steal_pointer (&lines);
 }
+
+/* A constant: numbers, strings, True/False/None, tuples and arithmetic, after
+ * the known constants are put in. */
+gboolean
+cs_py_is_const_expr (const char *s)
+{
+  const char *p = s;
+
+  if (*s == '\0')
+    return FALSE;
+  while (*p)
+    {
+      if (*p == '\'' || *p == '"')
+        {
+          char q = *p++;
+          while (*p && *p != q)
+            p += *p == '\\' && p[1] ? 2 : 1;
+          if (*p == '\0')
+            return FALSE;
+          p++;
+        }
+      else if (g_ascii_isdigit (*p) || (*p == '.' && g_ascii_isdigit (p[1])))
+        {
+          while (g_ascii_isalnum (*p) || *p == '.' || *p == '_' ||
+                 ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')))
+            p++;
+        }
+      else if (cs_spec_is_ident_start (*p))
+        {
+          const char *start = p;
+          while (g_ascii_isalnum (*p) || *p == '_')
+            p++;
+          if (!(p - start == 4 && (strncmp (start, "True", 4) == 0 || strncmp (start, "None", 4) == 0)) &&
+              !(p - start == 5 && strncmp (start, "False", 5) == 0))
+            return FALSE;
+        }
+      else if (strchr (" +-*/%(),", *p) != NULL)
+        p++;
+      else
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* A constant's value as a literal (2 * 16 -> 32), or its text if it is more
+ * than a number, a string or a bool (a tuple stays as written). */
+char *
+cs_py_fold_constant (const char *text)
+{
+  g_autofree char *args_text = g_strdup_printf ("%s)", text);
+  g_autoptr(GPtrArray) args = NULL;
+  CsSpecParser ps = { 0 };
+  const CsSpecVal *v;
+
+  ps.s = ps.p = args_text;
+  args = cs_spec_parse_args (&ps);
+  if (args == NULL || ps.failed || args->len != 1 || ((CsSpecArg *) args->pdata[0])->key != NULL)
+    return g_strdup (text);
+  v = ((CsSpecArg *) args->pdata[0])->val;
+  switch (v->kind)
+    {
+    case CS_SPEC_VAL_INT:
+      return g_strdup_printf ("%" G_GINT64_FORMAT, v->i);
+    case CS_SPEC_VAL_FLOAT:
+      {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        g_ascii_dtostr (buf, sizeof buf, v->f);
+        return strpbrk (buf, ".eEn") ? g_strdup (buf) : g_strconcat (buf, ".0", NULL);
+      }
+    case CS_SPEC_VAL_BOOL:
+      return g_strdup (v->i ? "True" : "False");
+    case CS_SPEC_VAL_NONE:
+    case CS_SPEC_VAL_STR:
+    case CS_SPEC_VAL_IDENT:
+    case CS_SPEC_VAL_TUPLE:
+    default:
+      return g_strdup (text);
+    }
+}
+
+/* "target = value": the '=' that is not part of ==, <=, >=, != or a keyword
+ * argument inside brackets. */
+gboolean
+cs_py_split_assignment (const char  *text,
+                        char       **target,
+                        char       **value,
+                        char        *aug)
+{
+  int depth = 0;
+
+  *aug = 0;
+  for (const char *p = text; *p; p++)
+    {
+      if (*p == '\'' || *p == '"')
+        return FALSE;
+      if (*p == '(' || *p == '[' || *p == '{')
+        depth++;
+      else if (*p == ')' || *p == ']' || *p == '}')
+        depth--;
+      else if (depth == 0 && *p == '=' && p[1] != '=' && p > text && strchr ("=<>!", p[-1]) == NULL)
+        {
+          const char *end = p;
+          if (strchr ("+-*/%@&|", p[-1]) != NULL)
+            {
+              *aug = p[-1];
+              end--;
+            }
+          *target = g_strstrip (g_strndup (text, end - text));
+          *value = g_strstrip (g_strdup (p + 1));
+          /* x: Tensor = ... */
+          {
+            char *colon = strchr (*target, ':');
+            if (colon)
+              {
+                *colon = '\0';
+                g_strstrip (*target);
+              }
+          }
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+const char *
+cs_py_first_word (const char *text,
+                  char       *buf,
+                  gsize       size)
+{
+  gsize n = 0;
+
+  while ((g_ascii_isalnum (text[n]) || text[n] == '_') && n + 1 < size)
+    {
+      buf[n] = text[n];
+      n++;
+    }
+  buf[n] = '\0';
+  return buf;
+}
+
+gboolean
+cs_py_is_compound (const char *text)
+{
+  static const char * const words[] = { "if", "elif", "else", "for", "while", "with", "try", "except", "finally",
+                                         "def", "class", "async", "match", "lambda" };
+  char w[16];
+
+  cs_py_first_word (text, w, sizeof w);
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    if (g_str_equal (w, words[i]))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+cs_py_is_docstring (const char *text)
+{
+  gsize n = strlen (text);
+  const char *t = text;
+
+  /* r"""...""", u'...' */
+  if ((*t == 'r' || *t == 'u' || *t == 'b' || *t == 'R') && (t[1] == '"' || t[1] == '\''))
+    t++, n--;
+  return n >= 2 && (*t == '"' || *t == '\'') && text[strlen (text) - 1] == *t;
+}
+
+/* "def forward(self, x: Tensor) -> Tensor:" -> its parameters, or NULL. */
+GPtrArray *
+cs_py_def_params (const char *text,
+                  char      **name)
+{
+  const char *open = strchr (text, '(');
+  g_autofree char *callee = NULL, *args = NULL;
+  g_autofree char *head = NULL;
+  const char *arrow;
+
+  *name = NULL;
+  if (open == NULL || !g_str_has_prefix (text, "def "))
+    return NULL;
+  head = g_strdup (text);
+  /* up to the ')' before ':' or '->' */
+  arrow = strstr (head, "->");
+  if (arrow)
+    head[arrow - head] = '\0';
+  else if (g_str_has_suffix (head, ":"))
+    head[strlen (head) - 1] = '\0';
+  g_strstrip (head);
+  if (!cs_py_split_call (head + 4, &callee, &args))
+    return NULL;
+  *name = g_strdup (callee);
+  return cs_py_split_top (args, ',');
+}
+
+/* A parameter "name: type = default" -> name and default (or NULL). */
+char *
+cs_py_param_name (const char *param,
+                  char      **deflt)
+{
+  g_autofree char *target = NULL, *value = NULL;
+  char aug;
+
+  *deflt = NULL;
+  if (cs_py_split_assignment (param, &target, &value, &aug) && aug == 0)
+    {
+      *deflt = g_steal_pointer (&value);
+      return g_steal_pointer (&target);
+    }
+  {
+    char *name = g_strdup (param);
+    char *colon = strchr (name, ':');
+    if (colon)
+      *colon = '\0';
+    return g_strstrip (name);
+  }
+}

@@ -112,6 +112,27 @@ char               *cs_py_substitute           (const char  *s,
                                                 GHashTable  *values);
 GPtrArray          *cs_py_logical_lines        (const char  *text,
                                                 GError     **error);
+/* A constant after substitution: numbers, strings, True/False/None, tuples, arithmetic. */
+gboolean            cs_py_is_const_expr        (const char  *s);
+/* "2 * 16" -> "32"; what is more than a number, string or bool stays as written. */
+char               *cs_py_fold_constant        (const char  *text);
+/* "t = v", "t += v" (@aug '+'), "t: int = v"; FALSE for no assignment. */
+gboolean            cs_py_split_assignment     (const char  *text,
+                                                char       **target,
+                                                char       **value,
+                                                char        *aug);
+const char         *cs_py_first_word           (const char  *text,
+                                                char        *buf,
+                                                gsize        size);
+/* if, for, while, with, def, ...: a statement with a body */
+gboolean            cs_py_is_compound          (const char  *text);
+gboolean            cs_py_is_docstring         (const char  *text);
+/* "def forward(self, x) -> T:" -> "forward" and its parameters, or NULL. */
+GPtrArray          *cs_py_def_params           (const char  *text,
+                                                char       **name);
+/* "name: type = default" -> name, and the default or NULL. */
+char               *cs_py_param_name           (const char  *param,
+                                                char       **deflt);
 
 /* cs-torch-source.c: a PyTorch nn.Module class read as a spec */
 gboolean            cs_torch_source_has_class  (const char  *text);

@@ -153,221 +153,6 @@ cs_torch_source_has_class (const char *text)
     }
 }
 
-/* A constant: numbers, strings, True/False/None, tuples and arithmetic, after
- * the known constants are put in. */
-static gboolean
-is_const_expr (const char *s)
-{
-  const char *p = s;
-
-  if (*s == '\0')
-    return FALSE;
-  while (*p)
-    {
-      if (*p == '\'' || *p == '"')
-        {
-          char q = *p++;
-          while (*p && *p != q)
-            p += *p == '\\' && p[1] ? 2 : 1;
-          if (*p == '\0')
-            return FALSE;
-          p++;
-        }
-      else if (g_ascii_isdigit (*p) || (*p == '.' && g_ascii_isdigit (p[1])))
-        {
-          while (g_ascii_isalnum (*p) || *p == '.' || *p == '_' ||
-                 ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')))
-            p++;
-        }
-      else if (cs_spec_is_ident_start (*p))
-        {
-          const char *start = p;
-          while (g_ascii_isalnum (*p) || *p == '_')
-            p++;
-          if (!(p - start == 4 && (strncmp (start, "True", 4) == 0 || strncmp (start, "None", 4) == 0)) &&
-              !(p - start == 5 && strncmp (start, "False", 5) == 0))
-            return FALSE;
-        }
-      else if (strchr (" +-*/%(),", *p) != NULL)
-        p++;
-      else
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* A constant's value as a literal (2 * 16 -> 32), or its text if it is more
- * than a number, a string or a bool (a tuple stays as written). */
-static char *
-fold_constant (const char *text)
-{
-  g_autofree char *args_text = g_strdup_printf ("%s)", text);
-  g_autoptr(GPtrArray) args = NULL;
-  CsSpecParser ps = { 0 };
-  const CsSpecVal *v;
-
-  ps.s = ps.p = args_text;
-  args = cs_spec_parse_args (&ps);
-  if (args == NULL || ps.failed || args->len != 1 || ((CsSpecArg *) args->pdata[0])->key != NULL)
-    return g_strdup (text);
-  v = ((CsSpecArg *) args->pdata[0])->val;
-  switch (v->kind)
-    {
-    case CS_SPEC_VAL_INT:
-      return g_strdup_printf ("%" G_GINT64_FORMAT, v->i);
-    case CS_SPEC_VAL_FLOAT:
-      {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        g_ascii_dtostr (buf, sizeof buf, v->f);
-        return strpbrk (buf, ".eEn") ? g_strdup (buf) : g_strconcat (buf, ".0", NULL);
-      }
-    case CS_SPEC_VAL_BOOL:
-      return g_strdup (v->i ? "True" : "False");
-    case CS_SPEC_VAL_NONE:
-    case CS_SPEC_VAL_STR:
-    case CS_SPEC_VAL_IDENT:
-    case CS_SPEC_VAL_TUPLE:
-    default:
-      return g_strdup (text);
-    }
-}
-
-/* "target = value": the '=' that is not part of ==, <=, >=, != or a keyword
- * argument inside brackets. */
-static gboolean
-split_assignment (const char  *text,
-                  char       **target,
-                  char       **value,
-                  char        *aug)
-{
-  int depth = 0;
-
-  *aug = 0;
-  for (const char *p = text; *p; p++)
-    {
-      if (*p == '\'' || *p == '"')
-        return FALSE;
-      if (*p == '(' || *p == '[' || *p == '{')
-        depth++;
-      else if (*p == ')' || *p == ']' || *p == '}')
-        depth--;
-      else if (depth == 0 && *p == '=' && p[1] != '=' && p > text && strchr ("=<>!", p[-1]) == NULL)
-        {
-          const char *end = p;
-          if (strchr ("+-*/%@&|", p[-1]) != NULL)
-            {
-              *aug = p[-1];
-              end--;
-            }
-          *target = g_strstrip (g_strndup (text, end - text));
-          *value = g_strstrip (g_strdup (p + 1));
-          /* x: Tensor = ... */
-          {
-            char *colon = strchr (*target, ':');
-            if (colon)
-              {
-                *colon = '\0';
-                g_strstrip (*target);
-              }
-          }
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
-static const char *
-first_word (const char *text,
-            char       *buf,
-            gsize       size)
-{
-  gsize n = 0;
-
-  while ((g_ascii_isalnum (text[n]) || text[n] == '_') && n + 1 < size)
-    {
-      buf[n] = text[n];
-      n++;
-    }
-  buf[n] = '\0';
-  return buf;
-}
-
-static gboolean
-is_compound (const char *text)
-{
-  static const char * const words[] = { "if", "elif", "else", "for", "while", "with", "try", "except", "finally",
-                                         "def", "class", "async", "match", "lambda" };
-  char w[16];
-
-  first_word (text, w, sizeof w);
-  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
-    if (g_str_equal (w, words[i]))
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-is_docstring (const char *text)
-{
-  gsize n = strlen (text);
-  const char *t = text;
-
-  /* r"""...""", u'...' */
-  if ((*t == 'r' || *t == 'u' || *t == 'b' || *t == 'R') && (t[1] == '"' || t[1] == '\''))
-    t++, n--;
-  return n >= 2 && (*t == '"' || *t == '\'') && text[strlen (text) - 1] == *t;
-}
-
-/* "def forward(self, x: Tensor) -> Tensor:" -> its parameters, or NULL. */
-static GPtrArray *
-def_params (const char *text,
-            char      **name)
-{
-  const char *open = strchr (text, '(');
-  g_autofree char *callee = NULL, *args = NULL;
-  g_autofree char *head = NULL;
-  const char *arrow;
-
-  *name = NULL;
-  if (open == NULL || !g_str_has_prefix (text, "def "))
-    return NULL;
-  head = g_strdup (text);
-  /* up to the ')' before ':' or '->' */
-  arrow = strstr (head, "->");
-  if (arrow)
-    head[arrow - head] = '\0';
-  else if (g_str_has_suffix (head, ":"))
-    head[strlen (head) - 1] = '\0';
-  g_strstrip (head);
-  if (!cs_py_split_call (head + 4, &callee, &args))
-    return NULL;
-  *name = g_strdup (callee);
-  return cs_py_split_top (args, ',');
-}
-
-/* A parameter "name: type = default" -> name and default (or NULL). */
-static char *
-param_name (const char *param,
-            char      **deflt)
-{
-  g_autofree char *target = NULL, *value = NULL;
-  char aug;
-
-  *deflt = NULL;
-  if (split_assignment (param, &target, &value, &aug) && aug == 0)
-    {
-      *deflt = g_steal_pointer (&value);
-      return g_steal_pointer (&target);
-    }
-  {
-    char *name = g_strdup (param);
-    char *colon = strchr (name, ':');
-    if (colon)
-      *colon = '\0';
-    return g_strstrip (name);
-  }
-}
-
 static const Module *
 find_module (Reader     *r,
              const char *name)
@@ -389,7 +174,7 @@ read_init (Reader   *r,
 {
   CsPyLine *def = line_at (r, def_index);
   g_autofree char *fname = NULL;
-  g_autoptr(GPtrArray) params = def_params (def->text, &fname);
+  g_autoptr(GPtrArray) params = cs_py_def_params (def->text, &fname);
 
   r->line = def->line;
   if (params == NULL)
@@ -398,7 +183,7 @@ read_init (Reader   *r,
     {
       const char *p = g_ptr_array_index (params, i);
       g_autofree char *deflt = NULL;
-      g_autofree char *name = param_name (p, &deflt);
+      g_autofree char *name = cs_py_param_name (p, &deflt);
 
       if (name[0] == '*')
         continue;
@@ -407,9 +192,9 @@ read_init (Reader   *r,
                      cls->name, name, name);
       {
         g_autofree char *v = cs_py_substitute (deflt, r->consts);
-        if (!is_const_expr (v))
+        if (!cs_py_is_const_expr (v))
           return fail (r, "the default of %s (%s) is not a constant", name, deflt);
-        g_hash_table_insert (r->consts, g_strdup (name), fold_constant (v));
+        g_hash_table_insert (r->consts, g_strdup (name), cs_py_fold_constant (v));
       }
     }
 
@@ -420,16 +205,16 @@ read_init (Reader   *r,
       char aug;
 
       r->line = l->line;
-      if (is_docstring (l->text) || g_str_equal (l->text, "pass"))
+      if (cs_py_is_docstring (l->text) || g_str_equal (l->text, "pass"))
         continue;
       if (g_str_has_prefix (l->text, "super(") || strstr (l->text, ".__init__(") != NULL)
         continue;
-      if (is_compound (l->text))
+      if (cs_py_is_compound (l->text))
         {
           char w[16];
-          return fail (r, "\"%s\" in __init__ is not supported; %s", first_word (l->text, w, sizeof w), INIT_SUPPORTED);
+          return fail (r, "\"%s\" in __init__ is not supported; %s", cs_py_first_word (l->text, w, sizeof w), INIT_SUPPORTED);
         }
-      if (!split_assignment (l->text, &target, &value, &aug) || aug != 0)
+      if (!cs_py_split_assignment (l->text, &target, &value, &aug) || aug != 0)
         return fail (r, "cannot read \"%s\" in __init__; %s", l->text, INIT_SUPPORTED);
       if (!cs_py_is_dotted_name (target, FALSE) || (strchr (target, '.') && !g_str_has_prefix (target, "self.")) ||
           strchr (target + (g_str_has_prefix (target, "self.") ? 5 : 0), '.') != NULL)
@@ -439,9 +224,9 @@ read_init (Reader   *r,
         g_autofree char *v = cs_py_substitute (value, r->consts);
         g_autofree char *callee = NULL, *args = NULL;
 
-        if (is_const_expr (v))
+        if (cs_py_is_const_expr (v))
           {
-            g_hash_table_insert (r->consts, g_strdup (target), fold_constant (v));
+            g_hash_table_insert (r->consts, g_strdup (target), cs_py_fold_constant (v));
             continue;
           }
         if (cs_py_split_call (v, &callee, &args) && cs_py_is_dotted_name (callee, FALSE))
@@ -649,7 +434,7 @@ read_forward (Reader   *r,
 {
   CsPyLine *def = line_at (r, def_index);
   g_autofree char *fname = NULL;
-  g_autoptr(GPtrArray) params = def_params (def->text, &fname);
+  g_autoptr(GPtrArray) params = cs_py_def_params (def->text, &fname);
   gboolean returned = FALSE;
 
   r->line = def->line;
@@ -660,7 +445,7 @@ read_forward (Reader   *r,
                  cls->name, params->len > 0 ? params->len - 1 : 0);
   {
     g_autofree char *deflt = NULL;
-    r->current = param_name (g_ptr_array_index (params, 1), &deflt);
+    r->current = cs_py_param_name (g_ptr_array_index (params, 1), &deflt);
   }
 
   for (guint i = def_index + 1; i < end && !returned; i++)
@@ -670,13 +455,13 @@ read_forward (Reader   *r,
       char aug;
 
       r->line = l->line;
-      if (is_docstring (l->text) || g_str_equal (l->text, "pass"))
+      if (cs_py_is_docstring (l->text) || g_str_equal (l->text, "pass"))
         continue;
-      if (is_compound (l->text))
+      if (cs_py_is_compound (l->text))
         {
           char w[16];
           return fail (r, "\"%s\" in forward is not supported: Convscope reads straight-line code; %s",
-                       first_word (l->text, w, sizeof w), FORWARD_SUPPORTED);
+                       cs_py_first_word (l->text, w, sizeof w), FORWARD_SUPPORTED);
         }
       if (g_str_has_prefix (l->text, "return ") || g_str_equal (l->text, "return"))
         {
@@ -685,7 +470,7 @@ read_forward (Reader   *r,
           returned = TRUE;
           continue;
         }
-      if (!split_assignment (l->text, &target, &value, &aug))
+      if (!cs_py_split_assignment (l->text, &target, &value, &aug))
         return fail (r, "cannot read \"%s\" in forward; %s", l->text, FORWARD_SUPPORTED);
       if (aug == '+')
         return fail (r, "\"%s\" adds two tensors (a residual connection): branches and joins are not supported "
@@ -786,12 +571,12 @@ cs_torch_source_translate (const char  *source,
       {
         g_autofree char *target = NULL, *value = NULL;
         char aug;
-        if (split_assignment (l->text, &target, &value, &aug) && aug == 0 && cs_py_is_dotted_name (target, FALSE) &&
+        if (cs_py_split_assignment (l->text, &target, &value, &aug) && aug == 0 && cs_py_is_dotted_name (target, FALSE) &&
             strchr (target, '.') == NULL)
           {
             g_autofree char *v = cs_py_substitute (value, consts);
-            if (is_const_expr (v))
-              g_hash_table_insert (consts, g_steal_pointer (&target), fold_constant (v));
+            if (cs_py_is_const_expr (v))
+              g_hash_table_insert (consts, g_steal_pointer (&target), cs_py_fold_constant (v));
           }
       }
     }
@@ -841,7 +626,7 @@ cs_torch_source_translate (const char  *source,
         continue;
       for (j = i + 1; j < cls->end && line_at (&r, j)->indent > cls->indent; j++)
         ;
-      params = g_str_has_prefix (l->text, "def ") ? def_params (l->text, &fname) : NULL;
+      params = g_str_has_prefix (l->text, "def ") ? cs_py_def_params (l->text, &fname) : NULL;
       if (fname != NULL && g_str_equal (fname, "__init__"))
         init = i, init_end = j;
       else if (fname != NULL && g_str_equal (fname, "forward"))
@@ -850,14 +635,14 @@ cs_torch_source_translate (const char  *source,
         {
           g_autofree char *target = NULL, *value = NULL;
           char aug;
-          if (split_assignment (l->text, &target, &value, &aug) && aug == 0 && cs_py_is_dotted_name (target, FALSE) &&
+          if (cs_py_split_assignment (l->text, &target, &value, &aug) && aug == 0 && cs_py_is_dotted_name (target, FALSE) &&
               strchr (target, '.') == NULL)
             {
               g_autofree char *v = cs_py_substitute (value, consts);
-              if (is_const_expr (v))
+              if (cs_py_is_const_expr (v))
                 {
                   g_hash_table_insert (consts, g_strdup_printf ("self.%s", target), g_strdup (v));
-                  g_hash_table_insert (consts, g_steal_pointer (&target), fold_constant (v));
+                  g_hash_table_insert (consts, g_steal_pointer (&target), cs_py_fold_constant (v));
                 }
             }
         }
