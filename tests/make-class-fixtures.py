@@ -8,7 +8,8 @@ saves what the class tests compare Convscope with:
                                 test images, in eval mode
 
 The files are committed, so CI needs no PyTorch. Run from the project root:
-  /usr/bin/python3 tests/make-class-fixtures.py
+  /usr/bin/python3 tests/make-class-fixtures.py [MODULE ...]
+(all of them without a MODULE).
 """
 import importlib.util
 import os
@@ -25,7 +26,7 @@ spec = importlib.util.spec_from_file_location("fixtures", os.path.join(HERE, "ma
 fixtures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(fixtures)
 
-CLASSES = [("tutorial_net", "Net"), ("seq_bn_net", "SeqBNNet")]
+CLASSES = [("tutorial_net", "Net"), ("seq_bn_net", "SeqBNNet"), ("small_resnet", "SmallResNet"), ("tied_net", "TiedNet")]
 
 
 def load_class(module, name):
@@ -40,7 +41,10 @@ def main():
     torch.set_num_threads(2)
     xs = torch.from_numpy(fixtures.idx("train-images-idx3-ubyte").reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
     ys = torch.from_numpy(fixtures.idx("train-labels-idx1-ubyte").astype(np.int64))
+    wanted = sys.argv[1:]
     for module, name in CLASSES:
+        if wanted and module not in wanted:
+            continue
         torch.manual_seed(20261202)
         model = load_class(module, name)()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

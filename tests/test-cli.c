@@ -348,13 +348,14 @@ test_predict_pytorch (void)
 }
 
 /* PyTorch classes trained by PyTorch (tests/make-class-fixtures.py): the
- * tutorial's Net (a pooling module called twice) and a Sequential net with
- * BatchNorm. With the class as --model, Convscope's count is PyTorch's; the
+ * tutorial's Net (a pooling module called twice), a Sequential net with
+ * BatchNorm, a small ResNet (identity and projection shortcuts) and a net
+ * whose convolution is called twice with its weights, joined by torch.cat. With the class as --model, Convscope's count is PyTorch's; the
  * converted safetensors carries the spec and num_batches_tracked as I64. */
 static void
 test_predict_pytorch_classes (void)
 {
-  static const char * const names[] = { "tutorial_net", "seq_bn_net" };
+  static const char * const names[] = { "tutorial_net", "seq_bn_net", "small_resnet", "tied_net" };
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     {
@@ -397,6 +398,8 @@ test_predict_pytorch_classes (void)
           assert_contains (inspect.out, "features.4.1.running_var");
           assert_contains (inspect.out, "I64");
         }
+      if (i == 2)
+        assert_contains (inspect.out, "shortcut.1.num_batches_tracked");
       g_unlink (out);
     }
 }

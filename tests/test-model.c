@@ -242,6 +242,59 @@ test_model_gradcheck (void)
   g_assert_nonnull (cs_model_find_tensor (model, "l1.weight"));
 }
 
+/* A graph: a residual sum (t1 read three times), a convolution called twice
+ * with its weights, a 1x1 projection of the model's input, a concatenation,
+ * and a view (Flatten) read twice. Backward must add up every path. */
+static const char graph_spec[] =
+  "input 2x6x6\n"
+  "c1 = nn.Conv2d(2, 4, 3, padding=1)\n"
+  "t1 = nn.Tanh()\n"
+  "c2 = nn.Conv2d(4, 4, 3, padding=1)\n"
+  "s = c2 + t1\n"
+  "c2_2 = c2(s)\n"
+  "proj = nn.Conv2d(2, 4, 1, stride=1)(input)\n"
+  "j = torch.cat((c2_2, proj, t1), 1)\n"
+  "p = nn.AvgPool2d(2)\n"
+  "f = nn.Flatten()\n"
+  "g = F.sigmoid(f)\n"
+  "z = torch.add(g, f)\n"
+  "l1 = nn.Linear(108, 10)\n";
+
+static void
+test_model_gradcheck_graph (void)
+{
+  for (int training = 0; training < 2; training++)
+    {
+      g_autoptr(CsModel) model = gradcheck_spec_mode (graph_spec, 72, training);
+
+      /* c2's weights once, for both its calls */
+      g_assert_cmpuint (cs_model_n_params (model), ==, (2 * 4 * 9 + 4) + (4 * 4 * 9 + 4) + (2 * 4 + 4) + (108 * 10 + 10));
+      g_assert_cmpuint (cs_model_n_tensors (model), ==, 8);
+      g_assert_null (cs_model_find_tensor (model, "c2_2.weight"));
+    }
+  /* The same model twice in a row gives the same gradients: nothing is left over between passes. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CsSpec) spec = cs_spec_parse (graph_spec, &error);
+    g_autoptr(CsModel) m = cs_model_new (spec);
+    float x[2 * 72];
+    gint32 y[2] = { 3, 8 };
+    g_autofree float *first = NULL;
+    CsRng rng;
+
+    cs_rng_seed (&rng, 3, 0);
+    cs_model_init_params (m, &rng);
+    for (int i = 0; i < 2 * 72; i++)
+      x[i] = cs_rng_uniform (&rng);
+    cs_model_forward (m, x, 2, FALSE, NULL);
+    cs_model_loss (m, y, 2, TRUE);
+    first = g_memdup2 (cs_model_grads (m), cs_model_n_params (m) * sizeof (float));
+    cs_model_forward (m, x, 2, FALSE, NULL);
+    cs_model_loss (m, y, 2, TRUE);
+    g_assert_cmpmem (first, cs_model_n_params (m) * sizeof (float), cs_model_grads (m), cs_model_n_params (m) * sizeof (float));
+  }
+}
+
 /* AdaptiveAvgPool2d to 2x2 and to 1x1 (a ResNet's head), Dropout2d (the
  * identity in evaluation), Softmax before the loss. */
 static void
@@ -428,6 +481,7 @@ main (int   argc,
   g_test_add_func ("/core/model/gradcheck-activations", test_model_gradcheck_activations);
   g_test_add_func ("/core/model/gradcheck-batchnorm", test_model_gradcheck_batchnorm);
   g_test_add_func ("/core/model/gradcheck-pool-softmax", test_model_gradcheck_pool_softmax);
+  g_test_add_func ("/core/model/gradcheck-graph", test_model_gradcheck_graph);
   g_test_add_func ("/core/model/init", test_init);
   g_test_add_func ("/core/model/occlusion", test_occlusion);
 

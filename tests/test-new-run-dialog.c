@@ -148,17 +148,17 @@ test_pasted_class (void)
   g_assert_cmpstr (cells[23], ==, "→ 10");
   g_assert_cmpstr (cells[10], ==, "");              /* __init__ computes nothing */
 
-  /* A residual add: refused at its line, which is marked. */
+  /* Arithmetic on tensors: refused at its line, which is marked. */
   broken = g_strjoin ("", source, "", NULL);
   {
     char *at = strstr (broken, "        x = self.fc3(x)\n");
     g_assert_nonnull (at);
-    memcpy (at, "        x = x + x      \n", strlen ("        x = self.fc3(x)\n"));
+    memcpy (at, "        x = x * x      \n", strlen ("        x = self.fc3(x)\n"));
   }
   cs_new_run_dialog_set_spec_text (dialog, broken);
   drain ();
   g_assert_cmpint (cs_new_run_dialog_get_error_line (dialog), ==, 24);
-  g_assert_nonnull (strstr (cs_new_run_dialog_get_status (dialog), "line 24: \"x + x\" adds two tensors"));
+  g_assert_nonnull (strstr (cs_new_run_dialog_get_status (dialog), "line 24: \"x * x\": arithmetic on tensors"));
 
   gtk_window_destroy (GTK_WINDOW (dialog));
   WAIT_FOR (finalized);

@@ -242,7 +242,7 @@ test_errors (void)
     assert_shape (cs_spec_layer (twice, 1), "p", "1x7x7");
   }
   expect_error ("input 1x28x28\nc = nn.Conv2d(1, 1, 3, padding=1)\nc = nn.Conv2d(1, 1, 3, padding=1)\n", CS_SPEC_ERROR_SYNTAX,
-                "line 3: c is called a second time; both calls would share its weights");
+                "line 3: c is written a second time; to call it again with the same weights write \"c_2 = c(x)\"");
   expect_error ("input 1x0x28\n", CS_SPEC_ERROR_SYNTAX, "the input shape must be positive integers");
   expect_error ("input 1x28x28\n", CS_SPEC_ERROR_SYNTAX, "the spec has no layers");
   expect_error ("# nothing\n", CS_SPEC_ERROR_SYNTAX, "the spec has no \"input\" line");
@@ -418,7 +418,7 @@ test_batchnorm_layers (void)
   expect_error ("input 10\nbn = nn.BatchNorm1d(10, eps=0)\n", CS_SPEC_ERROR_BAD_ARGUMENT, "eps must be a small positive number");
   expect_error ("input 10\nbn = nn.BatchNorm1d()\n", CS_SPEC_ERROR_BAD_ARGUMENT, "num_features");
   expect_error ("input 10\nbn = nn.BatchNorm1d(10)\nbn = nn.BatchNorm1d(10)\n", CS_SPEC_ERROR_SYNTAX,
-                "bn is called a second time; both calls would share its weights");
+                "line 3: bn is written a second time");
 }
 
 static void
@@ -577,7 +577,7 @@ test_class_sequential_and_reuse (void)
 
   g_assert_cmpuint (cs_spec_n_layers (tutorial), ==, 12);
   assert_shape (cs_spec_layer (tutorial, 2), "pool", "6x12x12");
-  assert_shape (cs_spec_layer (tutorial, 5), "pool", "16x4x4");
+  assert_shape (cs_spec_layer (tutorial, 5), "pool_2", "16x4x4");   /* self.pool again */
   assert_shape (cs_spec_layer (tutorial, 6), "view_6", "256");
   g_assert_cmpstr (cs_spec_layer (tutorial, 6)->call, ==, "x.view(x.size(0), -1)");
   g_assert_cmpuint (cs_spec_layer (tutorial, 2)->line, ==, 13);
@@ -611,26 +611,31 @@ expect_class_error (const char *forward_body,
   expect_class_error_code (forward_body, CS_SPEC_ERROR_SYNTAX, message);
 }
 
-/* What is not a straight chain is refused with its line and what it is. */
+/* What forward cannot be read as is refused with its line and what it is. */
 static void
 test_class_errors (void)
 {
-  expect_class_error ("        identity = x\n        out = self.conv(x)\n        out = out + identity\n"
-                      "        return self.fc(out.flatten(1))\n",
-                      "line 10: \"out + identity\" adds two tensors (a residual connection)");
-  expect_class_error ("        identity = x\n        out = self.conv(x)\n        out += identity\n"
-                      "        return self.fc(out.flatten(1))\n", "line 10: \"out += identity\" adds two tensors");
-  expect_class_error ("        y = self.conv(x)\n        z = self.conv(x)\n        return y\n",
-                      "line 9: x is used after line 8 moved the chain on to y");
+  /* A shortcut that does not fit: the sum names both sides. */
+  expect_class_error_code ("        identity = x\n        out = self.conv(x)\n        out = out + identity\n"
+                           "        return self.fc(out.flatten(1))\n", CS_SPEC_ERROR_SHAPE,
+                           "line 10, add_1: adds 8x28x28 (from conv) and 1x28x28 (from the input); a sum needs the same "
+                           "shapes (a shortcut that changes the shape needs a projection");
+  expect_class_error_code ("        identity = x\n        out = self.conv(x)\n        out += identity\n"
+                           "        return self.fc(out.flatten(1))\n", CS_SPEC_ERROR_SHAPE, "line 10, add_1: adds 8x28x28");
+  expect_class_error ("        y = self.fc(self.conv(x).flatten(1))\n        z = self.conv(x)\n        return y\n",
+                      "line 10: forward returns y, but computes more after it");
+  expect_class_error ("        x = self.conv(x) * 2\n        return x\n", "line 8: \"self.conv(x) * 2\": arithmetic on tensors (*)");
   expect_class_error ("        for i in range(3):\n            x = self.conv(x)\n        return x\n",
                       "line 8: \"for\" in forward is not supported");
   expect_class_error ("        if x.sum() > 0:\n            x = self.conv(x)\n        return x\n",
                       "line 8: \"if\" in forward is not supported");
   expect_class_error ("        print(x.shape)\n        return self.fc(self.conv(x).flatten(1))\n",
                       "line 8: cannot read \"print(x.shape)\"");
-  expect_class_error ("        x = self.conv(x)\n        x = self.conv(x)\n        return self.fc(x.flatten(1))\n",
-                      "line 9: conv is called a second time; both calls would share its weights");
-  expect_class_error ("        x = torch.cat([self.conv(x), x], 1)\n        return x\n", "line 8: torch.cat(...) joins tensors");
+  /* Called again with its weights: a conv of 1 channel cannot take its own 8. */
+  expect_class_error_code ("        x = self.conv(x)\n        x = self.conv(x)\n        return self.fc(x.flatten(1))\n",
+                           CS_SPEC_ERROR_SHAPE, "line 9, conv_2: nn.Conv2d(1, 8, 3, padding=1) gets");
+  expect_class_error ("        x = torch.stack([self.conv(x), x], 1)\n        return x\n",
+                      "line 8: torch.stack(...) is not supported; tensors join by a + b or torch.cat((a, b), 1)");
   expect_class_error ("        x = self.conv2(x)\n        return x\n", "line 8: forward calls self.conv2, which __init__ does not set");
   expect_class_error ("        x = np.tanh(x)\n        return x\n", "line 8: forward calls np.tanh(...), which Convscope does not know");
   expect_class_error ("        x = self.conv(x)\n", "line 7: M.forward never returns its result");
@@ -663,6 +668,53 @@ test_class_errors (void)
     g_autoptr(CsSpec) spec = parse_ok ("# The notebook's MLP (class MLP)\ninput 784\nfc = nn.Linear(784, 10)\n");
     g_assert_cmpuint (cs_spec_n_layers (spec), ==, 1);
   }
+}
+
+/* Residual blocks with an identity and a projection shortcut, a module
+ * called twice with its weights, torch.cat: read as a graph. */
+static void
+test_class_graphs (void)
+{
+  g_autofree char *resnet = g_test_build_filename (G_TEST_DIST, "data", "classes", "small_resnet.py", NULL);
+  g_autofree char *tied = g_test_build_filename (G_TEST_DIST, "data", "classes", "tied_net.py", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) r = cs_spec_load_file (resnet, &error);
+  g_autoptr(CsSpec) t = NULL;
+  g_autoptr(CsSpec) again = NULL;
+  const CsLayerSpec *add8, *b2, *conv2;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (cs_spec_n_layers (r), ==, 22);
+  add8 = cs_spec_layer (r, 8);
+  assert_shape (add8, "add_8", "16x28x28");
+  g_assert_cmpint (add8->kind, ==, CS_LAYER_ADD);
+  g_assert_cmpuint (add8->n_inputs, ==, 2);
+  g_assert_cmpint (add8->inputs[0], ==, 7);   /* b1_bn2 */
+  g_assert_cmpint (add8->inputs[1], ==, 2);   /* relu_2: identity = out */
+  /* the second block's first conv reads the block input, not the shortcut just before it */
+  b2 = cs_spec_layer (r, 12);
+  assert_shape (b2, "b2_conv1", "32x14x14");
+  g_assert_cmpint (b2->inputs[0], ==, 9);
+  assert_shape (cs_spec_layer (r, 10), "shortcut.0", "32x14x14");
+  g_assert_cmpint (cs_spec_layer (r, 17)->inputs[1], ==, 11);   /* add_17 = b2_bn2 + shortcut.1 */
+  assert_shape (cs_spec_layer (r, 21), "fc", "10");
+  g_assert_cmpuint (cs_spec_n_params (r), ==, 144 + 32 + 2 * (2304 + 32) + 4608 + 64 + 9216 + 64 + 512 + 64 + 330);
+  again = cs_spec_parse (r->text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (cs_spec_n_params (again), ==, cs_spec_n_params (r));
+  g_assert_cmpint (cs_spec_layer (again, 12)->inputs[0], ==, 9);
+
+  t = cs_spec_load_file (tied, &error);
+  g_assert_no_error (error);
+  conv2 = cs_spec_layer (t, 5);
+  assert_shape (conv2, "conv_2", "8x14x14");
+  g_assert_cmpint (conv2->shares, ==, 3);
+  assert_shape (cs_spec_layer (t, 7), "cat_7", "16x14x14");
+  g_assert_cmpint (cs_spec_layer (t, 7)->inputs[0], ==, 2);     /* the pooled stem */
+  assert_shape (cs_spec_layer (t, 8), "pool_2", "16x7x7");
+  g_assert_cmpint (cs_spec_layer (t, 8)->shares, ==, 2);
+  /* conv's weights once */
+  g_assert_cmpuint (cs_spec_n_params (t), ==, 80 + 584 + 7850);
 }
 
 /* model.py:Net names one class of a file. */
@@ -716,6 +768,7 @@ main (int   argc,
   g_test_add_func ("/core/spec/class/sequential-and-reuse", test_class_sequential_and_reuse);
   g_test_add_func ("/core/spec/class/errors", test_class_errors);
   g_test_add_func ("/core/spec/class/file", test_class_file);
+  g_test_add_func ("/core/spec/class/graphs", test_class_graphs);
   g_test_add_func ("/core/spec/size-limits", test_size_limits);
   g_test_add_func ("/core/spec/load-special-files", test_load_special);
   g_test_add_func ("/core/spec/load-file", test_load_file);

@@ -128,7 +128,8 @@ cs_summary_view_set_model (CsSummaryView       *self,
       item->values[1] = cs_tensor_shape_string (r->in_shape, r->in_ndim);
       item->values[2] = cs_tensor_shape_string (r->out_shape, r->out_ndim);
       item->values[3] = g_strdup (r->kernel ? r->kernel : "--");
-      item->values[4] = r->params ? cs_format_thousands (r->params) : g_strdup ("--");
+      item->values[4] = r->recursive ? g_strdup ("(recursive)")
+                        : r->params ? cs_format_thousands (r->params) : g_strdup ("--");
       item->values[5] = r->mult_adds ? cs_format_thousands (r->mult_adds) : g_strdup ("--");
       g_list_store_append (self->rows, item);
       g_object_unref (item);

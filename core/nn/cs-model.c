@@ -11,54 +11,7 @@
 #include "nn/cs-kernels.h"
 #include "nn/cs-model.h"
 
-typedef struct
-{
-  const CsLayerSpec *spec;
-  CsConvGeometry           g;          /* conv/pool geometry; g.B is set per call */
-  gsize              in_numel;   /* per sample */
-  gsize              out_numel;  /* per sample */
-  gssize             w_off;      /* -1 without */
-  gssize             b_off;
-  gboolean           need_dx;    /* some layer below has parameters */
-
-  float             *out_own;    /* NULL when the layer aliases its input (Flatten) */
-  float             *delta_own;
-  float             *col;        /* Conv2d: im2col of the last input */
-  gint32            *argmax;     /* MaxPool2d */
-  float             *mask;       /* Dropout */
-  float             *xhat;       /* BatchNorm: the normalized input, and 1/std per channel */
-  float             *inv_std;
-  gssize             rm_off;     /* BatchNorm's running_mean, running_var, num_batches_tracked; -1 without */
-  gssize             rv_off;
-  gssize             nbt_off;
-
-  const float       *out;        /* this pass's output */
-  float             *delta;      /* gradient of the loss w.r.t. the output */
-} Layer;
-
-struct _CsModel
-{
-  CsSpec     *spec;
-  CsLossKind  loss;
-  Layer      *layers;
-  guint       n_layers;
-
-  GArray     *tensors;     /* of CsParam */
-  gsize       n_params;
-  gsize       n_values;    /* n_params + the state after them */
-  float      *params;
-  float      *grads;
-  gboolean    grads_zero;  /* known to be all zero: the next backward skips clearing them */
-
-  int         capacity;
-  float      *tmp;         /* shared conv scratch (K, B*P) */
-  float      *dcol;        /* shared conv scratch (C*kh*kw, B*P) */
-  gsize       workspace_bytes;
-
-  const float *x;          /* the last forward's input */
-  int          last_B;
-  gboolean     last_training;
-};
+#include "nn/cs-model-private.h"
 
 static CsActivation
 activation_of (const CsLayerSpec *s)
@@ -124,7 +77,7 @@ CsModel *
 cs_model_new (const CsSpec *spec)
 {
   CsModel *self;
-  gboolean params_below = FALSE;
+  g_autofree guint *consumers = NULL;
 
   g_return_val_if_fail (spec != NULL, NULL);
 
@@ -147,7 +100,12 @@ cs_model_new (const CsSpec *spec)
       L->out_numel = cs_shape_numel (s->out);
       L->w_off = L->b_off = -1;
       L->rm_off = L->rv_off = L->nbt_off = -1;
-      L->need_dx = params_below;
+      L->in0 = s->inputs[0];
+      L->need_dx = FALSE;
+      for (guint k = 0; k < s->n_inputs; k++)
+        L->need_dx |= cs_model_wants_grad (self, s->inputs[k]);
+      L->owner = (s->kind == CS_LAYER_FLATTEN || s->kind == CS_LAYER_IDENTITY)
+        ? (L->in0 >= 0 ? self->layers[L->in0].owner : -1) : (int) i;
 
       L->g = (CsConvGeometry) {
         .C = s->in.c, .H = s->in.h, .W = s->in.w,
@@ -158,7 +116,13 @@ cs_model_new (const CsSpec *spec)
         .count_include_pad = s->count_include_pad,
       };
 
-      if (s->kind == CS_LAYER_LINEAR)
+      if (s->shares >= 0)
+        {
+          /* A module called again: its weights are the first call's. */
+          L->w_off = self->layers[s->shares].w_off;
+          L->b_off = self->layers[s->shares].b_off;
+        }
+      else if (s->kind == CS_LAYER_LINEAR)
         {
           int ws[2] = { s->out_features, s->in_features };
           L->w_off = self->n_params;
@@ -168,7 +132,6 @@ cs_model_new (const CsSpec *spec)
               L->b_off = self->n_params;
               add_tensor (self, i, s->name, "bias", 1, &s->out_features);
             }
-          params_below = TRUE;
         }
       else if (s->kind == CS_LAYER_CONV2D)
         {
@@ -180,7 +143,6 @@ cs_model_new (const CsSpec *spec)
               L->b_off = self->n_params;
               add_tensor (self, i, s->name, "bias", 1, &s->out_channels);
             }
-          params_below = TRUE;
         }
       else if ((s->kind == CS_LAYER_BATCHNORM1D || s->kind == CS_LAYER_BATCHNORM2D) && s->bias)
         {
@@ -188,7 +150,6 @@ cs_model_new (const CsSpec *spec)
           add_tensor (self, i, s->name, "weight", 1, &s->in_features);
           L->b_off = self->n_params;
           add_tensor (self, i, s->name, "bias", 1, &s->in_features);
-          params_below = TRUE;
         }
     }
 
@@ -201,6 +162,13 @@ cs_model_new (const CsSpec *spec)
 
       if ((s->kind != CS_LAYER_BATCHNORM1D && s->kind != CS_LAYER_BATCHNORM2D) || !s->track_running_stats)
         continue;
+      if (s->shares >= 0)
+        {
+          L->rm_off = self->layers[s->shares].rm_off;
+          L->rv_off = self->layers[s->shares].rv_off;
+          L->nbt_off = self->layers[s->shares].nbt_off;
+          continue;
+        }
       L->rm_off = self->n_values;
       add_tensor_full (self, i, s->name, "running_mean", 1, &s->in_features, CS_PARAM_STATE);
       L->rv_off = self->n_values;
@@ -208,6 +176,20 @@ cs_model_new (const CsSpec *spec)
       L->nbt_off = self->n_values;
       add_tensor_full (self, i, s->name, "num_batches_tracked", 0, NULL, CS_PARAM_STATE | CS_PARAM_INT64);
     }
+
+  /* Tensors read by several layers (views pass theirs on to their owner). */
+  consumers = g_new0 (guint, self->n_layers);
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      const CsLayerSpec *s = self->layers[i].spec;
+      if (self->layers[i].owner != (int) i)
+        continue;
+      for (guint k = 0; k < s->n_inputs; k++)
+        if (s->inputs[k] >= 0 && self->layers[s->inputs[k]].owner >= 0 &&
+            ++consumers[self->layers[s->inputs[k]].owner] > 1)
+          self->fan_out = TRUE;
+    }
+  self->written = g_new0 (gboolean, self->n_layers);
 
   self->loss = cs_spec_layer (self->spec, self->n_layers - 1)->kind == CS_LAYER_LOGSOFTMAX
     ? CS_LOSS_NLL : CS_LOSS_CROSS_ENTROPY;
@@ -234,6 +216,7 @@ free_workspaces (CsModel *self)
     }
   g_clear_pointer (&self->tmp, cs_free_floats);
   g_clear_pointer (&self->dcol, cs_free_floats);
+  g_clear_pointer (&self->dscratch, cs_free_floats);
   self->capacity = 0;
   self->workspace_bytes = 0;
 }
@@ -248,6 +231,7 @@ cs_model_free (CsModel *self)
   g_clear_pointer (&self->grads, cs_free_floats);
   g_clear_pointer (&self->tensors, g_array_unref);
   g_free (self->layers);
+  g_free (self->written);
   cs_spec_free (self->spec);
   g_free (self);
 }
@@ -385,7 +369,7 @@ void
 cs_model_set_batch_capacity (CsModel *self,
                              int      batch)
 {
-  gsize tmp_size = 0, dcol_size = 0, bytes = 0;
+  gsize tmp_size = 0, dcol_size = 0, scratch_size = 0, bytes = 0;
 
   g_return_if_fail (batch > 0);
 
@@ -403,9 +387,11 @@ cs_model_set_batch_capacity (CsModel *self,
       if (L->spec->kind == CS_LAYER_FLATTEN || L->spec->kind == CS_LAYER_IDENTITY)
         {
           /* A view: shares its input's buffers. */
-          L->delta = i > 0 ? self->layers[i - 1].delta : NULL;
+          L->delta = L->in0 >= 0 ? self->layers[L->in0].delta : NULL;
           continue;
         }
+      if (self->fan_out)
+        scratch_size = MAX (scratch_size, n);
       L->out_own = cs_alloc_floats (n);
       L->delta_own = cs_alloc_floats (n);
       L->delta = L->delta_own;
@@ -463,7 +449,9 @@ cs_model_set_batch_capacity (CsModel *self,
     self->tmp = cs_alloc_floats (tmp_size);
   if (dcol_size > 0)
     self->dcol = cs_alloc_floats (dcol_size);
-  self->workspace_bytes = bytes + (tmp_size + dcol_size) * sizeof (float);
+  if (scratch_size > 0)
+    self->dscratch = cs_alloc_floats (scratch_size);
+  self->workspace_bytes = bytes + (tmp_size + dcol_size + scratch_size) * sizeof (float);
 }
 
 int
@@ -529,6 +517,8 @@ cs_model_forward (CsModel     *self,
       const float *w = L->w_off >= 0 ? self->params + L->w_off : NULL;
       const float *b = L->b_off >= 0 ? self->params + L->b_off : NULL;
 
+      in = L->in0 < 0 ? x : self->layers[L->in0].out;
+
       L->g.B = B;
       switch (s->kind)
         {
@@ -569,6 +559,10 @@ cs_model_forward (CsModel     *self,
         case CS_LAYER_IDENTITY:
           L->out = in;
           continue;
+        case CS_LAYER_ADD:
+        case CS_LAYER_CAT:
+          cs_model_forward_join (self, L, out, B);
+          break;
         case CS_LAYER_LOGSOFTMAX:
           cs_log_softmax_forward (out, in, B, (int) L->out_numel);
           break;
@@ -600,7 +594,7 @@ cs_model_forward (CsModel     *self,
       L->out = out;
       in = out;
     }
-  return in;
+  return self->layers[self->n_layers - 1].out;
 }
 
 const float *
@@ -636,17 +630,31 @@ cs_model_loss (CsModel      *self,
     memset (self->grads, 0, self->n_params * sizeof (float));
   self->grads_zero = FALSE;
 
+  memset (self->written, 0, self->n_layers * sizeof (gboolean));
+  if (last->owner >= 0)
+    self->written[last->owner] = TRUE;
+
   for (guint i = self->n_layers; i-- > 0;)
     {
       Layer *L = &self->layers[i];
       const CsLayerSpec *s = L->spec;
-      const float *in = i == 0 ? self->x : self->layers[i - 1].out;
-      float *dx = L->need_dx && i > 0 ? self->layers[i - 1].delta : NULL;
+      const float *in = L->in0 < 0 ? self->x : self->layers[L->in0].out;
       gsize n = L->out_numel * B;
       const float *w = L->w_off >= 0 ? self->params + L->w_off : NULL;
       float *gw = L->w_off >= 0 ? self->grads + L->w_off : NULL;
       float *gb = L->b_off >= 0 ? self->grads + L->b_off : NULL;
+      gboolean acc = FALSE;
+      float *dx;
 
+      /* Views pass gradients through their buffers; a layer no gradient reaches adds nothing. */
+      if (L->owner != (int) i || !self->written[i])
+        continue;
+      if (s->kind == CS_LAYER_ADD || s->kind == CS_LAYER_CAT)
+        {
+          cs_model_backward_join (self, L, B);
+          continue;
+        }
+      dx = cs_model_wants_grad (self, L->in0) ? cs_model_grad_target (self, L->in0, &acc) : NULL;
       if (dx == NULL && w == NULL)
         continue;
 
@@ -712,10 +720,14 @@ cs_model_loss (CsModel      *self,
             cs_batchnorm_backward (dx, gw, gb, L->delta, L->xhat, L->inv_std, w, &a);
           }
           break;
+        case CS_LAYER_ADD:
+        case CS_LAYER_CAT:
         case CS_N_LAYER_KINDS:
         default:
           g_assert_not_reached ();
         }
+      if (acc)
+        cs_model_add_into (self->layers[L->in0].delta, self->dscratch, L->in_numel * B);
     }
   return loss;
 }

@@ -51,6 +51,9 @@ static const CsLayerDef layer_defs[] = {
   { "adaptive_avg_pool2d", CS_LAYER_ADAPTIVE_AVGPOOL2D, TRUE, { "input", "output_size" }, 2 },
   { "softmax", CS_LAYER_SOFTMAX, TRUE, { "input", "dim", "_stacklevel", "dtype" }, 0 },
   { "dropout2d", CS_LAYER_DROPOUT2D, TRUE, { "input", "p", "training", "inplace" }, 0 },
+  { "add", CS_LAYER_ADD, TRUE, { "input", "other" }, 2 },
+  { "cat", CS_LAYER_CAT, TRUE, { "tensors", "dim" }, 1 },
+  { "concat", CS_LAYER_CAT, TRUE, { "tensors", "dim" }, 1 },
   { "leaky_relu", CS_LAYER_LEAKY_RELU, TRUE, { "input", "negative_slope", "inplace" }, 0 },
   { "elu", CS_LAYER_ELU, TRUE, { "input", "alpha", "inplace" }, 0 },
   { "gelu", CS_LAYER_GELU, TRUE, { "input", "approximate" }, 0 },
@@ -63,7 +66,7 @@ static const CsLayerDef layer_defs[] = {
 static const char * const kind_names[CS_N_LAYER_KINDS] = {
   "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "LogSoftmax",
   "LeakyReLU", "ELU", "GELU", "SiLU", "Identity", "BatchNorm1d", "BatchNorm2d",
-  "AdaptiveAvgPool2d", "Softmax", "Dropout2d",
+  "AdaptiveAvgPool2d", "Softmax", "Dropout2d", "add", "cat",
 };
 
 const char *

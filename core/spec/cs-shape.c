@@ -226,6 +226,10 @@ cs_spec_infer_shape (CsLayerSpec   *layer,
         return TRUE;
       }
 
+    case CS_LAYER_ADD:
+    case CS_LAYER_CAT:
+      g_assert_not_reached ();   /* cs_spec_infer_join_shape () */
+
     case CS_LAYER_RELU:
     case CS_LAYER_TANH:
     case CS_LAYER_SIGMOID:
@@ -244,6 +248,50 @@ cs_spec_infer_shape (CsLayerSpec   *layer,
     }
 }
 
+gboolean
+cs_spec_infer_join_shape (CsLayerSpec        *layer,
+                          const CsShape      *in,
+                          const char * const *from,
+                          const char         *label,
+                          GError            **error)
+{
+  CsShape out = in[0];
+
+  for (guint i = 1; i < layer->n_inputs; i++)
+    {
+      g_autofree char *a = cs_shape_to_string (in[0]);
+      g_autofree char *b = cs_shape_to_string (in[i]);
+
+      if (layer->kind == CS_LAYER_ADD)
+        {
+          if (in[i].c != in[0].c || in[i].h != in[0].h || in[i].w != in[0].w || in[i].flat != in[0].flat)
+            {
+              g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                           "%s: adds %s (from %s) and %s (from %s); a sum needs the same shapes (a shortcut "
+                           "that changes the shape needs a projection, e.g. a 1x1 nn.Conv2d with the same stride)",
+                           label, a, from[0], b, from[i]);
+              return FALSE;
+            }
+          continue;
+        }
+      if (in[i].flat != in[0].flat || (!in[0].flat && (in[i].h != in[0].h || in[i].w != in[0].w)))
+        {
+          g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE,
+                       "%s: cannot put %s (from %s) beside %s (from %s) along dim 1; maps need the same height "
+                       "and width", label, a, from[0], b, from[i]);
+          return FALSE;
+        }
+      if ((gint64) out.c + in[i].c > CS_SPEC_MAX_ACTIVATIONS)
+        {
+          g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SHAPE, "%s: too many channels", label);
+          return FALSE;
+        }
+      out.c += in[i].c;
+    }
+  layer->out = out;
+  return TRUE;
+}
+
 /* Parameters of one layer, or FALSE when they do not fit in 64 bits. */
 static gboolean
 layer_params (const CsLayerSpec *layer,
@@ -251,6 +299,12 @@ layer_params (const CsLayerSpec *layer,
 {
   guint64 n = 0;
 
+  /* A module called again adds no weights. */
+  if (layer->shares >= 0)
+    {
+      *out = 0;
+      return TRUE;
+    }
   if (layer->kind == CS_LAYER_LINEAR)
     return g_uint64_checked_mul (&n, (guint64) layer->out_features, (guint64) layer->in_features) &&
            g_uint64_checked_add (out, n, layer->bias ? (guint64) layer->out_features : 0);
@@ -325,7 +379,8 @@ cs_spec_n_state (const CsSpec *self)
   for (guint i = 0; i < self->layers->len; i++)
     {
       const CsLayerSpec *l = g_ptr_array_index (self->layers, i);
-      if ((l->kind == CS_LAYER_BATCHNORM1D || l->kind == CS_LAYER_BATCHNORM2D) && l->track_running_stats)
+      if ((l->kind == CS_LAYER_BATCHNORM1D || l->kind == CS_LAYER_BATCHNORM2D) && l->track_running_stats &&
+          l->shares < 0)
         total += 2 * (guint64) l->in_features;
     }
   return total;

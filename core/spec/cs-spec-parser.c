@@ -299,14 +299,16 @@ parse_atom_inner (CsSpecParser *ps)
       return v;
     }
 
-  if (*ps->p == '(')
+  /* (a, b) and [a, b]: a list is a tuple here (torch.cat([a, b], 1)) */
+  if (*ps->p == '(' || *ps->p == '[')
     {
       g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) cs_spec_val_free);
-      gboolean trailing_comma = FALSE;
+      gboolean trailing_comma = FALSE, list = *ps->p == '[';
+      char close = list ? ']' : ')';
       CsSpecVal *v;
 
       ps->p++;
-      if (!cs_spec_parser_accept (ps, ')'))
+      if (!cs_spec_parser_accept (ps, close))
         {
           for (;;)
             {
@@ -319,17 +321,17 @@ parse_atom_inner (CsSpecParser *ps)
               if (cs_spec_parser_accept (ps, ','))
                 {
                   trailing_comma = TRUE;
-                  if (cs_spec_parser_accept (ps, ')'))
+                  if (cs_spec_parser_accept (ps, close))
                     break;
                   continue;
                 }
-              if (cs_spec_parser_accept (ps, ')'))
+              if (cs_spec_parser_accept (ps, close))
                 break;
-              cs_spec_parser_fail (ps, "expected ',' or ')'");
+              cs_spec_parser_fail (ps, list ? "expected ',' or ']'" : "expected ',' or ')'");
               return NULL;
             }
         }
-      if (items->len == 1 && !trailing_comma)
+      if (items->len == 1 && !trailing_comma && !list)
         return g_ptr_array_steal_index (items, 0);
       v = cs_spec_val_new (CS_SPEC_VAL_TUPLE);
       v->items = g_steal_pointer (&items);

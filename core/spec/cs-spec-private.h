@@ -134,6 +134,18 @@ GPtrArray          *cs_py_def_params           (const char  *text,
 char               *cs_py_param_name           (const char  *param,
                                                 char       **deflt);
 
+/* A spec's statements, as cs_spec_collect_statements() makes them. */
+typedef struct
+{
+  char  *text;    /* as written */
+  char  *parsed;  /* the batch written as -1: x.view(x.size(0), -1) -> x.view(-1, -1) */
+  guint  line;
+} CsSpecStatement;
+
+void                cs_spec_statement_free     (CsSpecStatement *st);
+GPtrArray          *cs_spec_collect_statements (const char  *text,
+                                                GError     **error);
+
 /* cs-torch-source.c: a PyTorch nn.Module class read as a spec */
 gboolean            cs_torch_source_has_class  (const char  *text);
 /* The spec's text for class @class_name (NULL: the only nn.Module class) of
@@ -155,6 +167,12 @@ gboolean            cs_spec_infer_shape        (CsLayerSpec   *layer,
                                                 const char    *from,
                                                 const CsShape *map_before_flat,
                                                 GError       **error);
+/* A sum's or a concatenation's output from its inputs' shapes. */
+gboolean            cs_spec_infer_join_shape   (CsLayerSpec        *layer,
+                                                const CsShape      *in,
+                                                const char * const *from,
+                                                const char         *label,
+                                                GError            **error);
 gboolean            cs_spec_check_sizes        (const CsLayerSpec *layer,
                                                 const char        *label,
                                                 guint64           *total_params,

@@ -97,158 +97,180 @@ parse_input_line (CsSpecParser *ps,
   return TRUE;
 }
 
-typedef struct
+/* What a layer's input is called in messages: its name, or "the input". */
+static const char *
+tensor_label (const CsSpec *self,
+              int           index)
 {
-  char  *text;    /* as written */
-  char  *parsed;  /* the batch written as -1: x.view(x.size(0), -1) -> x.view(-1, -1) */
-  guint  line;
-} Statement;
-
-static void
-statement_free (Statement *st)
-{
-  g_free (st->text);
-  g_free (st->parsed);
-  g_free (st);
+  return index < 0 ? "the input" : ((CsLayerSpec *) g_ptr_array_index (self->layers, index))->name;
 }
 
-static void
-add_statement (GPtrArray  *out,
-               const char *text,
-               guint       line)
-{
-  static GRegex *batch;
-  Statement *st = g_new0 (Statement, 1);
-
-  if (g_once_init_enter (&batch))
-    g_once_init_leave (&batch, g_regex_new ("\\b[A-Za-z_][A-Za-z0-9_]*\\s*\\.\\s*size\\s*\\(\\s*0\\s*\\)|"
-                                            "\\b[A-Za-z_][A-Za-z0-9_]*\\.shape\\s*\\[\\s*0\\s*\\]|"
-                                            "\\blen\\s*\\(\\s*[A-Za-z_][A-Za-z0-9_]*\\s*\\)",
-                                            G_REGEX_OPTIMIZE, 0, NULL));
-  st->text = g_strdup (text);
-  st->parsed = g_regex_replace_literal (batch, text, -1, 0, "-1", 0, NULL);
-  if (st->parsed == NULL)
-    st->parsed = g_strdup (text);
-  st->line = line;
-  g_ptr_array_add (out, st);
-}
-
+/* A tensor named in the spec: a layer's output, or "input". */
 static gboolean
-is_sequential (const char *callee)
+resolve_tensor (const CsSpec *self,
+                GHashTable   *names,
+                const char   *name,
+                guint         line,
+                int          *index,
+                GError      **error)
 {
-  return g_str_equal (callee, "nn.Sequential") || g_str_equal (callee, "torch.nn.Sequential") ||
-         g_str_equal (callee, "Sequential");
-}
+  gpointer v;
 
-/* "features = nn.Sequential(a, b)" -> "features.0 = a", "features.1 = b",
- * nested Sequentials numbered as PyTorch numbers them (features.1.0). */
-static gboolean
-expand_statement (GPtrArray  *out,
-                  const char *text,
-                  guint       line,
-                  guint       depth,
-                  GError    **error)
-{
-  g_autofree char *target = NULL, *rhs = NULL, *callee = NULL, *args = NULL;
-  const char *eq = NULL;
-  int brackets = 0;
-  g_autoptr(GPtrArray) items = NULL;
-
-  for (const char *p = text; *p && eq == NULL; p++)
+  if (g_str_equal (name, "input"))
     {
-      if (*p == '(' || *p == '[')
-        brackets++;
-      else if (*p == ')' || *p == ']')
-        brackets--;
-      else if (*p == '=' && brackets == 0 && p[1] != '=')
-        eq = p;
-      else if (*p == '\'' || *p == '"')
-        break;
-    }
-  target = eq ? g_strstrip (g_strndup (text, eq - text)) : NULL;
-  rhs = g_strstrip (g_strdup (eq ? eq + 1 : text));
-  if (!cs_py_split_call (rhs, &callee, &args) || !is_sequential (callee))
-    {
-      add_statement (out, text, line);
+      *index = -1;
       return TRUE;
     }
-  if (depth >= 8)
+  v = g_hash_table_lookup (names, name);
+  if (v == NULL)
     {
-      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX, "line %u: nn.Sequential nested more than 8 deep", line);
+      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
+                   "line %u: no layer before this one is called %s (a layer's name, or input, names a tensor)",
+                   line, name);
       return FALSE;
     }
-  if (target != NULL && g_str_has_prefix (target, "self."))
-    memmove (target, target + 5, strlen (target + 5) + 1);
-  items = cs_py_split_top (args, ',');
-  if (items == NULL || items->len == 0)
-    {
-      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX, "line %u: an empty nn.Sequential()", line);
-      return FALSE;
-    }
-  for (guint i = 0; i < items->len; i++)
-    {
-      const char *item = g_ptr_array_index (items, i);
-      g_autofree char *sub = NULL, *item_callee = NULL, *item_args = NULL;
-
-      if (!cs_py_split_call (item, &item_callee, &item_args) || !cs_py_is_dotted_name (item_callee, FALSE) ||
-          g_str_has_suffix (item_callee, "OrderedDict") || !g_ascii_isupper (strrchr (item_callee, '.')
-                                                                             ? strrchr (item_callee, '.')[1]
-                                                                             : item_callee[0]))
-        {
-          g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
-                       "line %u: nn.Sequential takes layers, like nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU()); "
-                       "\"%s\" is not one", line, item);
-          return FALSE;
-        }
-      if (target != NULL)
-        sub = g_strdup_printf ("%s.%u = %s", target, i, item);
-      else
-        sub = g_strdup (item);   /* numbered as the spec numbers its modules */
-      if (!expand_statement (out, sub, line, depth + 1, error))
-        return FALSE;
-    }
+  *index = (int) GPOINTER_TO_UINT (v) - 1;
+  (void) self;
   return TRUE;
 }
 
-/* The spec's statements: comments removed, a call that goes on over several
- * lines joined to its first, nn.Sequential expanded. */
-static GPtrArray *
-collect_statements (const char *text,
-                    GError    **error)
+/* A layer's name is the newest of that name; a module without weights may
+ * be called again under its own name (self.pool twice, written twice). */
+static gboolean
+add_layer_name (GHashTable   *names,
+                const CsSpec *self,
+                CsLayerSpec  *layer,
+                GError      **error)
 {
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) statement_free);
-  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
-  g_autoptr(GString) cur = g_string_new (NULL);
-  guint first = 0;
-  int depth = 0;
+  gpointer v = g_hash_table_lookup (names, layer->name);
+  const CsLayerSpec *same = v ? g_ptr_array_index (self->layers, GPOINTER_TO_UINT (v) - 1) : NULL;
 
-  for (guint ln = 0; lines[ln] != NULL; ln++)
+  if (same != NULL && same->kind == layer->kind && g_str_equal (same->call, layer->call) &&
+      !cs_layer_kind_has_params (layer->kind) && !layer->functional)
+    ;
+  else if (same != NULL && same->kind == layer->kind && g_str_equal (same->call, layer->call) && !layer->functional)
     {
-      char *hash = strchr (lines[ln], '#');
-
-      if (hash != NULL)
-        *hash = '\0';
-      g_strstrip (lines[ln]);
-      if (lines[ln][0] == '\0' && depth == 0)
-        continue;
-      if (depth == 0)
-        first = ln + 1;
-      else
-        g_string_append_c (cur, ' ');
-      g_string_append (cur, lines[ln]);
-      for (const char *p = lines[ln]; *p; p++)
-        if (*p == '(' || *p == '[')
-          depth++;
-        else if ((*p == ')' || *p == ']') && depth > 0)
-          depth--;
-      if (depth > 0 && lines[ln + 1] != NULL)
-        continue;
-      depth = 0;
-      if (!expand_statement (out, cur->str, first, 0, error))
-        return NULL;
-      g_string_truncate (cur, 0);
+      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
+                   "line %u: %s is written a second time; to call it again with the same weights write "
+                   "\"%s_2 = %s(x)\", or give the new layer its own name", layer->line, layer->name, layer->name,
+                   layer->name);
+      return FALSE;
     }
-  return g_steal_pointer (&out);
+  else if (same != NULL)
+    {
+      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
+                   "line %u: the name \"%s\" is already used by another layer", layer->line, layer->name);
+      return FALSE;
+    }
+  g_hash_table_insert (names, layer->name, GUINT_TO_POINTER (self->layers->len));
+  return TRUE;
+}
+
+/* The inputs of a sum or a concatenation, by name, and its shape. */
+static gboolean
+bind_join (CsSpec             *self,
+           GHashTable         *names,
+           CsLayerSpec        *layer,
+           const char * const *terms,
+           guint               n_terms,
+           const char         *label,
+           GError            **error)
+{
+  if (n_terms < 2 || n_terms > CS_LAYER_MAX_INPUTS)
+    {
+      g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_BAD_ARGUMENT,
+                   "%s: joins 2 to %d tensors, not %u", label, CS_LAYER_MAX_INPUTS, n_terms);
+      return FALSE;
+    }
+  layer->n_inputs = n_terms;
+  for (guint i = 0; i < n_terms; i++)
+    if (!resolve_tensor (self, names, terms[i], layer->line, &layer->inputs[i], error))
+      return FALSE;
+  {
+    CsShape shapes[CS_LAYER_MAX_INPUTS];
+    const char *from[CS_LAYER_MAX_INPUTS];
+    for (guint i = 0; i < n_terms; i++)
+      {
+        shapes[i] = layer->inputs[i] < 0 ? self->input
+                                         : ((CsLayerSpec *) g_ptr_array_index (self->layers, layer->inputs[i]))->out;
+        from[i] = tensor_label (self, layer->inputs[i]);
+      }
+    layer->in = shapes[0];
+    return cs_spec_infer_join_shape (layer, shapes, from, label, error);
+  }
+}
+
+/* torch.add(a, b) or torch.cat((a, b), 1): the tensors are names. */
+static gboolean
+bind_join_args (CsSpec       *self,
+                GHashTable   *names,
+                CsLayerSpec  *layer,
+                GPtrArray    *args,
+                const char   *label,
+                GError      **error)
+{
+  const char *terms[CS_LAYER_MAX_INPUTS];
+  guint n = 0;
+
+  if (layer->kind == CS_LAYER_ADD)
+    {
+      for (guint i = 0; i < args->len; i++)
+        {
+          CsSpecArg *a = g_ptr_array_index (args, i);
+          if ((a->key == NULL || g_str_equal (a->key, "input") || g_str_equal (a->key, "other")) &&
+              a->val->kind == CS_SPEC_VAL_IDENT && n < 2)
+            terms[n++] = a->val->s;
+          else
+            {
+              g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_BAD_ARGUMENT,
+                           "%s: torch.add takes two tensors by name, like torch.add(bn2, identity)", label);
+              return FALSE;
+            }
+        }
+      return bind_join (self, names, layer, terms, n, label, error);
+    }
+
+  /* cat: a tuple or list of names, then dim (1: the channels, or the features) */
+  {
+    CsSpecArg *t = args->len > 0 ? g_ptr_array_index (args, 0) : NULL;
+    gint64 dim = 1;
+
+    if (t == NULL || t->val->kind != CS_SPEC_VAL_TUPLE)
+      {
+        g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_BAD_ARGUMENT,
+                     "%s: torch.cat takes a tuple of tensors by name, like torch.cat((a, b), 1)", label);
+        return FALSE;
+      }
+    for (guint i = 1; i < args->len; i++)
+      {
+        CsSpecArg *a = g_ptr_array_index (args, i);
+        if ((a->key == NULL || g_str_equal (a->key, "dim")) && a->val->kind == CS_SPEC_VAL_INT && i == 1)
+          dim = a->val->i;
+        else
+          {
+            g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_BAD_ARGUMENT, "%s: torch.cat takes the tensors and dim", label);
+            return FALSE;
+          }
+      }
+    if (dim != 1)
+      {
+        g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_BAD_ARGUMENT,
+                     "%s: only dim=1 (the channels, or the features) is supported, not %" G_GINT64_FORMAT, label, dim);
+        return FALSE;
+      }
+    for (guint i = 0; i < t->val->items->len; i++)
+      {
+        CsSpecVal *v = g_ptr_array_index (t->val->items, i);
+        if (v->kind != CS_SPEC_VAL_IDENT || n >= CS_LAYER_MAX_INPUTS)
+          {
+            g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_BAD_ARGUMENT,
+                         "%s: torch.cat joins 2 to %d tensors, each by name", label, CS_LAYER_MAX_INPUTS);
+            return FALSE;
+          }
+        terms[n++] = v->s;
+      }
+    return bind_join (self, names, layer, terms, n, label, error);
+  }
 }
 
 static CsSpec *
@@ -256,7 +278,7 @@ parse_statements (const char *text,
                   GError    **error)
 {
   g_autoptr(CsSpec) self = NULL;
-  g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);   /* -> CsLayerSpec */
+  g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);   /* -> 1 + the newest layer's index */
   g_autoptr(GPtrArray) statements = NULL;
   gboolean have_input = FALSE;
   guint module_index = 0;
@@ -270,19 +292,21 @@ parse_statements (const char *text,
   self = g_new0 (CsSpec, 1);
   self->text = g_strdup (text);
   self->layers = g_ptr_array_new_with_free_func ((GDestroyNotify) layer_spec_free);
-  statements = collect_statements (text, error);
+  statements = cs_spec_collect_statements (text, error);
   if (statements == NULL)
     return NULL;
 
   for (guint si = 0; si < statements->len; si++)
     {
-      const Statement *st = g_ptr_array_index (statements, si);
+      const CsSpecStatement *st = g_ptr_array_index (statements, si);
       guint ln = st->line - 1;
       g_autofree char *line = g_strdup (st->parsed);
       g_autofree char *target = NULL;
       g_autofree char *callee = NULL;
       g_autofree char *label = NULL;
+      g_autofree char *source = NULL;
       g_autoptr(GPtrArray) args = NULL;
+      gboolean chained = TRUE;
       CsSpecParser ps = { 0 };
       const CsLayerDef *def;
       gboolean method;
@@ -330,7 +354,7 @@ parse_statements (const char *text,
           return NULL;
         }
 
-      /* [target =] callee(args) */
+      /* [target =] callee(args)[(source)]  |  target = a + b  |  target = module(source) */
       callee = cs_spec_parse_dotted_ident (&ps);
       if (callee == NULL)
         {
@@ -349,6 +373,55 @@ parse_statements (const char *text,
               return NULL;
             }
         }
+      if (target != NULL && g_str_has_prefix (target, "self."))
+        memmove (target, target + 5, strlen (target + 5) + 1);
+      if (target != NULL && !cs_py_is_dotted_name (target, TRUE))
+        {
+          g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
+                       "line %u: \"%s\" is not a valid layer name", ln + 1, target);
+          return NULL;
+        }
+      cs_spec_parser_skip_ws (&ps);
+
+      /* out = bn2 + identity: a join of named tensors */
+      if (*ps.p == '+')
+        {
+          g_autoptr(GPtrArray) terms = g_ptr_array_new_with_free_func (g_free);
+          g_ptr_array_add (terms, g_steal_pointer (&callee));
+          while (cs_spec_parser_accept (&ps, '+'))
+            {
+              char *t = cs_spec_parse_dotted_ident (&ps);
+              if (t == NULL)
+                {
+                  cs_spec_parser_fail (&ps, "expected a layer's name after '+'");
+                  return NULL;
+                }
+              g_ptr_array_add (terms, t);
+              cs_spec_parser_skip_ws (&ps);
+            }
+          if (*ps.p != '\0')
+            {
+              cs_spec_parser_fail (&ps, "unexpected text after the sum");
+              return NULL;
+            }
+          layer = g_new0 (CsLayerSpec, 1);
+          g_ptr_array_add (self->layers, layer);
+          layer->kind = CS_LAYER_ADD;
+          layer->functional = TRUE;
+          layer->shares = -1;
+          layer->line = ln + 1;
+          layer->call = g_strstrip (g_strdup (st->text + (target ? strcspn (st->text, "=") + 1 : 0)));
+          layer->name = target && !g_str_equal (target, "x")
+            ? g_steal_pointer (&target) : g_strdup_printf ("add_%u", self->layers->len - 1);
+          label = g_strdup_printf ("line %u, %s", ln + 1, layer->name);
+          if (!add_layer_name (names, self, layer, error) ||
+              !bind_join (self, names, layer, (const char * const *) terms->pdata, terms->len, label, error) ||
+              !cs_spec_check_sizes (layer, label, &total_params, error))
+            return NULL;
+          shape = layer->out;
+          continue;
+        }
+
       if (!cs_spec_parser_accept (&ps, '('))
         {
           cs_spec_parser_fail (&ps, "expected '(' after \"%s\"", callee);
@@ -358,11 +431,81 @@ parse_statements (const char *text,
       if (args == NULL)
         return NULL;
       cs_spec_parser_skip_ws (&ps);
+      /* nn.Conv2d(16, 16, 3)(relu_2): the module applied to a named tensor */
+      if (cs_spec_parser_accept (&ps, '('))
+        {
+          source = cs_spec_parse_dotted_ident (&ps);
+          if (source == NULL || !cs_spec_parser_accept (&ps, ')'))
+            {
+              cs_spec_parser_fail (&ps, "expected the name of the tensor the layer is applied to, like (conv1)");
+              return NULL;
+            }
+          cs_spec_parser_skip_ws (&ps);
+        }
       if (*ps.p != '\0')
         {
           cs_spec_parser_fail (&ps, "unexpected text after the layer");
           return NULL;
         }
+
+      /* conv1(relu_3): a layer called again, with its weights */
+      if (g_hash_table_contains (names, callee) && !g_str_has_prefix (callee, "nn.") && strchr (callee, '(') == NULL)
+        {
+          const CsLayerSpec *first = g_ptr_array_index (self->layers, GPOINTER_TO_UINT (g_hash_table_lookup (names, callee)) - 1);
+          CsSpecArg *a0 = args->len == 1 ? g_ptr_array_index (args, 0) : NULL;
+          int src;
+
+          if (first->functional || first->kind == CS_LAYER_ADD || first->kind == CS_LAYER_CAT)
+            {
+              g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
+                           "line %u: %s is an operation's result, not a module that can be called again", ln + 1, callee);
+              return NULL;
+            }
+          if (a0 == NULL || a0->key != NULL || a0->val->kind != CS_SPEC_VAL_IDENT || source != NULL)
+            {
+              g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
+                           "line %u: call %s on one tensor, like %s(relu_3)", ln + 1, callee, callee);
+              return NULL;
+            }
+          if (!resolve_tensor (self, names, a0->val->s, ln + 1, &src, error))
+            return NULL;
+          layer = g_new0 (CsLayerSpec, 1);
+          *layer = *first;
+          layer->name = target != NULL ? g_steal_pointer (&target) : g_strdup_printf ("%s_%u", callee, self->layers->len);
+          layer->call = g_strdup (first->call);
+          layer->shares = first->shares >= 0 ? first->shares : (int) GPOINTER_TO_UINT (g_hash_table_lookup (names, callee)) - 1;
+          layer->line = ln + 1;
+          layer->inputs[0] = src;
+          layer->n_inputs = 1;
+          layer->in = src < 0 ? self->input : ((CsLayerSpec *) g_ptr_array_index (self->layers, src))->out;
+          g_ptr_array_add (self->layers, layer);
+          label = g_strdup_printf ("line %u, %s", ln + 1, layer->name);
+          if (!add_layer_name (names, self, layer, error) ||
+              !cs_spec_infer_shape (layer, label, tensor_label (self, src), NULL, error) ||
+              !cs_spec_check_sizes (layer, label, &total_params, error))
+            return NULL;
+          shape = layer->out;
+          continue;
+        }
+
+      /* relu_3.view(-1, 400): a method of a named tensor */
+      {
+        const char *dot = strrchr (callee, '.');
+        if (dot != NULL && !g_str_has_prefix (callee, "nn.") && !g_str_has_prefix (callee, "F.") &&
+            !g_str_has_prefix (callee, "torch.") && !g_str_has_prefix (callee, "functional.") &&
+            !g_str_equal (callee, "x") && !g_str_has_prefix (callee, "x.") && !g_str_has_prefix (callee, "out."))
+          {
+            g_autofree char *head = g_strndup (callee, dot - callee);
+            if (g_hash_table_contains (names, head) || g_str_equal (head, "input"))
+              {
+                char *m = g_strconcat ("x", dot, NULL);
+                g_free (source);
+                source = g_steal_pointer (&head);
+                g_free (callee);
+                callee = m;
+              }
+          }
+      }
 
       def = cs_layer_def_find (callee, &method);
       if (def == NULL)
@@ -377,20 +520,12 @@ parse_statements (const char *text,
       g_ptr_array_add (self->layers, layer);
       layer->kind = def->kind;
       layer->functional = def->functional;
+      layer->shares = -1;
       layer->line = ln + 1;
       layer->call = g_strdup (st->text + (target ? strcspn (st->text, "=") + 1 : 0));
       g_strstrip (layer->call);
-      layer->in = shape;
 
       /* self.conv1 = ... names the layer conv1; x = F.relu(x) stays unnamed. */
-      if (target != NULL && g_str_has_prefix (target, "self."))
-        memmove (target, target + 5, strlen (target + 5) + 1);
-      if (target != NULL && !cs_py_is_dotted_name (target, TRUE))
-        {
-          g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
-                       "line %u: \"%s\" is not a valid layer name", ln + 1, target);
-          return NULL;
-        }
       if (target != NULL && !(layer->functional && (g_str_equal (target, "x") || g_str_equal (target, "out"))))
         layer->name = g_steal_pointer (&target);
       else if (layer->functional)
@@ -400,41 +535,38 @@ parse_statements (const char *text,
       if (!layer->functional)
         module_index++;
 
-      {
-        const CsLayerSpec *same = g_hash_table_lookup (names, layer->name);
-        /* A module without weights may be called again (self.pool twice). */
-        if (same != NULL && same->kind == layer->kind && g_str_equal (same->call, layer->call) &&
-            !cs_layer_kind_has_params (layer->kind))
-          ;
-        else if (same != NULL && same->kind == layer->kind && g_str_equal (same->call, layer->call))
-          {
-            g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
-                         "line %u: %s is called a second time; both calls would share its weights, "
-                         "which Convscope does not support yet", ln + 1, layer->name);
-            return NULL;
-          }
-        else if (same != NULL)
-          {
-            g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_SYNTAX,
-                         "line %u: the name \"%s\" is already used by another layer", ln + 1, layer->name);
-            return NULL;
-          }
-        else
-          g_hash_table_insert (names, layer->name, layer);
-      }
-
       label = g_strdup_printf ("line %u, %s", ln + 1, layer->name);
+      if (!add_layer_name (names, self, layer, error))
+        return NULL;
+
+      /* torch.add(a, b), torch.cat((a, b), 1) */
+      if (def->kind == CS_LAYER_ADD || def->kind == CS_LAYER_CAT)
+        {
+          if (!bind_join_args (self, names, layer, args, label, error) ||
+              !cs_spec_check_sizes (layer, label, &total_params, error))
+            return NULL;
+          shape = layer->out;
+          continue;
+        }
+
       bound.def = def;
       bound.line = ln + 1;
       bound.label = label;
       bound.error = error;
 
-      /* The tensor argument of functional forms: F.relu(x). */
+      /* The tensor argument of functional forms: F.relu(x), or F.relu(conv1) for a named one. */
       if (def->functional && !method && args->len > 0)
         {
           CsSpecArg *a0 = g_ptr_array_index (args, 0);
           if (a0->key == NULL && a0->val->kind == CS_SPEC_VAL_IDENT)
-            g_ptr_array_remove_index (args, 0);
+            {
+              if (g_hash_table_contains (names, a0->val->s) || g_str_equal (a0->val->s, "input"))
+                {
+                  g_free (source);
+                  source = g_strdup (a0->val->s);
+                }
+              g_ptr_array_remove_index (args, 0);
+            }
           else if (a0->key == NULL && g_str_equal (def->params[0], "input"))
             {
               g_set_error (error, CS_SPEC_ERROR, CS_SPEC_ERROR_BAD_ARGUMENT,
@@ -460,6 +592,23 @@ parse_statements (const char *text,
             }
         }
 
+      /* Where its input comes from: the layer before, or the one named. */
+      {
+        int src = (int) self->layers->len - 2;
+        if (source != NULL && !resolve_tensor (self, names, source, ln + 1, &src, error))
+          return NULL;
+        layer->inputs[0] = src;
+        layer->n_inputs = 1;
+        layer->in = src < 0 ? self->input : ((CsLayerSpec *) g_ptr_array_index (self->layers, src))->out;
+        chained = src == (int) self->layers->len - 2;
+        if (!chained)
+          {
+            g_free (from_owned);
+            from_owned = g_strdup (tensor_label (self, src));
+            from = from_owned;
+          }
+      }
+
       if (def->kind == CS_LAYER_FLATTEN && method)
         {
           if ((g_str_equal (def->name, "view") || g_str_equal (def->name, "reshape")) &&
@@ -469,7 +618,7 @@ parse_statements (const char *text,
       else if (!cs_layer_bind_args (&bound, args) || !cs_layer_fill (&bound, layer))
         return NULL;
 
-      if (!cs_spec_infer_shape (layer, label, from, shape.flat && have_map ? &last_map : NULL, error) ||
+      if (!cs_spec_infer_shape (layer, label, from, chained && layer->in.flat && have_map ? &last_map : NULL, error) ||
           !cs_spec_check_sizes (layer, label, &total_params, error))
         return NULL;
       if (!layer->out.flat)

@@ -38,6 +38,8 @@ typedef enum
   CS_LAYER_ADAPTIVE_AVGPOOL2D,
   CS_LAYER_SOFTMAX,
   CS_LAYER_DROPOUT2D,
+  CS_LAYER_ADD,        /* a + b, torch.add: same shapes, summed */
+  CS_LAYER_CAT,        /* torch.cat((a, b), 1): channels (or features) one after another */
   CS_N_LAYER_KINDS
 } CsLayerKind;
 
@@ -49,6 +51,9 @@ typedef struct
   int      w;
   gboolean flat;
 } CsShape;
+
+/* Tensors a sum or a concatenation may join. */
+#define CS_LAYER_MAX_INPUTS 8
 
 typedef struct
 {
@@ -84,8 +89,16 @@ typedef struct
   float        momentum;
   gboolean     track_running_stats;
 
-  CsShape      in;
+  CsShape      in;          /* of inputs[0] */
   CsShape      out;
+
+  /* The graph: the layers whose outputs this one takes, earlier in the spec
+   * (-1: the model's input); a chain's layer takes { i - 1 }. */
+  int          inputs[CS_LAYER_MAX_INPUTS];
+  guint        n_inputs;
+  /* A module called again: the index of the layer whose weights (and
+   * running statistics) it uses, or -1 for its own. */
+  int          shares;
 } CsLayerSpec;
 
 typedef struct

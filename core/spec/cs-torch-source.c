@@ -14,9 +14,9 @@
 #include "spec/cs-spec-private.h"
 
 #define FORWARD_SUPPORTED                                                                      \
-  "forward may assign and return a chain of calls on its tensor: self.layer(x), F.relu, "     \
-  "F.max_pool2d, F.avg_pool2d, F.dropout, F.log_softmax, F.softmax, torch.flatten(x, 1), "    \
-  "x.view(x.size(0), -1), x.reshape(...)"
+  "forward may assign and return tensors made by self.layer(x), F.relu, F.max_pool2d, "       \
+  "F.avg_pool2d, F.adaptive_avg_pool2d, F.dropout, F.log_softmax, F.softmax, torch.flatten(x, 1), " \
+  "x.view(x.size(0), -1), x.reshape(...), a + b and torch.cat((a, b), 1)"
 
 #define INIT_SUPPORTED                                                                         \
   "__init__ may call super().__init__(), set self.name = nn.Layer(...) or nn.Sequential(...), " \
@@ -27,6 +27,7 @@ typedef struct
   char  *name;   /* "conv1", without self. */
   char  *call;   /* "nn.Conv2d(1, 32, 3, 1)", constants put in */
   guint  line;
+  guint  calls;  /* by forward, so far */
 } Module;
 
 typedef struct
@@ -45,9 +46,9 @@ typedef struct
   GPtrArray  *modules;    /* of Module */
   GString    *out;
   GArray     *src_lines;  /* guint: the source line of each line of out */
-  char       *current;    /* the tensor the chain has reached */
-  GHashTable *aliases;    /* other names of that tensor (identity = x) */
-  GHashTable *stale;      /* earlier tensors' names -> the line that set them */
+  GHashTable *vars;       /* forward's variables -> the layer (or "input") that holds them */
+  char       *prev;       /* the last layer written */
+  guint       n_layers;   /* layers written so far: the spec's index of the next */
   guint       line;       /* the source line being read */
 } Reader;
 
@@ -153,13 +154,13 @@ cs_torch_source_has_class (const char *text)
     }
 }
 
-static const Module *
+static Module *
 find_module (Reader     *r,
              const char *name)
 {
   for (guint i = 0; i < r->modules->len; i++)
     {
-      const Module *m = g_ptr_array_index (r->modules, i);
+      Module *m = g_ptr_array_index (r->modules, i);
       if (g_str_equal (m->name, name))
         return m;
     }
@@ -269,23 +270,97 @@ is_keyword_arg (const char *arg)
   return p != arg && p[0] == '=' && p[1] != '=';
 }
 
-static gboolean translate (Reader *r, const char *expr);
+static char *translate (Reader *r, const char *expr);
 
-static gboolean
+/* The layers an nn.Sequential call expands to, named as the spec names them
+ * (features.3.0); one for any other module. */
+static void
+module_leaves (const char *name,
+               const char *call,
+               GPtrArray  *out,
+               guint       depth)
+{
+  g_autofree char *callee = NULL, *args = NULL;
+  g_autoptr(GPtrArray) items = NULL;
+
+  if (depth < 8 && cs_py_split_call (call, &callee, &args) && g_str_has_suffix (callee, "Sequential") &&
+      (items = cs_py_split_top (args, ',')) != NULL && items->len > 0)
+    {
+      for (guint i = 0; i < items->len; i++)
+        {
+          g_autofree char *sub = g_strdup_printf ("%s.%u", name, i);
+          module_leaves (sub, g_ptr_array_index (items, i), out, depth + 1);
+        }
+      return;
+    }
+  g_ptr_array_add (out, g_strdup (name));
+}
+
+/* One line of the spec, making @n_layers layers, the last called @name. */
+static char *
+emit_node (Reader     *r,
+           const char *text,
+           const char *name,
+           guint       n_layers)
+{
+  emit (r, text);
+  r->n_layers += n_layers;
+  g_free (r->prev);
+  r->prev = g_strdup (name);
+  return g_strdup (name);
+}
+
+/* How a line names its input: x for the layer just before, else its name. */
+static const char *
+source_ref (Reader     *r,
+            const char *src)
+{
+  return g_strcmp0 (src, r->prev) == 0 || (r->prev == NULL && g_str_equal (src, "input")) ? "x" : src;
+}
+
+static char *
 translate_tensor_name (Reader     *r,
                        const char *name)
 {
-  if (r->current != NULL && (g_str_equal (name, r->current) || g_hash_table_contains (r->aliases, name)))
-    return TRUE;
-  if (g_hash_table_contains (r->stale, name))
-    return fail (r, "%s is used after line %u moved the chain on to %s: a model that goes back to an "
-                 "earlier tensor (a residual connection, a branch) is not supported yet; "
-                 "Convscope reads a straight chain of layers",
-                 name, GPOINTER_TO_UINT (g_hash_table_lookup (r->stale, name)), r->current);
-  return fail (r, "%s is not forward's input or a tensor it computed", name);
+  const char *node = g_hash_table_lookup (r->vars, name);
+
+  if (node == NULL)
+    {
+      fail (r, "%s is not forward's input or a tensor it computed", name);
+      return NULL;
+    }
+  return g_strdup (node);
 }
 
-static gboolean
+/* a + b + c: a sum of tensors (a residual connection) */
+static char *
+translate_sum (Reader     *r,
+               GPtrArray  *terms)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_autofree char *name = NULL;
+  g_autoptr(GPtrArray) srcs = g_ptr_array_new_with_free_func (g_free);
+
+  if (terms->len > CS_LAYER_MAX_INPUTS)
+    {
+      fail (r, "a sum of more than %d tensors", CS_LAYER_MAX_INPUTS);
+      return NULL;
+    }
+  for (guint i = 0; i < terms->len; i++)
+    {
+      char *src = translate (r, g_ptr_array_index (terms, i));
+      if (src == NULL)
+        return NULL;
+      g_ptr_array_add (srcs, src);
+    }
+  name = g_strdup_printf ("add_%u", r->n_layers);
+  g_string_append_printf (line, "%s = ", name);
+  for (guint i = 0; i < srcs->len; i++)
+    g_string_append_printf (line, "%s%s", i ? " + " : "", (char *) srcs->pdata[i]);
+  return emit_node (r, line->str, name, 1);
+}
+
+static char *
 translate_call (Reader     *r,
                 const char *expr,
                 const char *callee,
@@ -293,43 +368,118 @@ translate_call (Reader     *r,
 {
   g_autoptr(GPtrArray) parts = cs_py_split_top (args, ',');
   const char *base = strrchr (callee, '.') ? strrchr (callee, '.') + 1 : callee;
+  g_autofree char *src = NULL;
 
   if (parts == NULL)
-    return fail (r, "cannot read the arguments of %s", callee);
-
-  /* self.conv1(x): a layer of __init__ */
-  if (g_str_has_prefix (callee, "self.") && cs_py_is_dotted_name (callee, FALSE) && strchr (callee + 5, '.') == NULL)
     {
-      const Module *m = find_module (r, callee + 5);
-      g_autofree char *line = NULL;
-
-      if (m == NULL)
-        return fail (r, "forward calls %s, which __init__ does not set to a layer", callee);
-      if (parts->len != 1 || is_keyword_arg (g_ptr_array_index (parts, 0)))
-        return fail (r, "%s takes one tensor here, as layers do", callee);
-      if (!translate (r, g_ptr_array_index (parts, 0)))
-        return FALSE;
-      line = g_strdup_printf ("%s = %s", m->name, m->call);
-      emit (r, line);
-      return TRUE;
+      fail (r, "cannot read the arguments of %s", callee);
+      return NULL;
     }
 
-  /* F.relu(x), torch.flatten(x, 1), torch.nn.functional.max_pool2d(x, 2) */
+  /* self.conv1(x): a layer of __init__; called again, it keeps its weights */
+  if (g_str_has_prefix (callee, "self.") && cs_py_is_dotted_name (callee, FALSE) && strchr (callee + 5, '.') == NULL)
+    {
+      Module *m = find_module (r, callee + 5);
+      g_autofree char *line = NULL, *name = NULL;
+      g_autoptr(GPtrArray) leaves = g_ptr_array_new_with_free_func (g_free);
+
+      if (m == NULL)
+        {
+          fail (r, "forward calls %s, which __init__ does not set to a layer", callee);
+          return NULL;
+        }
+      if (parts->len != 1 || is_keyword_arg (g_ptr_array_index (parts, 0)))
+        {
+          fail (r, "%s takes one tensor here, as layers do", callee);
+          return NULL;
+        }
+      src = translate (r, g_ptr_array_index (parts, 0));
+      if (src == NULL)
+        return NULL;
+      module_leaves (m->name, m->call, leaves, 0);
+      if (m->calls++ == 0)
+        {
+          const char *ref = source_ref (r, src);
+          line = g_str_equal (ref, "x") ? g_strdup_printf ("%s = %s", m->name, m->call)
+                                        : g_strdup_printf ("%s = %s(%s)", m->name, m->call, ref);
+          return emit_node (r, line, leaves->pdata[leaves->len - 1], leaves->len);
+        }
+      if (leaves->len != 1)
+        {
+          fail (r, "self.%s, an nn.Sequential, is called a second time; calling a Sequential again is not "
+                "supported yet (call its layers instead)", m->name);
+          return NULL;
+        }
+      name = g_strdup_printf ("%s_%u", m->name, m->calls);
+      line = g_strdup_printf ("%s = %s(%s)", name, m->name, src);
+      return emit_node (r, line, name, 1);
+    }
+
+  /* F.relu(x), torch.flatten(x, 1), torch.nn.functional.max_pool2d(x, 2), torch.cat((a, b), 1) */
   if (cs_py_is_dotted_name (callee, FALSE) &&
       (g_str_has_prefix (callee, "F.") || g_str_has_prefix (callee, "torch.") ||
        g_str_has_prefix (callee, "nn.functional.")))
     {
       g_autoptr(GString) line = g_string_new (NULL);
+      g_autofree char *name = NULL;
 
-      if (g_str_equal (base, "cat") || g_str_equal (base, "concat") || g_str_equal (base, "stack") ||
-          g_str_equal (base, "add") || g_str_equal (base, "mul") || g_str_equal (base, "matmul"))
-        return fail (r, "%s(...) joins tensors: branches and joins are not supported yet; %s",
-                     callee, FORWARD_SUPPORTED);
+      if (g_str_equal (base, "add") && parts->len == 2 && !is_keyword_arg (parts->pdata[0]) &&
+          !is_keyword_arg (parts->pdata[1]))
+        return translate_sum (r, parts);
+      if (g_str_equal (base, "cat") || g_str_equal (base, "concat"))
+        {
+          const char *list = parts->len > 0 ? g_ptr_array_index (parts, 0) : "";
+          g_autofree char *inner = NULL, *dim = NULL;
+          g_autoptr(GPtrArray) items = NULL;
+
+          if ((list[0] != '(' && list[0] != '[') || strlen (list) < 2)
+            {
+              fail (r, "%s takes a tuple or list of tensors, like torch.cat((a, b), 1)", callee);
+              return NULL;
+            }
+          inner = g_strndup (list + 1, strlen (list) - 2);
+          items = cs_py_split_top (inner, ',');
+          dim = parts->len > 1 ? cs_py_substitute (parts->pdata[1], r->consts) : g_strdup ("0");
+          if (g_str_has_prefix (dim, "dim"))
+            memmove (dim, strchr (dim, '=') + 1, strlen (strchr (dim, '=') + 1) + 1);
+          g_strstrip (dim);
+          if (items == NULL || items->len < 2 || items->len > CS_LAYER_MAX_INPUTS)
+            {
+              fail (r, "%s joins 2 to %d tensors", callee, CS_LAYER_MAX_INPUTS);
+              return NULL;
+            }
+          name = g_strdup_printf ("cat_%u", r->n_layers);
+          {
+            g_autoptr(GString) refs = g_string_new (NULL);
+            for (guint i = 0; i < items->len; i++)
+              {
+                g_autofree char *t = translate (r, g_ptr_array_index (items, i));
+                if (t == NULL)
+                  return NULL;
+                g_string_append_printf (refs, "%s%s", i ? ", " : "", t);
+              }
+            g_free (name);
+            name = g_strdup_printf ("cat_%u", r->n_layers);
+            g_string_append_printf (line, "%s = torch.cat((%s), %s)", name, refs->str, dim);
+          }
+          return emit_node (r, line->str, name, 1);
+        }
+      if (g_str_equal (base, "stack") || g_str_equal (base, "mul") || g_str_equal (base, "matmul") ||
+          g_str_equal (base, "add") || g_str_equal (base, "sub"))
+        {
+          fail (r, "%s(...) is not supported; tensors join by a + b or torch.cat((a, b), 1)", callee);
+          return NULL;
+        }
       if (parts->len == 0 || is_keyword_arg (g_ptr_array_index (parts, 0)))
-        return fail (r, "%s(...) takes the tensor first, e.g. %s(x)", callee, callee);
-      if (!translate (r, g_ptr_array_index (parts, 0)))
-        return FALSE;
-      g_string_append_printf (line, "%s(x", callee);
+        {
+          fail (r, "%s(...) takes the tensor first, e.g. %s(x)", callee, callee);
+          return NULL;
+        }
+      src = translate (r, g_ptr_array_index (parts, 0));
+      if (src == NULL)
+        return NULL;
+      name = g_strdup_printf ("%s_%u", base, r->n_layers);
+      g_string_append_printf (line, "%s = %s(%s", name, callee, source_ref (r, src));
       for (guint i = 1; i < parts->len; i++)
         {
           const char *a = g_ptr_array_index (parts, i);
@@ -342,42 +492,48 @@ translate_call (Reader     *r,
           g_string_append_printf (line, ", %s", v);
         }
       g_string_append_c (line, ')');
-      emit (r, line->str);
-      return TRUE;
+      return emit_node (r, line->str, name, 1);
     }
 
   /* x.view(x.size(0), -1), self.conv(x).flatten(1) */
-  if (strchr (callee, '.') != NULL && strncmp (callee, "self.", 5) != 0)
+  if (strchr (callee, '.') != NULL && (strncmp (callee, "self.", 5) != 0 || strchr (callee, '(') != NULL))
     {
       g_autofree char *target = g_strndup (callee, strrchr (callee, '.') - callee);
-      g_autofree char *line = NULL;
+      g_autofree char *line = NULL, *name = NULL;
       g_autoptr(GString) rest = g_string_new (NULL);
 
       if (!cs_spec_is_ident_start (base[0]))
-        return fail (r, "cannot read \"%s\"", expr);
+        {
+          fail (r, "cannot read \"%s\"", expr);
+          return NULL;
+        }
       if (cs_py_is_dotted_name (target, FALSE))
         {
           g_autofree char *head = g_strndup (target, strcspn (target, "."));
-          if (!g_str_equal (head, r->current) && !g_hash_table_contains (r->aliases, head) &&
-              !g_hash_table_contains (r->stale, head))
-            return fail (r, "forward calls %s(...), which Convscope does not know; %s", callee, FORWARD_SUPPORTED);
+          if (!g_hash_table_contains (r->vars, head))
+            {
+              fail (r, "forward calls %s(...), which Convscope does not know; %s", callee, FORWARD_SUPPORTED);
+              return NULL;
+            }
         }
-      if (!translate (r, target))
-        return FALSE;
+      src = translate (r, target);
+      if (src == NULL)
+        return NULL;
       for (guint i = 0; i < parts->len; i++)
         {
           g_autofree char *v = cs_py_substitute (g_ptr_array_index (parts, i), r->consts);
           g_string_append_printf (rest, "%s%s", i ? ", " : "", v);
         }
-      line = g_strdup_printf ("x.%s(%s)", base, rest->str);
-      emit (r, line);
-      return TRUE;
+      name = g_strdup_printf ("%s_%u", base, r->n_layers);
+      line = g_strdup_printf ("%s = %s.%s(%s)", name, source_ref (r, src), base, rest->str);
+      return emit_node (r, line, name, 1);
     }
 
-  return fail (r, "forward calls %s(...), which Convscope does not know; %s", callee, FORWARD_SUPPORTED);
+  fail (r, "forward calls %s(...), which Convscope does not know; %s", callee, FORWARD_SUPPORTED);
+  return NULL;
 }
 
-static gboolean
+static char *
 translate (Reader     *r,
            const char *expr)
 {
@@ -410,20 +566,37 @@ translate (Reader     *r,
     }
 
   if (s[0] == '\0')
-    return fail (r, "an empty expression");
+    {
+      fail (r, "an empty expression");
+      return NULL;
+    }
   if (cs_py_is_dotted_name (s, FALSE) && strchr (s, '.') == NULL)
     return translate_tensor_name (r, s);
   op = cs_py_top_operator (s);
   if (op == '+')
-    return fail (r, "\"%s\" adds two tensors (a residual connection): branches and joins are not supported yet; "
-                 "Convscope reads a straight chain of layers", s);
+    {
+      g_autoptr(GPtrArray) terms = cs_py_split_top (s, '+');
+      if (terms == NULL || terms->len < 2)
+        {
+          fail (r, "cannot read \"%s\"", s);
+          return NULL;
+        }
+      return translate_sum (r, terms);
+    }
   if (op != 0)
-    return fail (r, "\"%s\": arithmetic on tensors (%c) is not supported; %s", s, op, FORWARD_SUPPORTED);
+    {
+      fail (r, "\"%s\": arithmetic on tensors (%c) is not supported; %s", s, op, FORWARD_SUPPORTED);
+      return NULL;
+    }
   if (strstr (s, " if ") != NULL)
-    return fail (r, "a conditional expression is not supported; %s", FORWARD_SUPPORTED);
+    {
+      fail (r, "a conditional expression is not supported; %s", FORWARD_SUPPORTED);
+      return NULL;
+    }
   if (cs_py_split_call (s, &callee, &args))
     return translate_call (r, s, callee, args);
-  return fail (r, "cannot read \"%s\" in forward; %s", s, FORWARD_SUPPORTED);
+  fail (r, "cannot read \"%s\" in forward; %s", s, FORWARD_SUPPORTED);
+  return NULL;
 }
 
 static gboolean
@@ -435,7 +608,7 @@ read_forward (Reader   *r,
   CsPyLine *def = line_at (r, def_index);
   g_autofree char *fname = NULL;
   g_autoptr(GPtrArray) params = cs_py_def_params (def->text, &fname);
-  gboolean returned = FALSE;
+  g_autofree char *result = NULL;
 
   r->line = def->line;
   if (params == NULL)
@@ -445,13 +618,13 @@ read_forward (Reader   *r,
                  cls->name, params->len > 0 ? params->len - 1 : 0);
   {
     g_autofree char *deflt = NULL;
-    r->current = cs_py_param_name (g_ptr_array_index (params, 1), &deflt);
+    g_hash_table_insert (r->vars, cs_py_param_name (g_ptr_array_index (params, 1), &deflt), g_strdup ("input"));
   }
 
-  for (guint i = def_index + 1; i < end && !returned; i++)
+  for (guint i = def_index + 1; i < end && result == NULL; i++)
     {
       CsPyLine *l = line_at (r, i);
-      g_autofree char *target = NULL, *value = NULL;
+      g_autofree char *target = NULL, *value = NULL, *node = NULL;
       char aug;
 
       r->line = l->line;
@@ -465,47 +638,32 @@ read_forward (Reader   *r,
         }
       if (g_str_has_prefix (l->text, "return ") || g_str_equal (l->text, "return"))
         {
-          if (!translate (r, l->text + 6))
+          result = translate (r, l->text + 6);
+          if (result == NULL)
             return FALSE;
-          returned = TRUE;
+          if (g_strcmp0 (result, r->prev) != 0)
+            return fail (r, "forward returns %s, but computes more after it; return the last result", l->text + 7);
           continue;
         }
       if (!cs_py_split_assignment (l->text, &target, &value, &aug))
         return fail (r, "cannot read \"%s\" in forward; %s", l->text, FORWARD_SUPPORTED);
-      if (aug == '+')
-        return fail (r, "\"%s\" adds two tensors (a residual connection): branches and joins are not supported "
-                     "yet; Convscope reads a straight chain of layers", l->text);
-      if (aug != 0)
-        return fail (r, "\"%s\": arithmetic on tensors is not supported; %s", l->text, FORWARD_SUPPORTED);
       if (!cs_py_is_dotted_name (target, FALSE) || strchr (target, '.') != NULL)
         return fail (r, "cannot assign to \"%s\" in forward; %s", target, FORWARD_SUPPORTED);
-      {
-        guint emitted = r->src_lines->len;
-        GHashTableIter it;
-        gpointer key;
-
-        if (!translate (r, value))
-          return FALSE;
-        if (r->src_lines->len == emitted)
-          {
-            /* identity = x: another name for the same tensor */
-            g_hash_table_add (r->aliases, g_strdup (target));
-            g_hash_table_remove (r->stale, target);
-            continue;
-          }
-        g_hash_table_iter_init (&it, r->aliases);
-        while (g_hash_table_iter_next (&it, &key, NULL))
-          if (!g_str_equal (key, target))
-            g_hash_table_insert (r->stale, g_strdup (key), GUINT_TO_POINTER (l->line));
-        g_hash_table_remove_all (r->aliases);
-        if (!g_str_equal (target, r->current))
-          g_hash_table_insert (r->stale, g_strdup (r->current), GUINT_TO_POINTER (l->line));
-        g_hash_table_remove (r->stale, target);
-        g_free (r->current);
-        r->current = g_strdup (target);
-      }
+      if (aug == '+')
+        {
+          /* out += identity */
+          g_autofree char *sum = g_strdup_printf ("%s + (%s)", target, value);
+          node = translate (r, sum);
+        }
+      else if (aug != 0)
+        return fail (r, "\"%s\": arithmetic on tensors is not supported; %s", l->text, FORWARD_SUPPORTED);
+      else
+        node = translate (r, value);
+      if (node == NULL)
+        return FALSE;
+      g_hash_table_insert (r->vars, g_strdup (target), g_steal_pointer (&node));
     }
-  if (!returned)
+  if (result == NULL)
     {
       r->line = def->line;
       return fail (r, "%s.forward never returns its result", cls->name);
@@ -524,8 +682,7 @@ cs_torch_source_translate (const char  *source,
   g_autoptr(GPtrArray) classes = g_ptr_array_new_with_free_func ((GDestroyNotify) class_def_free);
   g_autoptr(GHashTable) consts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GPtrArray) modules = g_ptr_array_new_with_free_func ((GDestroyNotify) module_free);
-  g_autoptr(GHashTable) stale = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GHashTable) aliases = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) vars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GArray) srcl = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GString) out = g_string_new (NULL);
   Reader r = { 0 };
@@ -543,8 +700,7 @@ cs_torch_source_translate (const char  *source,
   r.modules = modules;
   r.out = out;
   r.src_lines = srcl;
-  r.stale = stale;
-  r.aliases = aliases;
+  r.vars = vars;
 
   /* Classes, and module-level constants (NUM_CLASSES = 10). */
   for (guint i = 0; i < lines->len; i++)
@@ -667,10 +823,10 @@ cs_torch_source_translate (const char  *source,
   }
   if (!read_forward (&r, cls, forward, forward_end))
     {
-      g_free (r.current);
+      g_free (r.prev);
       return NULL;
     }
-  g_free (r.current);
+  g_free (r.prev);
   if (srcl->len == 2)
     {
       r.line = line_at (&r, forward)->line;

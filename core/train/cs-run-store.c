@@ -290,8 +290,11 @@ cs_run_store_default_name (CsRunStore          *self,
   preset = cs_preset_lookup (settings->model);
   hp = &settings->hp;
   cs_hyper_params_for_preset (&usual, preset ? settings->model : NULL);
-  base = preset ? g_strdup (preset->title)
-                : g_str_equal (settings->model, "custom") ? g_strdup ("Custom model") : g_path_get_basename (settings->model);
+  /* A PyTorch class goes by its name, as PyTorch prints it. */
+  base = settings->spec != NULL ? cs_spec_class_name (settings->spec) : NULL;
+  if (base == NULL)
+    base = preset ? g_strdup (preset->title)
+                  : g_str_equal (settings->model, "custom") ? g_strdup ("Custom model") : g_path_get_basename (settings->model);
   name = g_string_new (base);
   /* What differs from the notebook's settings for this model. */
   if (hp->optim.kind != usual.optim.kind)

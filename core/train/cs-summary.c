@@ -246,11 +246,17 @@ cs_summary_new (const CsSpec        *spec,
       else
         row.mult_adds = (guint64) (w_numel + b_numel) * batch;
 
+      if (row.params > 0)
+        self->forward_backward_bytes += 2 * 4 * prod (row.out_shape, row.out_ndim);
+      /* A module called again: torchinfo's "(recursive)", its weights counted once. */
+      if (l->shares >= 0)
+        {
+          row.recursive = row.params > 0;
+          row.params = 0;
+        }
       self->total_params += row.params;
       self->trainable_params += row.params;
       self->total_mult_adds += row.mult_adds;
-      if (row.params > 0)
-        self->forward_backward_bytes += 2 * 4 * prod (row.out_shape, row.out_ndim);
       g_array_append_val (self->rows, row);
     }
 
@@ -391,7 +397,7 @@ cs_summary_format (const CsSummary    *self,
           else if (g_str_equal (col, "kernel"))
             v = g_strdup (r->kernel ? r->kernel : "--");
           else if (g_str_equal (col, "params"))
-            v = r->params ? cs_format_thousands (r->params) : g_strdup ("--");
+            v = r->recursive ? g_strdup ("(recursive)") : r->params ? cs_format_thousands (r->params) : g_strdup ("--");
           else if (g_str_equal (col, "mult-adds"))
             v = r->mult_adds ? cs_format_thousands (r->mult_adds) : g_strdup ("--");
           else

@@ -24,6 +24,7 @@ typedef struct
   guint64  mult_adds;
   gboolean trainable;
   gboolean container;     /* an nn.Sequential: its layers are the deeper rows after it */
+  gboolean recursive;     /* a module called again: its weights are an earlier row's */
 } CsSummaryRow;
 
 /* Rows nest at most this deep (an nn.Sequential in an nn.Sequential ...). */

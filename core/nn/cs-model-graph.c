@@ -1,0 +1,130 @@
+/* The graph's share of the model: the inputs a layer reads, sums and
+ * concatenations forward and back, and the gradient of a tensor read by
+ * several layers added up from each of them. */
+
+#define G_LOG_DOMAIN "cs-model"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "nn/cs-model-private.h"
+
+/* Layer @j's output needs a gradient: it has weights, or some layer it reads does. */
+gboolean
+cs_model_wants_grad (const CsModel *self,
+                     int            j)
+{
+  return j >= 0 && (self->layers[j].w_off >= 0 || self->layers[j].need_dx);
+}
+
+/* The @k-th tensor a layer reads, and its values per sample. */
+const float *
+cs_model_input_of (const CsModel *self,
+                   const Layer   *L,
+                   guint          k,
+                   gsize         *per_sample)
+{
+  int j = L->spec->inputs[k];
+
+  *per_sample = j < 0 ? cs_shape_numel (self->spec->input) : self->layers[j].out_numel;
+  return j < 0 ? self->x : self->layers[j].out;
+}
+
+/* a + b + ...; or torch.cat along dim 1: each sample's inputs one after another. */
+void
+cs_model_forward_join (CsModel *self,
+                       Layer   *L,
+                       float   *out,
+                       int      B)
+{
+  gsize per, off = 0;
+  const float *a = cs_model_input_of (self, L, 0, &per);
+
+  if (L->spec->kind == CS_LAYER_ADD)
+    {
+      memcpy (out, a, per * B * sizeof (float));
+      for (guint k = 1; k < L->spec->n_inputs; k++)
+        {
+          const float *v = cs_model_input_of (self, L, k, &per);
+          for (gsize i = 0; i < per * B; i++)
+            out[i] += v[i];
+        }
+      return;
+    }
+  for (guint k = 0; k < L->spec->n_inputs; k++)
+    {
+      const float *v = cs_model_input_of (self, L, k, &per);
+      for (int b = 0; b < B; b++)
+        memcpy (out + (gsize) b * L->out_numel + off, v + (gsize) b * per, per * sizeof (float));
+      off += per;
+    }
+}
+
+/* Where the gradient for layer @j's output goes: straight into its buffer
+ * for the first layer that reads it, else into the scratch, to be added
+ * (*accumulate) once written. */
+float *
+cs_model_grad_target (CsModel  *self,
+                      int       j,
+                      gboolean *accumulate)
+{
+  int o = self->layers[j].owner;
+
+  *accumulate = FALSE;
+  if (o < 0)
+    return NULL;
+  if (!self->written[o])
+    {
+      self->written[o] = TRUE;
+      return self->layers[j].delta;
+    }
+  *accumulate = TRUE;
+  return self->dscratch;
+}
+
+void
+cs_model_add_into (float       *dst,
+                   const float *src,
+                   gsize        n)
+{
+  for (gsize i = 0; i < n; i++)
+    dst[i] += src[i];
+}
+
+/* A sum passes its gradient to each input; a concatenation each its slice. */
+void
+cs_model_backward_join (CsModel *self,
+                        Layer   *L,
+                        int      B)
+{
+  gsize per, off = 0;
+
+  for (guint k = 0; k < L->spec->n_inputs; k++, off += per)
+    {
+      int j = L->spec->inputs[k];
+      gboolean acc;
+      float *dst;
+
+      cs_model_input_of (self, L, k, &per);
+      if (!cs_model_wants_grad (self, j) || cs_model_grad_target (self, j, &acc) == NULL)
+        continue;
+      dst = self->layers[j].delta;
+      if (L->spec->kind == CS_LAYER_ADD)
+        {
+          if (acc)
+            cs_model_add_into (dst, L->delta, per * B);
+          else
+            memcpy (dst, L->delta, per * B * sizeof (float));
+          continue;
+        }
+      for (int b = 0; b < B; b++)
+        {
+          const float *src = L->delta + (gsize) b * L->out_numel + off;
+          if (acc)
+            cs_model_add_into (dst + (gsize) b * per, src, per);
+          else
+            memcpy (dst + (gsize) b * per, src, per * sizeof (float));
+        }
+    }
+}

@@ -1,0 +1,86 @@
+/* Inside the model: its layers and buffers, shared by cs-model.c and the
+ * graph's part in cs-model-graph.c. */
+#pragma once
+
+#include "nn/cs-kernels.h"
+#include "nn/cs-model.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  const CsLayerSpec *spec;
+  CsConvGeometry           g;          /* conv/pool geometry; g.B is set per call */
+  gsize              in_numel;   /* per sample */
+  gsize              out_numel;  /* per sample */
+  gssize             w_off;      /* -1 without */
+  gssize             b_off;
+  gboolean           need_dx;    /* some layer below has parameters */
+  int                in0;        /* spec->inputs[0]: the layer it reads, -1 for the model's input */
+  int                owner;      /* whose buffers a view (Flatten, Identity) shares; itself otherwise */
+
+  float             *out_own;    /* NULL when the layer aliases its input (Flatten) */
+  float             *delta_own;
+  float             *col;        /* Conv2d: im2col of the last input */
+  gint32            *argmax;     /* MaxPool2d */
+  float             *mask;       /* Dropout */
+  float             *xhat;       /* BatchNorm: the normalized input, and 1/std per channel */
+  float             *inv_std;
+  gssize             rm_off;     /* BatchNorm's running_mean, running_var, num_batches_tracked; -1 without */
+  gssize             rv_off;
+  gssize             nbt_off;
+
+  const float       *out;        /* this pass's output */
+  float             *delta;      /* gradient of the loss w.r.t. the output */
+} Layer;
+
+struct _CsModel
+{
+  CsSpec     *spec;
+  CsLossKind  loss;
+  Layer      *layers;
+  guint       n_layers;
+
+  GArray     *tensors;     /* of CsParam */
+  gsize       n_params;
+  gsize       n_values;    /* n_params + the state after them */
+  float      *params;
+  float      *grads;
+  gboolean    grads_zero;  /* known to be all zero: the next backward skips clearing them */
+
+  int         capacity;
+  float      *tmp;         /* shared conv scratch (K, B*P) */
+  float      *dcol;        /* shared conv scratch (C*kh*kw, B*P) */
+  gsize       workspace_bytes;
+
+  float      *dscratch;    /* one layer's gradient, to add where a tensor feeds several layers */
+  gboolean   *written;     /* per layer, in a backward pass: its gradient holds a first contribution */
+  gboolean    fan_out;     /* some tensor feeds more than one layer */
+
+  const float *x;          /* the last forward's input */
+  int          last_B;
+  gboolean     last_training;
+};
+
+/* cs-model-graph.c */
+gboolean     cs_model_wants_grad    (const CsModel *self,
+                                     int            j);
+const float *cs_model_input_of      (const CsModel *self,
+                                     const Layer   *L,
+                                     guint          k,
+                                     gsize         *per_sample);
+void         cs_model_forward_join  (CsModel       *self,
+                                     Layer         *L,
+                                     float         *out,
+                                     int            B);
+float       *cs_model_grad_target   (CsModel       *self,
+                                     int            j,
+                                     gboolean      *accumulate);
+void         cs_model_add_into      (float         *dst,
+                                     const float   *src,
+                                     gsize          n);
+void         cs_model_backward_join (CsModel       *self,
+                                     Layer         *L,
+                                     int            B);
+
+G_END_DECLS
