@@ -112,7 +112,8 @@ cs_render_kernels (cairo_t       *cr,
       int groups_per_row;
       g_autofree char *title = NULL;
 
-      if (ls->kind != CS_LAYER_CONV2D)
+      /* A convolution called again has its first call's kernels: drawn once. */
+      if (ls->kind != CS_LAYER_CONV2D || ls->shares >= 0)
         continue;
       n_conv++;
       wname = g_strdup_printf ("%s.weight", ls->name);

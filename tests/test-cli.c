@@ -400,6 +400,15 @@ test_predict_pytorch_classes (void)
         }
       if (i == 2)
         assert_contains (inspect.out, "shortcut.1.num_batches_tracked");
+      /* Kernels of every convolution, a convolution called again drawn once. */
+      {
+        g_auto(Result) render = { 0 };
+        g_autofree char *png = g_build_filename (runs_dir, "kernels.png", NULL);
+        run_cli (&render, "render", "kernels", "-c", pth, "--model", py, "-o", png, NULL);
+        g_assert_cmpint (render.status, ==, 0);
+        g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+        g_unlink (png);
+      }
       g_unlink (out);
     }
 }

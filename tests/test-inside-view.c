@@ -73,6 +73,26 @@ test_kernel_colours (void)
   cairo_surface_destroy (s);
 }
 
+/* A graph: a convolution called twice has its kernels drawn once. */
+static void
+test_graph_kernels (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "classes", "tied_net.py", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_load_file (path, &error);
+  g_autoptr(CsModel) model = NULL;
+  g_autoptr(GArray) cells = g_array_new (FALSE, FALSE, sizeof (CsKernelCell));
+  CsRng rng;
+
+  g_assert_no_error (error);
+  model = cs_model_new (spec);
+  cs_rng_seed (&rng, 1, 0);
+  cs_model_init_params (model, &rng);
+  cs_render_kernels (NULL, spec, cs_model_params (model), model, CS_SCALE_PER_LAYER, 800, FALSE, cells);
+  /* stem: 8 kernels of 1 channel; conv: 8 of 8 channels; conv_2 (the same weights) adds none */
+  g_assert_cmpuint (cells->len, ==, 8 + 8 * 8);
+}
+
 /* The feature-maps view shows exactly core's activations, and repeated updates do not leak. */
 static void
 test_feature_maps_match_core (void)
@@ -263,6 +283,7 @@ main (int   argc,
 
   g_test_add_func ("/ui/kernels/known-colours", test_kernel_colours);
   g_test_add_func ("/ui/kernels/scale-with-width", test_kernels_scale_with_width);
+  g_test_add_func ("/ui/kernels/graph-shared-drawn-once", test_graph_kernels);
   g_test_add_func ("/ui/feature-maps/match-core", test_feature_maps_match_core);
   g_test_add_func ("/ui/inside/live", test_inside_live);
   g_test_add_func ("/ui/inside/renderer-choice", test_renderer_choice);

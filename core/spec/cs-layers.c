@@ -66,7 +66,7 @@ static const CsLayerDef layer_defs[] = {
 static const char * const kind_names[CS_N_LAYER_KINDS] = {
   "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "LogSoftmax",
   "LeakyReLU", "ELU", "GELU", "SiLU", "Identity", "BatchNorm1d", "BatchNorm2d",
-  "AdaptiveAvgPool2d", "Softmax", "Dropout2d", "add", "cat",
+  "AdaptiveAvgPool2d", "Softmax", "Dropout2d", "Add", "Cat",
 };
 
 const char *

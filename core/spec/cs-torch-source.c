@@ -44,6 +44,7 @@ typedef struct
   GError    **error;
   GHashTable *consts;     /* name or self.name -> value text */
   GPtrArray  *modules;    /* of Module */
+  GHashTable *module_by_name;
   GString    *out;
   GArray     *src_lines;  /* guint: the source line of each line of out */
   GHashTable *vars;       /* forward's variables -> the layer (or "input") that holds them */
@@ -158,13 +159,7 @@ static Module *
 find_module (Reader     *r,
              const char *name)
 {
-  for (guint i = 0; i < r->modules->len; i++)
-    {
-      Module *m = g_ptr_array_index (r->modules, i);
-      if (g_str_equal (m->name, name))
-        return m;
-    }
-  return NULL;
+  return g_hash_table_lookup (r->module_by_name, name);
 }
 
 static gboolean
@@ -250,6 +245,7 @@ read_init (Reader   *r,
             m->call = g_steal_pointer (&v);
             m->line = l->line;
             g_ptr_array_add (r->modules, m);
+            g_hash_table_insert (r->module_by_name, m->name, m);
             continue;
           }
         return fail (r, "%s = %s is neither a layer nor a constant; %s", target, value, INIT_SUPPORTED);
@@ -440,8 +436,11 @@ translate_call (Reader     *r,
           inner = g_strndup (list + 1, strlen (list) - 2);
           items = cs_py_split_top (inner, ',');
           dim = parts->len > 1 ? cs_py_substitute (parts->pdata[1], r->consts) : g_strdup ("0");
-          if (g_str_has_prefix (dim, "dim"))
-            memmove (dim, strchr (dim, '=') + 1, strlen (strchr (dim, '=') + 1) + 1);
+          if (g_str_has_prefix (dim, "dim") && strchr (dim, '=') != NULL)
+            {
+              const char *v = strchr (dim, '=') + 1;
+              memmove (dim, v, strlen (v) + 1);
+            }
           g_strstrip (dim);
           if (items == NULL || items->len < 2 || items->len > CS_LAYER_MAX_INPUTS)
             {
@@ -683,6 +682,7 @@ cs_torch_source_translate (const char  *source,
   g_autoptr(GHashTable) consts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GPtrArray) modules = g_ptr_array_new_with_free_func ((GDestroyNotify) module_free);
   g_autoptr(GHashTable) vars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GHashTable) module_by_name = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GArray) srcl = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GString) out = g_string_new (NULL);
   Reader r = { 0 };
@@ -701,6 +701,7 @@ cs_torch_source_translate (const char  *source,
   r.out = out;
   r.src_lines = srcl;
   r.vars = vars;
+  r.module_by_name = module_by_name;
 
   /* Classes, and module-level constants (NUM_CLASSES = 10). */
   for (guint i = 0; i < lines->len; i++)
