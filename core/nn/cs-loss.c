@@ -10,6 +10,30 @@
 #include "base/cs-thread-pool.h"
 #include "nn/cs-kernels-private.h"
 
+/* sum_j exp (row[j] - m) with m the row's maximum (stable), each term into
+ * @terms if not NULL. */
+static double
+exp_sum (const float *row,
+         int          N,
+         float       *max,
+         float       *terms)
+{
+  float m = row[0];
+  double sum = 0;
+
+  for (int j = 1; j < N; j++)
+    m = MAX (m, row[j]);
+  for (int j = 0; j < N; j++)
+    {
+      float e = expf (row[j] - m);
+      if (terms != NULL)
+        terms[j] = e;
+      sum += e;
+    }
+  *max = m;
+  return sum;
+}
+
 void
 cs_log_softmax_forward (float       *out,
                         const float *x,
@@ -20,15 +44,10 @@ cs_log_softmax_forward (float       *out,
     {
       const float *row = x + (gsize) s * N;
       float *o = out + (gsize) s * N;
-      float m = row[0];
-      double sum = 0;
-      float lse;
+      float m;
+      double sum = exp_sum (row, N, &m, NULL);
+      float lse = m + (float) log (sum);
 
-      for (int j = 1; j < N; j++)
-        m = MAX (m, row[j]);
-      for (int j = 0; j < N; j++)
-        sum += expf (row[j] - m);
-      lse = m + (float) log (sum);
       for (int j = 0; j < N; j++)
         o[j] = row[j] - lse;
     }
@@ -42,15 +61,10 @@ cs_softmax_forward (float       *out,
 {
   for (int s = 0; s < B; s++)
     {
-      const float *row = x + (gsize) s * N;
       float *o = out + (gsize) s * N;
-      float m = row[0];
-      double sum = 0;
+      float m;
+      double sum = exp_sum (x + (gsize) s * N, N, &m, o);
 
-      for (int j = 1; j < N; j++)
-        m = MAX (m, row[j]);
-      for (int j = 0; j < N; j++)
-        sum += (o[j] = expf (row[j] - m));
       for (int j = 0; j < N; j++)
         o[j] = (float) (o[j] / sum);
     }

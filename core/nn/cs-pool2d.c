@@ -325,6 +325,18 @@ cs_avgpool_backward (float                *dx,
 
 /* ---- AdaptiveAvgPool2d ------------------------------------------------- */
 
+/* Output @i of @o over @n inputs averages [floor (i n / o), ceil ((i + 1) n / o)). */
+static inline void
+adaptive_window (int  i,
+                 int  n,
+                 int  o,
+                 int *start,
+                 int *end)
+{
+  *start = (int) ((gint64) i * n / o);
+  *end = (int) (((gint64) (i + 1) * n + o - 1) / o);
+}
+
 /* The reference: plane by plane, each output the mean of its window. */
 void
 cs_adaptive_avgpool_forward_ref (float       *out,
@@ -342,11 +354,13 @@ cs_adaptive_avgpool_forward_ref (float       *out,
 
       for (int i = 0; i < oh; i++)
         {
-          int y0 = (int) ((gint64) i * H / oh), y1 = (int) (((gint64) (i + 1) * H + oh - 1) / oh);
+          int y0, y1;
+          adaptive_window (i, H, oh, &y0, &y1);
           for (int j = 0; j < ow; j++)
             {
-              int x0 = (int) ((gint64) j * W / ow), x1 = (int) (((gint64) (j + 1) * W + ow - 1) / ow);
+              int x0, x1;
               double sum = 0;
+              adaptive_window (j, W, ow, &x0, &x1);
               for (int y = y0; y < y1; y++)
                 for (int xx = x0; xx < x1; xx++)
                   sum += in[y * W + xx];
@@ -373,11 +387,14 @@ cs_adaptive_avgpool_backward_ref (float       *dx,
 
       for (int i = 0; i < oh; i++)
         {
-          int y0 = (int) ((gint64) i * H / oh), y1 = (int) (((gint64) (i + 1) * H + oh - 1) / oh);
+          int y0, y1;
+          adaptive_window (i, H, oh, &y0, &y1);
           for (int j = 0; j < ow; j++)
             {
-              int x0 = (int) ((gint64) j * W / ow), x1 = (int) (((gint64) (j + 1) * W + ow - 1) / ow);
-              float share = g[i * ow + j] / (float) ((y1 - y0) * (x1 - x0));
+              int x0, x1;
+              float share;
+              adaptive_window (j, W, ow, &x0, &x1);
+              share = g[i * ow + j] / (float) ((y1 - y0) * (x1 - x0));
               for (int y = y0; y < y1; y++)
                 for (int xx = x0; xx < x1; xx++)
                   d[y * W + xx] += share;
