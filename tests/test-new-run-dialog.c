@@ -147,6 +147,10 @@ test_pasted_class (void)
   g_assert_cmpstr (cells[20], ==, "→ 256");         /* x.view(x.size(0), -1) */
   g_assert_cmpstr (cells[23], ==, "→ 10");
   g_assert_cmpstr (cells[10], ==, "");              /* __init__ computes nothing */
+  {
+    GtkEntry *name = GTK_ENTRY (gtk_widget_get_template_child (GTK_WIDGET (dialog), CS_TYPE_NEW_RUN_DIALOG, "name_entry"));
+    g_assert_cmpstr (gtk_entry_get_placeholder_text (name), ==, "Net");   /* the run's default name */
+  }
 
   /* Arithmetic on tensors: refused at its line, which is marked. */
   broken = g_strjoin ("", source, "", NULL);

@@ -170,6 +170,61 @@ test_plot_y_range (void)
   g_object_unref (plot);
 }
 
+/* Horizontal grid lines of an exported plot: rows where three columns of
+ * the plot area are the same light grey. */
+static int
+count_grid_rows (const char *png)
+{
+  cairo_surface_t *s = cairo_image_surface_create_from_png (png);
+  const guint8 *data = cairo_image_surface_get_data (s);
+  int stride = cairo_image_surface_get_stride (s), h = cairo_image_surface_get_height (s), rows = 0;
+  gboolean prev = FALSE;
+
+  for (int yy = 40; yy < h - 50; yy++)
+    {
+      guint32 a = *(const guint32 *) (data + yy * stride + 4 * 120) & 0xffffff;
+      guint32 b = *(const guint32 *) (data + yy * stride + 4 * 220) & 0xffffff;
+      guint32 c = *(const guint32 *) (data + yy * stride + 4 * 320) & 0xffffff;
+      gboolean grid = a == b && b == c && (a & 0xff) < 245 && (a & 0xff) > 180;
+      rows += grid && !prev;
+      prev = grid;
+    }
+  cairo_surface_destroy (s);
+  return rows;
+}
+
+/* A loss from 2.3 down to 1.1 on a log axis has labelled lines (1..9 ticks
+ * within a decade), not a bare axis; over decades, one line per decade. */
+static void
+test_plot_log_ticks (void)
+{
+  CsPlot *plot = g_object_ref_sink (cs_plot_new ());
+  g_autofree char *png = g_build_filename (runs_dir, "log.png", NULL);
+  g_autoptr(GError) error = NULL;
+  double x[20], y[20];
+  GdkRGBA blue = { 0, 0, 1, 1 };
+
+  for (int i = 0; i < 20; i++)
+    {
+      x[i] = i;
+      y[i] = 2.3 - 1.2 * i / 19.0;
+    }
+  cs_plot_set_log_y (plot, TRUE);
+  cs_plot_add_series (plot, "loss", &blue);
+  cs_plot_set_points (plot, 0, x, y, 20);
+  g_assert_true (cs_plot_export (plot, png, 400, 300, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count_grid_rows (png), >=, 1);   /* 1.1 to 2.3: the line at 2 (none before) */
+
+  for (int i = 0; i < 20; i++)
+    y[i] = pow (10, 1 - 4.0 * i / 19.0);   /* 10 down to 0.001 */
+  cs_plot_set_points (plot, 0, x, y, 20);
+  g_assert_true (cs_plot_export (plot, png, 400, 300, &error));
+  g_assert_cmpint (count_grid_rows (png), >=, 4);
+  g_assert_cmpint (count_grid_rows (png), <=, 6);
+  g_object_unref (plot);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -180,6 +235,7 @@ main (int   argc,
   g_test_add_func ("/ui/plot/export-shows-curve", test_plot_export);
   g_test_add_func ("/ui/plot/legend-keeps-last-point-clear", test_plot_legend_clear);
   g_test_add_func ("/ui/plot/accuracy-axis", test_plot_y_range);
+  g_test_add_func ("/ui/plot/log-axis-ticks", test_plot_log_ticks);
 
   ret = g_test_run ();
   return cs_test_ui_finish (ret);

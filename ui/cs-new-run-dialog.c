@@ -282,6 +282,12 @@ validate (CsNewRunDialog *self)
       gtk_label_set_text (self->status, msg);
       gtk_widget_remove_css_class (GTK_WIDGET (self->status), "error");
       gtk_widget_add_css_class (GTK_WIDGET (self->status), "success");
+      /* The name a run gets without one: a PyTorch class's own, else the custom model's. */
+      if (!self->setting_preset)
+        {
+          g_autofree char *cls = cs_spec_class_name (self->spec);
+          gtk_entry_set_placeholder_text (self->name_entry, cls ? cls : "Custom model");
+        }
     }
   update_shapes (self, text);
   gtk_widget_set_sensitive (GTK_WIDGET (self->start_button), self->spec != NULL);

@@ -320,20 +320,33 @@ cs_plot_draw (CsPlot  *self,
   cairo_set_line_width (cr, 1);
   {
     double step = self->log_y ? 1 : nice_step (f.y1 - f.y0, 5);
-    for (double v = ceil (f.y0 / step) * step; v <= f.y1 + 1e-9; v += step)
-      {
-        double yy = round (cs_plot_py (&f, v)) + 0.5;
-        cairo_set_source_rgba (cr, fg, fg, fg, 0.12);
-        cairo_move_to (cr, f.left, yy);
-        cairo_line_to (cr, f.right, yy);
-        cairo_stroke (cr);
-        cairo_set_source_rgba (cr, fg, fg, fg, 0.75);
-        if (self->log_y)
-          g_snprintf (buf, sizeof buf, "%g", pow (10, v));
-        else
-          format_tick (buf, sizeof buf, v, step);
-        show_text (cr, f.left - 6, yy, buf, 1, 0.5);
-      }
+    /* A log axis ticks each decade; over less than two decades also 2 and 5
+     * of them, over less than half of one every 1..9 (a loss from 2.3 to 1). */
+    static const double decades[] = { 1 }, coarse[] = { 1, 2, 5 }, fine[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    const double *mant = f.y1 - f.y0 >= 2 ? decades : f.y1 - f.y0 >= 0.5 ? coarse : fine;
+    guint n_mant = mant == decades ? 1 : mant == coarse ? 3 : 9;
+    double first = self->log_y ? floor (f.y0) : ceil (f.y0 / step) * step;
+
+    for (double v = first; v <= f.y1 + 1e-9; v += step)
+      for (guint m = 0; m < (self->log_y ? n_mant : 1); m++)
+        {
+          double t = self->log_y ? v + log10 (mant[m]) : v;
+          double yy;
+
+          if (t < f.y0 - 1e-9 || t > f.y1 + 1e-9)
+            continue;
+          yy = round (cs_plot_py (&f, t)) + 0.5;
+          cairo_set_source_rgba (cr, fg, fg, fg, 0.12);
+          cairo_move_to (cr, f.left, yy);
+          cairo_line_to (cr, f.right, yy);
+          cairo_stroke (cr);
+          cairo_set_source_rgba (cr, fg, fg, fg, 0.75);
+          if (self->log_y)
+            g_snprintf (buf, sizeof buf, "%g", mant[m] * pow (10, v));
+          else
+            format_tick (buf, sizeof buf, v, step);
+          show_text (cr, f.left - 6, yy, buf, 1, 0.5);
+        }
     step = nice_step (f.x1 - f.x0, (int) MAX (2, (f.right - f.left) / 90));
     if (step < 1 && f.x1 - f.x0 >= 1)
       step = 1;
