@@ -187,6 +187,34 @@ test_nested_sequential (void)
   g_assert_true (g_array_index (s->rows, CsSummaryRow, 0).container);
   g_assert_cmpint (g_array_index (s->rows, CsSummaryRow, 6).depth, ==, 3);
   g_assert_cmpstr (g_array_index (s->rows, CsSummaryRow, 6).name, ==, "features.4.0");
+  {
+    g_autofree char *json = cs_summary_to_json (s);
+    g_assert_nonnull (strstr (json, "\"name\": \"features\", \"depth\": 1"));
+    g_assert_nonnull (strstr (json, "\"container\": true"));
+  }
+}
+
+/* A module called again: torchinfo's "(recursive)", its weights counted once. */
+static void
+test_recursive_module (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "classes", "tied_net.py", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CsSpec) spec = cs_spec_for_model (path, &error);
+  g_autoptr(CsSummary) s = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *json = NULL;
+
+  g_assert_no_error (error);
+  s = cs_summary_new (spec, NULL, 1, NULL);
+  text = cs_summary_format (s, NULL, FALSE);
+  assert_line (text, "TiedNet                                  [1, 10]                   --");
+  assert_line (text, "├─Conv2d: 1-3                            [1, 8, 14, 14]            584");
+  assert_line (text, "├─Conv2d: 1-4                            [1, 8, 14, 14]            (recursive)");
+  assert_line (text, "├─MaxPool2d: 1-5                         [1, 16, 7, 7]             --");
+  assert_line (text, "Total params: 8,514");
+  json = cs_summary_to_json (s);
+  g_assert_nonnull (strstr (json, "\"recursive\": true"));
 }
 
 int
@@ -202,6 +230,7 @@ main (int   argc,
   g_test_add_func ("/core/summary/measured-memory", test_measured_memory);
   g_test_add_func ("/core/summary/json", test_json);
   g_test_add_func ("/core/summary/nested-sequential", test_nested_sequential);
+  g_test_add_func ("/core/summary/recursive-module", test_recursive_module);
 
   return g_test_run ();
 }

@@ -505,7 +505,9 @@ cs_summary_to_json (const CsSummary *self)
       else
         g_string_append (s, "null");
       g_string_append_printf (s, ", \"params\": %" G_GSIZE_FORMAT ", \"mult_adds\": %" G_GUINT64_FORMAT
-                                 ", \"trainable\": %s}", r->params, r->mult_adds, r->params ? "true" : "false");
+                                 ", \"trainable\": %s, \"container\": %s, \"recursive\": %s}", r->params,
+                              r->mult_adds, r->params ? "true" : "false", r->container ? "true" : "false",
+                              r->recursive ? "true" : "false");
     }
   g_string_append_printf (s, "\n  ],\n  \"total_params\": %" G_GSIZE_FORMAT ",\n  \"trainable_params\": %" G_GSIZE_FORMAT
                              ",\n  \"non_trainable_params\": %" G_GSIZE_FORMAT ",\n  \"total_mult_adds\": %" G_GUINT64_FORMAT
