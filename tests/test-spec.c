@@ -717,6 +717,49 @@ test_class_graphs (void)
   g_assert_cmpuint (cs_spec_n_params (t), ==, 80 + 584 + 7850);
 }
 
+/* The graph in the line language: named inputs, sums, concatenations, a
+ * module called again, and what is refused. */
+static void
+test_graph_line_spec (void)
+{
+  g_autoptr(CsSpec) g = parse_ok ("input 1x28x28\n"
+                                  "conv1 = nn.Conv2d(1, 8, 3, padding=1)\n"
+                                  "F.relu(x)\n"
+                                  "conv2 = nn.Conv2d(8, 8, 3, padding=1)\n"
+                                  "s = conv2 + relu_1\n"
+                                  "conv1_2 = conv1(input)\n"
+                                  "c = torch.cat([s, conv1_2], dim=1)\n"
+                                  "p = F.adaptive_avg_pool2d(c, 1)\n"
+                                  "flat = p.flatten(1)\n"
+                                  "fc = nn.Linear(16, 10)(flat)\n");
+
+  assert_shape (cs_spec_layer (g, 3), "s", "8x28x28");
+  g_assert_cmpint (cs_spec_layer (g, 3)->inputs[1], ==, 1);
+  g_assert_cmpint (cs_spec_layer (g, 4)->inputs[0], ==, -1);
+  g_assert_cmpint (cs_spec_layer (g, 4)->shares, ==, 0);
+  assert_shape (cs_spec_layer (g, 5), "c", "16x28x28");
+  assert_shape (cs_spec_layer (g, 8), "fc", "10");
+  g_assert_cmpuint (cs_spec_n_params (g), ==, 80 + 584 + 170);
+
+  expect_error ("input 1x8x8\nc = nn.Conv2d(1, 2, 3)\ns = c + nope\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: no layer before this one is called nope");
+  expect_error ("input 1x8x8\nc = nn.Conv2d(1, 2, 3)\ns = c + input\n", CS_SPEC_ERROR_SHAPE,
+                "line 3, s: adds 2x6x6 (from c) and 1x8x8 (from the input); a sum needs the same shapes");
+  expect_error ("input 1x8x8\nc = nn.Conv2d(1, 2, 3)\nj = torch.cat((c,), 1)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "joins 2 to 8 tensors, not 1");
+  expect_error ("input 1x8x8\nc = nn.Conv2d(1, 2, 3)\nj = torch.cat((c, input), 1)\n", CS_SPEC_ERROR_SHAPE,
+                "cannot put 2x6x6 (from c) beside 1x8x8 (from the input) along dim 1");
+  expect_error ("input 1x8x8\nc = nn.Conv2d(1, 2, 3)\nj = torch.cat((c, c), 2)\n", CS_SPEC_ERROR_BAD_ARGUMENT,
+                "only dim=1");
+  expect_error ("input 1x8x8\nr = F.relu(x)\nr2 = r(input)\n", CS_SPEC_ERROR_SYNTAX,
+                "r is an operation's result, not a module that can be called again");
+  expect_error ("input 1x8x8\nc = nn.Conv2d(1, 1, 3, padding=1)\nc2 = c(input, input)\n", CS_SPEC_ERROR_SYNTAX,
+                "call c on one tensor");
+  /* A layer is named after its input is found: no layer reads itself. */
+  expect_error ("input 1x8x8\nout = nn.Conv2d(1, 1, 3, padding=1)\nout = out + out\n", CS_SPEC_ERROR_SYNTAX,
+                "line 3: the name \"out\" is already used by another layer");
+}
+
 /* model.py:Net names one class of a file. */
 static void
 test_class_file (void)
@@ -769,6 +812,7 @@ main (int   argc,
   g_test_add_func ("/core/spec/class/errors", test_class_errors);
   g_test_add_func ("/core/spec/class/file", test_class_file);
   g_test_add_func ("/core/spec/class/graphs", test_class_graphs);
+  g_test_add_func ("/core/spec/graph-line-spec", test_graph_line_spec);
   g_test_add_func ("/core/spec/size-limits", test_size_limits);
   g_test_add_func ("/core/spec/load-special-files", test_load_special);
   g_test_add_func ("/core/spec/load-file", test_load_file);

@@ -414,8 +414,9 @@ parse_statements (const char *text,
           layer->name = target && !g_str_equal (target, "x")
             ? g_steal_pointer (&target) : g_strdup_printf ("add_%u", self->layers->len - 1);
           label = g_strdup_printf ("line %u, %s", ln + 1, layer->name);
-          if (!add_layer_name (names, self, layer, error) ||
-              !bind_join (self, names, layer, (const char * const *) terms->pdata, terms->len, label, error) ||
+          /* Its inputs are named before its own name is taken: out = out + identity reads the old out. */
+          if (!bind_join (self, names, layer, (const char * const *) terms->pdata, terms->len, label, error) ||
+              !add_layer_name (names, self, layer, error) ||
               !cs_spec_check_sizes (layer, label, &total_params, error))
             return NULL;
           shape = layer->out;
@@ -536,13 +537,12 @@ parse_statements (const char *text,
         module_index++;
 
       label = g_strdup_printf ("line %u, %s", ln + 1, layer->name);
-      if (!add_layer_name (names, self, layer, error))
-        return NULL;
 
       /* torch.add(a, b), torch.cat((a, b), 1) */
       if (def->kind == CS_LAYER_ADD || def->kind == CS_LAYER_CAT)
         {
           if (!bind_join_args (self, names, layer, args, label, error) ||
+              !add_layer_name (names, self, layer, error) ||
               !cs_spec_check_sizes (layer, label, &total_params, error))
             return NULL;
           shape = layer->out;
@@ -608,6 +608,9 @@ parse_statements (const char *text,
             from = from_owned;
           }
       }
+      /* Named after its input is found: x = F.relu(x) with a layer called x reads the old one. */
+      if (!add_layer_name (names, self, layer, error))
+        return NULL;
 
       if (def->kind == CS_LAYER_FLATTEN && method)
         {
