@@ -1,4 +1,5 @@
-/* Model specs: PyTorch-like text, one layer per line, parsed and shape-checked before anything is allocated. */
+/* Model specs: PyTorch-like text, one layer per line (or a PyTorch class), a
+ * graph of layers parsed and shape-checked before anything is allocated. */
 #pragma once
 
 #include <glib.h>

@@ -1,9 +1,10 @@
 /* A PyTorch nn.Module class, written as PyTorch users write it, read as a
  * spec: __init__'s layers (self.x = nn.Layer(...), nn.Sequential(...),
- * constants and constructor defaults) and forward's straight chain of calls
- * become the spec's lines, in the order forward calls them. Nothing of the
- * source is run: it is read, and whatever is not in this subset is refused
- * with its line, what it is, and what is supported. */
+ * constants and constructor defaults) and forward's straight-line code (calls,
+ * sums, concatenations, a layer called again) become the spec's lines, in the
+ * order forward computes them, each naming the tensors it reads. Nothing of
+ * the source is run: it is read, and whatever is not in this subset is
+ * refused with its line, what it is, and what is supported. */
 
 #define G_LOG_DOMAIN "cs-spec"
 
