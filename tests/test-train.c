@@ -152,6 +152,28 @@ test_divergence (void)
   params = cs_model_params (cs_trainer_get_model (trainer));
   for (gsize i = 0; i < cs_model_n_params (cs_trainer_get_model (trainer)); i++)
     g_assert_true (isfinite (params[i]));
+
+  /* With BatchNorm, its running statistics too: the diverging batch's are undone. */
+  g_clear_error (&error);
+  {
+    g_autoptr(CsSpec) bn = cs_spec_parse ("input 1x28x28\nflat = nn.Flatten()\nfc1 = nn.Linear(784, 64)\n"
+                                          "bn = nn.BatchNorm1d(64)\nfc2 = nn.Linear(64, 10)\n", &error);
+    g_autoptr(CsTrainer) t = NULL;
+    CsModel *m;
+
+    g_assert_no_error (error);
+    cs_hyper_params_for_preset (&hp, NULL);
+    hp.optim.lr = 1e36;   /* one step makes fc1's outputs infinite: the batch statistics are NaN */
+    hp.threads = 2;
+    t = cs_trainer_new (bn, &hp, mnist, &error);
+    g_assert_no_error (error);
+    g_assert_false (cs_trainer_train_epoch (t, NULL, NULL, &r, &error));
+    g_assert_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED);
+    g_clear_error (&error);
+    m = cs_trainer_get_model (t);
+    for (gsize i = 0; i < cs_model_n_values (m); i++)
+      g_assert_true (isfinite (cs_model_params (m)[i]));
+  }
 }
 
 /* A PyTorch class, as a run from the CLI or New Run trains it: one epoch of

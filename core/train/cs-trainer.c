@@ -36,6 +36,7 @@ struct _CsTrainer
   float            *x;            /* (batch, input) */
   gint32           *y;
   float            *backup;       /* the weights before the last step, to undo a NaN */
+  float            *state_backup; /* the model's state (BatchNorm's statistics) before the last forward pass */
   CsThreadPool           *pool;
   int               epoch;        /* epochs completed */
 };
@@ -180,6 +181,7 @@ cs_trainer_new (const CsSpec        *spec,
   self->x = cs_alloc_floats ((gsize) hp->batch_size * cs_model_input_size (self->model));
   self->y = cs_alloc (hp->batch_size * sizeof (gint32));
   self->backup = cs_alloc_floats (cs_model_n_params (self->model));
+  self->state_backup = cs_alloc_floats (MAX (cs_model_n_values (self->model) - cs_model_n_params (self->model), 1));
   self->pool = cs_thread_pool_new (hp->threads);
   return self;
 }
@@ -195,6 +197,7 @@ cs_trainer_free (CsTrainer *self)
   cs_free_floats (self->x);
   cs_free (self->y);
   cs_free_floats (self->backup);
+  cs_free_floats (self->state_backup);
   cs_thread_pool_free (self->pool);
   g_free (self);
 }
@@ -312,6 +315,7 @@ cs_trainer_train_epoch (CsTrainer     *self,
   int n_batches = cs_trainer_n_batches (self);
   int n_out = cs_model_n_outputs (self->model);
   gsize n_params = cs_model_n_params (self->model);
+  gsize n_state = cs_model_n_values (self->model) - n_params;
   float *params = cs_model_params (self->model);
   double loss_sum = 0;
   guint correct = 0, seen = 0;
@@ -333,6 +337,7 @@ cs_trainer_train_epoch (CsTrainer     *self,
       double loss;
 
       cs_data_split_to_float (train, self->order + (gsize) b * bs, B, self->x, self->y);
+      memcpy (self->state_backup, params + n_params, n_state * sizeof (float));
       out = cs_model_forward (self->model, self->x, B, TRUE, &self->rng);
       loss = cs_model_loss (self->model, self->y, B, TRUE);
       /* A classifier's mean cross-entropy starts near log(10) = 2.3; a batch
@@ -343,6 +348,8 @@ cs_trainer_train_epoch (CsTrainer     *self,
           /* The step that produced this loss is undone: the last good weights stay. */
           if (cs_optim_get_step (self->optim) > 0)
             memcpy (params, self->backup, n_params * sizeof (float));
+          /* and the running statistics this batch moved (they may be NaN now) */
+          memcpy (params + n_params, self->state_backup, n_state * sizeof (float));
           if (isfinite (loss))
             g_set_error (error, CS_TRAIN_ERROR, CS_TRAIN_ERROR_DIVERGED,
                          "loss exploded to %.3g at epoch %d, batch %d (lr %g is likely too high)",
