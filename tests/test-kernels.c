@@ -191,7 +191,11 @@ test_conv2d (void)
     window (2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),   /* 3x3 taps, rows of 8 */
     window (2, 2, 12, 12, 3, 7, 7, 1, 1, 3, 3, 1, 1, FALSE), /* 7x7: the direct kernels' general path */
     window (2, 3, 9, 20, 4, 3, 4, 1, 1, 1, 2, 1, 1, FALSE),  /* 3x4 kernel, rows of 21 (two vectors) */
-    window (2, 32, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),  /* 288 taps: im2col and GEMM throughout */
+    window (2, 32, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),  /* 288 taps: still direct */
+    window (2, 72, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),  /* 648 taps: im2col and GEMM throughout */
+    window (9, 3, 28, 28, 4, 3, 3, 1, 1, 1, 1, 1, 1, FALSE), /* 3x3 on rows of 28: weight sums by chunks of samples */
+    window (11, 5, 14, 14, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),/* 3x3 on rows of 14, a last chunk shorter */
+    window (9, 2, 9, 30, 3, 3, 3, 1, 1, 2, 0, 1, 1, FALSE),  /* 3x3, more rows of padding than of kernel overhang */
   };
 
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++)

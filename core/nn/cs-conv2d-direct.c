@@ -25,7 +25,7 @@
 /* Rows of at most 32 outputs, kept in one or two 16-float vectors (GCC vector
  * extensions: AVX-512, two AVX2 halves, or SSE quarters, per clone). */
 #define DIRECT_MAX_OUT 32
-#define DIRECT_MAX_TAPS 256   /* C*kh*kw: beyond, a convolution is big enough for im2col and GEMM */
+#define DIRECT_MAX_TAPS 576   /* C*kh*kw: beyond, a convolution is big enough for im2col and GEMM */
 #define PAD_STRIDE 64
 #define PAD_ROWS 64
 
@@ -122,6 +122,20 @@ store_lanes (float *restrict o,
 #define load_lanes(p, n) ({ float _t[16]; const float *restrict _p = (p); int _n = (n);       \
                             for (int _x = 0; _x < 16; _x++) _t[_x] = _x < _n ? _p[_x] : 0.0f; \
                             load16 (_t); })
+
+/* The sum of the 16 lanes of a, as a tree of vector adds (halves, quarters, ...):
+ * a fixed order, and no chain of 16 dependent scalar adds. */
+typedef int v16si __attribute__ ((vector_size (64)));
+
+static inline __attribute__ ((always_inline)) float
+lane_sum (v16f a)
+{
+  a += __builtin_shuffle (a, (v16si) { 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7 });
+  a += __builtin_shuffle (a, (v16si) { 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3 });
+  a += __builtin_shuffle (a, (v16si) { 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1 });
+  a += __builtin_shuffle (a, (v16si) { 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0 });
+  return a[0];
+}
 
 /* One direct convolution of a batch: src (B, C, H, W) padded by (ph, pw) into
  * hp rows, kernels w (K, C, kh, kw), out (B, K, Ho, Wo) written. */
@@ -247,6 +261,9 @@ typedef struct
   const float    *pads;
   const float    *dout;
   const CsConvGeometry *g;
+  int             b0, b1;      /* the samples of one chunk */
+  int             chunk;       /* samples per chunk */
+  float          *partial;     /* per chunk: (K, C, kh, kw) weight sums, then K bias sums */
 } DirectGradJob;
 
 /*
@@ -268,10 +285,9 @@ direct_tap_row_grads (const DirectGradJob *j,
   const int hp = g->H + 2 * g->ph, Ho = g->Ho, K = g->K, C = g->C;
   gboolean with_bias = j->db != NULL && c == 0 && i == 0;
   v16f acc[8][2], bias0 = { 0 }, bias1 = { 0 };
-  float lanes[32], sum;
 
   memset (acc, 0, sizeof acc);
-  for (int bi = 0; bi < g->B; bi++)
+  for (int bi = j->b0; bi < j->b1; bi++)
     {
       const float *go = j->dout + ((gsize) bi * K + k) * Ho * g->Wo;
       const float *pad = j->pads + (((gsize) bi * C + c) * hp + i) * PAD_STRIDE;
@@ -298,86 +314,145 @@ direct_tap_row_grads (const DirectGradJob *j,
         }
     }
   for (int jj = 0; jj < KW; jj++)
-    {
-      memcpy (lanes, &acc[jj][0], 64);
-      memcpy (lanes + 16, &acc[jj][1], 64);
-      sum = 0.0f;
-      for (int x = 0; x < 16 * NV; x++)
-        sum += lanes[x];
-      j->dw[(((gsize) k * C + c) * g->kh + i) * g->kw + jj] += sum;
-    }
+    j->dw[(((gsize) k * C + c) * g->kh + i) * g->kw + jj] += lane_sum (NV > 1 ? acc[jj][0] + acc[jj][1] : acc[jj][0]);
   if (with_bias)
-    {
-      memcpy (lanes, &bias0, 64);
-      memcpy (lanes + 16, &bias1, 64);
-      sum = 0.0f;
-      for (int x = 0; x < 16 * NV; x++)
-        sum += lanes[x];
-      j->db[k] += sum;
-    }
+    j->db[k] += lane_sum (NV > 1 ? bias0 + bias1 : bias0);
 }
 
-/* dw[k][c] whole, for 5x5 kernels and rows of at most 16 outputs (LeNet's
- * conv2): the 25 accumulators fit in AVX-512's registers, and each padded row
- * is loaded from the cache once for the five kernel rows that use it instead
- * of once per kernel row (a task per (k, c, i) streams the planes five
- * times). Same sums, in the same order, as direct_tap_row_grads. */
+/* dw[k][c] whole (KH x KW constants when inlined, KH * KW * NV accumulators
+ * that fit in registers: 3x3 kernels, and 5x5 ones on rows of at most 16
+ * outputs such as LeNet's conv2): each gradient row is loaded once for every
+ * tap of the plane, instead of once per kernel row. Every weight sums its
+ * products lane-wise over samples and rows, then across lanes in a fixed
+ * order, so the result does not depend on the number of threads. */
 static inline __attribute__ ((always_inline)) void
-direct_plane_grads_5x5 (const DirectGradJob *j,
-                        int                  k,
-                        int                  c)
+direct_plane_grads (const DirectGradJob *j,
+                    int                  k,
+                    int                  c,
+                    int                  KH,
+                    int                  KW,
+                    int                  NV)
 {
   const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
   gboolean with_bias = j->db != NULL && c == 0;
-  v16f acc[5][5], bias = { 0 };
-  float lanes[16], sum;
+  v16f acc[5][5][2], bias0 = { 0 }, bias1 = { 0 };
 
   memset (acc, 0, sizeof acc);
-  for (int bi = 0; bi < g->B; bi++)
+  for (int bi = j->b0; bi < j->b1; bi++)
     {
       const float *go = j->dout + ((gsize) bi * K + k) * Ho * Wo;
       const float *pad = j->pads + ((gsize) bi * C + c) * hp * PAD_STRIDE;
 
       for (int y = 0; y < Ho; y++)
         {
-          v16f g0 = load_lanes (go + y * Wo, Wo);
+          v16f g0 = NV > 1 ? load16 (go + y * Wo) : load_lanes (go + y * Wo, Wo);
+          v16f g1 = NV > 1 ? load_lanes (go + y * Wo + 16, Wo - 16) : g0;
 
           if (with_bias)
-            bias += g0;
+            {
+              bias0 += g0;
+              if (NV > 1)
+                bias1 += g1;
+            }
 #pragma GCC unroll 5
-          for (int i = 0; i < 5; i++)
+          for (int i = 0; i < KH; i++)
             {
               const float *prow = pad + (gsize) (y + i) * PAD_STRIDE;
 #pragma GCC unroll 5
-              for (int jj = 0; jj < 5; jj++)
-                acc[i][jj] += g0 * load16 (prow + jj);
+              for (int jj = 0; jj < KW; jj++)
+                {
+                  acc[i][jj][0] += g0 * load16 (prow + jj);
+                  if (NV > 1)
+                    acc[i][jj][1] += g1 * load16 (prow + jj + 16);
+                }
             }
         }
     }
-  for (int i = 0; i < 5; i++)
-    for (int jj = 0; jj < 5; jj++)
-      {
-        memcpy (lanes, &acc[i][jj], 64);
-        sum = 0.0f;
-        for (int x = 0; x < 16; x++)
-          sum += lanes[x];
-        j->dw[(((gsize) k * C + c) * 5 + i) * 5 + jj] += sum;
-      }
+  for (int i = 0; i < KH; i++)
+    for (int jj = 0; jj < KW; jj++)
+      j->dw[(((gsize) k * C + c) * KH + i) * KW + jj] += lane_sum (NV > 1 ? acc[i][jj][0] + acc[i][jj][1] : acc[i][jj][0]);
   if (with_bias)
+    j->db[k] += lane_sum (NV > 1 ? bias0 + bias1 : bias0);
+}
+
+/* dw[k][c] whole for 3x3 kernels: the loop runs over the padded input rows r,
+ * loads each row's three shifted vectors once and multiplies them with the
+ * gradient rows r, r - 1 and r - 2 (kept in registers as r advances), one
+ * per kernel row: 3 * NV input loads for 9 * NV multiply-adds, where a loop
+ * over output rows loads 9 * NV. */
+static inline __attribute__ ((always_inline)) void
+direct_plane_grads_3x3 (const DirectGradJob *j,
+                        int                  k,
+                        int                  c,
+                        int                  NV)
+{
+  const CsConvGeometry *g = j->g;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
+  const int rows = MIN (hp, Ho + 2);
+  gboolean with_bias = j->db != NULL && c == 0;
+  v16f acc[3][3][2], bias0 = { 0 }, bias1 = { 0 };
+
+  memset (acc, 0, sizeof acc);
+  for (int bi = j->b0; bi < j->b1; bi++)
     {
-      memcpy (lanes, &bias, 64);
-      sum = 0.0f;
-      for (int x = 0; x < 16; x++)
-        sum += lanes[x];
-      j->db[k] += sum;
+      const float *go = j->dout + ((gsize) bi * K + k) * Ho * Wo;
+      const float *pad = j->pads + ((gsize) bi * C + c) * hp * PAD_STRIDE;
+      v16f q0[3] = { { 0 } }, q1[3] = { { 0 } };   /* gradient rows r, r - 1, r - 2 */
+
+      for (int r = 0; r < rows; r++)
+        {
+          const float *prow = pad + (gsize) r * PAD_STRIDE;
+          v16f p0[3], p1[3];
+
+          q0[2] = q0[1];
+          q0[1] = q0[0];
+          q1[2] = q1[1];
+          q1[1] = q1[0];
+          if (r < Ho)
+            {
+              q0[0] = NV > 1 ? load16 (go + r * Wo) : load_lanes (go + r * Wo, Wo);
+              q1[0] = NV > 1 ? load_lanes (go + r * Wo + 16, Wo - 16) : q0[0];
+              if (with_bias)
+                {
+                  bias0 += q0[0];
+                  if (NV > 1)
+                    bias1 += q1[0];
+                }
+            }
+#pragma GCC unroll 3
+          for (int jj = 0; jj < 3; jj++)
+            {
+              p0[jj] = load16 (prow + jj);
+              p1[jj] = NV > 1 ? load16 (prow + jj + 16) : p0[jj];
+            }
+#pragma GCC unroll 3
+          for (int i = 0; i < 3; i++)
+            {
+              /* Output row r - i, when there is one. */
+              if (r - i < 0 || r - i >= Ho)
+                continue;
+#pragma GCC unroll 3
+              for (int jj = 0; jj < 3; jj++)
+                {
+                  acc[i][jj][0] += q0[i] * p0[jj];
+                  if (NV > 1)
+                    acc[i][jj][1] += q1[i] * p1[jj];
+                }
+            }
+        }
     }
+  for (int i = 0; i < 3; i++)
+    for (int jj = 0; jj < 3; jj++)
+      j->dw[(((gsize) k * C + c) * 3 + i) * 3 + jj] += lane_sum (NV > 1 ? acc[i][jj][0] + acc[i][jj][1] : acc[i][jj][0]);
+  if (with_bias)
+    j->db[k] += lane_sum (NV > 1 ? bias0 + bias1 : bias0);
 }
 
 static gboolean
 whole_plane_grads (const CsConvGeometry *g)
 {
-  return g->kh == 5 && g->kw == 5 && g->Wo <= 16;
+  return (g->kh == 5 && g->kw == 5 && g->Wo <= 16) || (g->kh == 3 && g->kw == 3);
 }
 
 /* The same for any other kw: one tap at a time, two accumulators. */
@@ -396,7 +471,7 @@ direct_tap_row_grads_any (const DirectGradJob *j,
       v16f acc0 = { 0 }, acc1 = { 0 }, bias0 = { 0 }, bias1 = { 0 };
       float lanes[32], sum = 0.0f;
 
-      for (int bi = 0; bi < g->B; bi++)
+      for (int bi = j->b0; bi < j->b1; bi++)
         for (int y = 0; y < g->Ho; y++)
           {
             const float *go = j->dout + (((gsize) bi * g->K + k) * g->Ho + y) * g->Wo;
@@ -425,34 +500,89 @@ direct_tap_row_grads_any (const DirectGradJob *j,
     }
 }
 
-/* One task per (k, c, i), K * C * kh of them, each writing its own kw weights;
- * or per (k, c) where whole_plane_grads() holds. */
+/* The weight gradients of a chunk of samples into the chunk's own sums: for
+ * each (k, c) (whole_plane_grads()) or (k, c, i), over the chunk's samples,
+ * whose padded planes and gradients stay in the cache while every kernel
+ * reads them (a task per (k, c) over the whole batch streamed the batch's
+ * planes from memory K times). */
 CS_VECTOR_CLONES static void
-direct_weight_grads (gpointer data,
-                     gsize    t0,
-                     gsize    t1)
+direct_weight_grad_chunks (gpointer data,
+                           gsize    c0,
+                           gsize    c1)
 {
-  DirectGradJob *j = data;
-  const CsConvGeometry *g = j->g;
-  gboolean one = g->Wo <= 16;
+  const DirectGradJob *job = data;
+  const CsConvGeometry *g = job->g;
+  gboolean one = g->Wo <= 16, whole = whole_plane_grads (g);
+  gsize n_w = (gsize) g->K * g->C * g->kh * g->kw;
+  gsize n_t = (gsize) g->K * g->C * (whole ? 1 : g->kh);
 
-  for (gsize t = t0; t < t1; t++)
+  for (gsize chunk = c0; chunk < c1; chunk++)
     {
-      int i = (int) (t % g->kh), c = (int) (t / g->kh % g->C), k = (int) (t / g->kh / g->C);
+      DirectGradJob sub = *job, *j = &sub;
 
-      if (whole_plane_grads (g))
-        direct_plane_grads_5x5 (j, (int) (t / g->C), (int) (t % g->C));
-      else if (g->kw == 5 && one)
-        direct_tap_row_grads (j, k, c, i, 5, 1);
-      else if (g->kw == 5)
-        direct_tap_row_grads (j, k, c, i, 5, 2);
-      else if (g->kw == 3 && one)
-        direct_tap_row_grads (j, k, c, i, 3, 1);
-      else if (g->kw == 3)
-        direct_tap_row_grads (j, k, c, i, 3, 2);
-      else
-        direct_tap_row_grads_any (j, k, c, i);
+      sub.b0 = (int) chunk * job->chunk;
+      sub.b1 = MIN (g->B, sub.b0 + job->chunk);
+      sub.dw = job->partial + chunk * (n_w + g->K);
+      sub.db = job->db != NULL ? sub.dw + n_w : NULL;
+      for (gsize t = 0; t < n_t; t++)
+        {
+          int i = (int) (t % g->kh), c = (int) (t / g->kh % g->C), k = (int) (t / g->kh / g->C);
+          int pk = (int) (t / g->C), pc = (int) (t % g->C);
+
+          if (whole && g->kh == 5 && one)
+            direct_plane_grads (j, pk, pc, 5, 5, 1);
+          else if (whole && one)
+            direct_plane_grads_3x3 (j, pk, pc, 1);
+          else if (whole)
+            direct_plane_grads_3x3 (j, pk, pc, 2);
+          else if (g->kw == 5 && one)
+            direct_tap_row_grads (j, k, c, i, 5, 1);
+          else if (g->kw == 5)
+            direct_tap_row_grads (j, k, c, i, 5, 2);
+          else if (g->kw == 3 && one)
+            direct_tap_row_grads (j, k, c, i, 3, 1);
+          else if (g->kw == 3)
+            direct_tap_row_grads (j, k, c, i, 3, 2);
+          else
+            direct_tap_row_grads_any (j, k, c, i);
+        }
     }
+}
+
+#define DW_CHUNK_BYTES (512 * 1024)
+
+/* dw (and db) += the sums of every chunk, in chunk order: the same figures
+ * whatever the number of threads. Chunks of at least 4 samples, at most 32 of
+ * them. */
+static void
+direct_weight_grads (float                *dw,
+                     float                *db,
+                     const float          *pads,
+                     const float          *dout,
+                     const CsConvGeometry *g)
+{
+  gsize n_w = (gsize) g->K * g->C * g->kh * g->kw, stride = n_w + g->K;
+  gsize sample_bytes = sizeof (float) * ((gsize) g->C * (g->H + 2 * g->ph) * PAD_STRIDE + (gsize) g->K * g->Ho * g->Wo);
+  int chunk = (int) CLAMP (DW_CHUNK_BYTES / sample_bytes, 1, (gsize) (g->B + 7) / 8);
+  int n_chunks;
+
+  chunk = MAX (chunk, (g->B + 31) / 32);
+  n_chunks = (g->B + chunk - 1) / chunk;
+  float *partial = cs_alloc_floats (stride * n_chunks);
+  DirectGradJob j = { dw, db, pads, dout, g, 0, 0, chunk, partial };
+
+  cs_parallel_for (n_chunks, 1, direct_weight_grad_chunks, &j);
+  for (int ch = 0; ch < n_chunks; ch++)
+    {
+      const float *p = partial + ch * stride;
+
+      for (gsize w = 0; w < n_w; w++)
+        dw[w] += p[w];
+      if (db != NULL)
+        for (int k = 0; k < g->K; k++)
+          db[k] += p[n_w + k];
+    }
+  cs_free_floats (partial);
 }
 
 /* dx (B, C, H, W) = the "full" convolution of dout, padded by k - 1 - p, with
@@ -499,10 +629,8 @@ cs_conv2d_direct_backward (float                *dx,
                            const float          *w,
                            const CsConvGeometry *g)
 {
-  DirectGradJob j = { dw, db, pads, dout, g };
-
   if (dw != NULL)
-    cs_parallel_for ((gsize) g->K * g->C * (whole_plane_grads (g) ? 1 : g->kh), 1, direct_weight_grads, &j);
+    direct_weight_grads (dw, db, pads, dout, g);
   if (dx == NULL)
     return TRUE;
   if (direct_dx_applies (g))
