@@ -196,6 +196,12 @@ test_conv2d (void)
     window (9, 3, 28, 28, 4, 3, 3, 1, 1, 1, 1, 1, 1, FALSE), /* 3x3 on rows of 28: weight sums by chunks of samples */
     window (11, 5, 14, 14, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),/* 3x3 on rows of 14, a last chunk shorter */
     window (9, 2, 9, 30, 3, 3, 3, 1, 1, 2, 0, 1, 1, FALSE),  /* 3x3, more rows of padding than of kernel overhang */
+    window (6, 4, 28, 28, 6, 3, 3, 2, 2, 1, 1, 1, 1, FALSE), /* stride 2: even and odd columns apart, kernels in pairs */
+    window (3, 3, 13, 40, 4, 3, 3, 2, 2, 1, 1, 1, 1, FALSE), /* stride 2, rows of 20 outputs (two vectors) */
+    window (3, 2, 15, 15, 5, 5, 5, 2, 2, 2, 2, 1, 1, FALSE), /* stride 2, 5x5, an odd number of kernels */
+    window (2, 3, 11, 9, 4, 3, 4, 3, 1, 1, 2, 1, 1, FALSE),  /* row stride 3, 3x4 kernel */
+    window (3, 5, 6, 6, 4, 1, 1, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1, kernels in pairs */
+    window (2, 4, 14, 14, 6, 1, 1, 2, 2, 0, 0, 1, 1, FALSE), /* 1x1 stride 2: im2col */
   };
 
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++)

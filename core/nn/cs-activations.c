@@ -101,6 +101,40 @@ cs_relu_backward (float       *dx,
   cs_parallel_for (n, ELT_GRAIN, relu_bwd_range, &j);
 }
 
+CS_VECTOR_CLONES static void
+add_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict a = j->a, *restrict b = j->b;
+
+  if (b == NULL)
+    for (gsize i = i0; i < i1; i++)
+      dst[i] += a[i];
+  else
+    for (gsize i = i0; i < i1; i++)
+      dst[i] = a[i] + b[i];
+}
+
+void
+cs_add (float       *out,
+        const float *a,
+        const float *b,
+        gsize        n)
+{
+  EltJob j = { out, a, b };
+  cs_parallel_for (n, ELT_GRAIN, add_range, &j);
+}
+
+void
+cs_add_into (float       *dst,
+             const float *src,
+             gsize        n)
+{
+  EltJob j = { dst, src, NULL };
+  cs_parallel_for (n, ELT_GRAIN, add_range, &j);
+}
+
 /*
  * tanh as a rational function on [-7.9, 7.9] (beyond, tanh is +-1 in float):
  * the minimax approximation Eigen uses, x*P(x^2)/Q(x^2), within a few ulp of

@@ -26,7 +26,7 @@
  * extensions: AVX-512, two AVX2 halves, or SSE quarters, per clone). */
 #define DIRECT_MAX_OUT 32
 #define DIRECT_MAX_TAPS 576   /* C*kh*kw: beyond, a convolution is big enough for im2col and GEMM */
-#define PAD_STRIDE 64
+#define PAD_MAX_STRIDE 64
 #define PAD_ROWS 64
 
 typedef float v16f __attribute__ ((vector_size (64)));
@@ -38,36 +38,69 @@ cs_conv2d_is_full_window (const CsConvGeometry *g)
          g->Ho == 1 && g->Wo == 1;
 }
 
+/* Floats from one padded row to the next: room for the wp floats of a row and
+ * for the 16 or 32 floats read at each of kw offsets (all of them zeros past
+ * wp), rounded up to whole 64-byte lines. With a column stride of 2 a row is
+ * kept as its even columns, then its odd ones from half the stride on: tap j
+ * of outputs 0, 1, 2, ... reads padded columns j, j + 2, j + 4, ..., which
+ * are then consecutive floats (tap_col ()). */
+static int
+pad_stride (int wp,
+            int kw,
+            int wo,
+            int sw)
+{
+  int lanes = wo > 16 ? 32 : 16;
+
+  if (sw == 2)
+    return 2 * ((MAX ((wp + 1) / 2, (kw - 1) / 2 + lanes) + 15) / 16 * 16);
+  return (MAX (wp, kw - 1 + lanes) + 15) / 16 * 16;
+}
+
+/* Where, in a padded row of stride ps, tap jj of output 0 reads. */
+static inline int
+tap_col (int jj,
+         int sw,
+         int ps)
+{
+  return sw == 1 ? jj : (jj & 1) * (ps / 2) + (jj >> 1);
+}
+
 /* A padded plane of width wp and hp rows, read 16 or 32 floats at a time from
- * each of kw offsets, stays inside its PAD_STRIDE rows. */
+ * each of kw offsets, stays inside its rows of at most PAD_MAX_STRIDE floats. */
 static gboolean
 direct_fits (int wp,
              int hp,
              int kw,
-             int wo)
+             int wo,
+             int sw)
 {
-  return wo <= DIRECT_MAX_OUT && wp <= PAD_STRIDE && hp <= PAD_ROWS && kw - 1 + DIRECT_MAX_OUT <= PAD_STRIDE;
+  return wo <= DIRECT_MAX_OUT && hp <= PAD_ROWS && pad_stride (wp, kw, wo, sw) <= PAD_MAX_STRIDE;
 }
 
 gboolean
 cs_conv2d_direct_applies (const CsConvGeometry *g)
 {
-  return !cs_conv2d_is_full_window (g) && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
-         g->C * g->kh * g->kw <= DIRECT_MAX_TAPS && direct_fits (g->W + 2 * g->pw, g->H + 2 * g->ph, g->kw, g->Wo);
+  /* A column stride of 2 for kernels of 3 columns or more: a 1x1 kernel would
+   * copy the whole input to read a quarter of it (im2col copies that quarter). */
+  return !cs_conv2d_is_full_window (g) && g->sh >= 1 && (g->sw == 1 || (g->sw == 2 && g->kw >= 3)) &&
+         g->dh == 1 && g->dw == 1 &&
+         g->C * g->kh * g->kw <= DIRECT_MAX_TAPS &&
+         direct_fits (g->W + 2 * g->pw, g->H + 2 * g->ph, g->kw, g->Wo, g->sw);
 }
 
 /* The input gradient directly too: the output gradient padded by k - 1 - p. */
 static gboolean
 direct_dx_applies (const CsConvGeometry *g)
 {
-  return cs_conv2d_direct_applies (g) && g->ph <= g->kh - 1 && g->pw <= g->kw - 1 &&
-         direct_fits (g->Wo + 2 * (g->kw - 1 - g->pw), g->Ho + 2 * (g->kh - 1 - g->ph), g->kw, g->W);
+  return cs_conv2d_direct_applies (g) && g->sh == 1 && g->sw == 1 && g->ph <= g->kh - 1 && g->pw <= g->kw - 1 &&
+         direct_fits (g->Wo + 2 * (g->kw - 1 - g->pw), g->Ho + 2 * (g->kh - 1 - g->ph), g->kw, g->W, 1);
 }
 
 gsize
 cs_conv2d_padded_size (const CsConvGeometry *g)
 {
-  return (gsize) g->B * g->C * (g->H + 2 * g->ph) * PAD_STRIDE;
+  return (gsize) g->B * g->C * (g->H + 2 * g->ph) * pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw);
 }
 
 gsize
@@ -78,10 +111,11 @@ cs_conv2d_dcol_size (const CsConvGeometry *g)
   return cs_conv2d_col_size (g);
 }
 
-/* C planes (H, W) into C padded planes of hp rows, PAD_STRIDE floats apart.
+/* C planes (H, W) into C padded planes of hp rows, ps floats apart (even
+ * columns, then odd ones, for a column stride of 2).
  * Only the data is written: the borders of pad are zero from its allocation
  * (cs_alloc_floats) and nothing else writes there, so they stay zero. */
-static void
+CS_VECTOR_CLONES static void
 pad_planes (float       *pad,
             const float *src,
             int          C,
@@ -89,15 +123,28 @@ pad_planes (float       *pad,
             int          W,
             int          ph,
             int          pw,
-            int          hp)
+            int          hp,
+            int          ps,
+            int          sw)
 {
   for (int c = 0; c < C; c++)
     for (int y = 0; y < H; y++)
       {
-        float *restrict d = pad + ((gsize) c * hp + y + ph) * PAD_STRIDE + pw;
-        const float *restrict r = src + ((gsize) c * H + y) * W;
-        for (int x = 0; x < W; x++)
-          d[x] = r[x];
+        float *d = pad + ((gsize) c * hp + y + ph) * ps;
+        const float *r = src + ((gsize) c * H + y) * W;
+
+        if (sw == 1)
+          memcpy (d + pw, r, sizeof (float) * W);
+        else
+          {
+            /* Padded column q = x + pw: even ones to d[q / 2], odd ones to d[ps / 2 + q / 2]. */
+            float *restrict even = d, *restrict odd = d + ps / 2;
+
+            for (int q = (pw + 1) / 2 * 2; q < pw + W; q += 2)
+              even[q / 2] = r[q - pw];
+            for (int q = pw / 2 * 2 + 1; q < pw + W; q += 2)
+              odd[q / 2] = r[q - pw];
+          }
       }
 }
 
@@ -142,11 +189,13 @@ lane_sum (v16f a)
 typedef struct
 {
   float          *out;
-  float          *pads;   /* (B, C, hp, PAD_STRIDE) kept for the backward pass, or NULL */
+  float          *pads;   /* (B, C, hp, ps) kept for the backward pass, or NULL */
   const float    *src;
   const float    *w;
   const float    *b;
   int             C, H, W, K, kh, kw, ph, pw, hp, Ho, Wo;
+  int             ps;     /* pad_stride () */
+  int             sh, sw; /* strides */
 } DirectJob;
 
 /*
@@ -163,27 +212,29 @@ direct_rows (float           *out,
              const DirectJob *j,
              int              k0,
              int              KB,
-             int              NV)
+             int              NV,
+             int              SW)
 {
   const int taps = j->C * j->kh * j->kw, kw = j->kw, kh = j->kh, C = j->C, Wo = j->Wo;
-  gsize P = (gsize) j->Ho * Wo, plane = (gsize) j->hp * PAD_STRIDE;
+  gsize P = (gsize) j->Ho * Wo, plane = (gsize) j->hp * j->ps;
 
   for (int y = 0; y < j->Ho; y++)
     {
       v16f a0[4] = { { 0 } }, a1[4] = { { 0 } };
       /* Kernel rows that fall on padding rows read only zeros: skipped (the
        * input gradient's padded planes are mostly such rows). */
-      const int i0 = MAX (0, j->ph - y), i1 = MIN (kh, j->ph + j->H - y);
+      const int i0 = MAX (0, j->ph - y * j->sh), i1 = MIN (kh, j->ph + j->H - y * j->sh);
 
       for (int c = 0; c < C; c++)
         for (int i = i0; i < i1; i++)
           {
-            const float *prow = pad + c * plane + (gsize) (y + i) * PAD_STRIDE;
+            const float *prow = pad + c * plane + (gsize) (y * j->sh + i) * j->ps;
             const float *wt = j->w + (gsize) k0 * taps + (c * kh + i) * kw;
 
             for (int jj = 0; jj < kw; jj++)
               {
-                v16f v0 = load16 (prow + jj), v1 = NV > 1 ? load16 (prow + jj + 16) : v0;
+                const int col = tap_col (jj, SW, j->ps);
+                v16f v0 = load16 (prow + col), v1 = NV > 1 ? load16 (prow + col + 16) : v0;
 #pragma GCC unroll 4
                 for (int kb = 0; kb < KB; kb++)
                   {
@@ -216,19 +267,20 @@ static inline __attribute__ ((always_inline)) void
 direct_sample (float           *out,
                const float     *pad,
                const DirectJob *j,
-               int              NV)
+               int              NV,
+               int              SW)
 {
   int k = 0;
 
   for (; k + 4 <= j->K; k += 4)
-    direct_rows (out, pad, j, k, 4, NV);
+    direct_rows (out, pad, j, k, 4, NV, SW);
   if (k + 2 <= j->K)
     {
-      direct_rows (out, pad, j, k, 2, NV);
+      direct_rows (out, pad, j, k, 2, NV, SW);
       k += 2;
     }
   if (k < j->K)
-    direct_rows (out, pad, j, k, 1, NV);
+    direct_rows (out, pad, j, k, 1, NV, SW);
 }
 
 CS_VECTOR_CLONES static void
@@ -237,7 +289,7 @@ direct_samples (gpointer data,
                 gsize    b1)
 {
   DirectJob *j = data;
-  gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * PAD_STRIDE;
+  gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * j->ps;
   float *scratch = j->pads == NULL ? cs_alloc_floats (pad_sample) : NULL;
 
   for (gsize bi = b0; bi < b1; bi++)
@@ -245,11 +297,15 @@ direct_samples (gpointer data,
       float *pad = j->pads != NULL ? j->pads + bi * pad_sample : scratch;
       float *out = j->out + bi * j->K * (gsize) j->Ho * j->Wo;
 
-      pad_planes (pad, j->src + bi * j->C * in_plane, j->C, j->H, j->W, j->ph, j->pw, j->hp);
-      if (j->Wo <= 16)
-        direct_sample (out, pad, j, 1);
+      pad_planes (pad, j->src + bi * j->C * in_plane, j->C, j->H, j->W, j->ph, j->pw, j->hp, j->ps, j->sw);
+      if (j->sw == 2 && j->Wo <= 16)
+        direct_sample (out, pad, j, 1, 2);
+      else if (j->sw == 2)
+        direct_sample (out, pad, j, 2, 2);
+      else if (j->Wo <= 16)
+        direct_sample (out, pad, j, 1, 1);
       else
-        direct_sample (out, pad, j, 2);
+        direct_sample (out, pad, j, 2, 1);
     }
   cs_free_floats (scratch);
 }
@@ -264,6 +320,7 @@ typedef struct
   int             b0, b1;      /* the samples of one chunk */
   int             chunk;       /* samples per chunk */
   float          *partial;     /* per chunk: (K, C, kh, kw) weight sums, then K bias sums */
+  int             ps;          /* pad_stride () of pads */
 } DirectGradJob;
 
 /*
@@ -290,11 +347,11 @@ direct_tap_row_grads (const DirectGradJob *j,
   for (int bi = j->b0; bi < j->b1; bi++)
     {
       const float *go = j->dout + ((gsize) bi * K + k) * Ho * g->Wo;
-      const float *pad = j->pads + (((gsize) bi * C + c) * hp + i) * PAD_STRIDE;
+      const float *pad = j->pads + (((gsize) bi * C + c) * hp + i) * j->ps;
 
       for (int y = 0; y < Ho; y++)
         {
-          const float *prow = pad + (gsize) y * PAD_STRIDE;
+          const float *prow = pad + (gsize) y * g->sh * j->ps;
           v16f g0 = NV > 1 ? load16 (go + y * g->Wo) : load_lanes (go + y * g->Wo, g->Wo);
           v16f g1 = NV > 1 ? load_lanes (go + y * g->Wo + 16, g->Wo - 16) : g0;
 
@@ -307,9 +364,9 @@ direct_tap_row_grads (const DirectGradJob *j,
 #pragma GCC unroll 8
           for (int jj = 0; jj < KW; jj++)
             {
-              acc[jj][0] += g0 * load16 (prow + jj);
+              acc[jj][0] += g0 * load16 (prow + tap_col (jj, g->sw, j->ps));
               if (NV > 1)
-                acc[jj][1] += g1 * load16 (prow + jj + 16);
+                acc[jj][1] += g1 * load16 (prow + tap_col (jj, g->sw, j->ps) + 16);
             }
         }
     }
@@ -327,8 +384,9 @@ direct_tap_row_grads (const DirectGradJob *j,
  * order, so the result does not depend on the number of threads. */
 static inline __attribute__ ((always_inline)) void
 direct_plane_grads (const DirectGradJob *j,
-                    int                  k,
+                    int                  k0,
                     int                  c,
+                    int                  KB,
                     int                  KH,
                     int                  KW,
                     int                  NV)
@@ -336,44 +394,69 @@ direct_plane_grads (const DirectGradJob *j,
   const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
   gboolean with_bias = j->db != NULL && c == 0;
-  v16f acc[5][5][2], bias0 = { 0 }, bias1 = { 0 };
+  v16f acc[2][5][5][2], bias0[2], bias1[2];
 
-  memset (acc, 0, sizeof acc);
+#pragma GCC unroll 2
+  for (int kb = 0; kb < KB; kb++)
+    {
+      bias0[kb] = bias1[kb] = (v16f) { 0 };
+      for (int i = 0; i < KH; i++)
+        for (int jj = 0; jj < KW; jj++)
+          acc[kb][i][jj][0] = acc[kb][i][jj][1] = (v16f) { 0 };
+    }
   for (int bi = j->b0; bi < j->b1; bi++)
     {
-      const float *go = j->dout + ((gsize) bi * K + k) * Ho * Wo;
-      const float *pad = j->pads + ((gsize) bi * C + c) * hp * PAD_STRIDE;
+      const float *go = j->dout + ((gsize) bi * K + k0) * Ho * Wo;
+      const float *pad = j->pads + ((gsize) bi * C + c) * hp * j->ps;
 
       for (int y = 0; y < Ho; y++)
         {
-          v16f g0 = NV > 1 ? load16 (go + y * Wo) : load_lanes (go + y * Wo, Wo);
-          v16f g1 = NV > 1 ? load_lanes (go + y * Wo + 16, Wo - 16) : g0;
+          v16f g0[2], g1[2];
 
-          if (with_bias)
+#pragma GCC unroll 2
+          for (int kb = 0; kb < KB; kb++)
             {
-              bias0 += g0;
-              if (NV > 1)
-                bias1 += g1;
+              const float *gr = go + (gsize) kb * Ho * Wo + y * Wo;
+
+              g0[kb] = NV > 1 ? load16 (gr) : load_lanes (gr, Wo);
+              g1[kb] = NV > 1 ? load_lanes (gr + 16, Wo - 16) : g0[kb];
+              if (with_bias)
+                {
+                  bias0[kb] += g0[kb];
+                  if (NV > 1)
+                    bias1[kb] += g1[kb];
+                }
             }
 #pragma GCC unroll 5
           for (int i = 0; i < KH; i++)
             {
-              const float *prow = pad + (gsize) (y + i) * PAD_STRIDE;
+              const float *prow = pad + (gsize) (y * g->sh + i) * j->ps;
 #pragma GCC unroll 5
               for (int jj = 0; jj < KW; jj++)
                 {
-                  acc[i][jj][0] += g0 * load16 (prow + jj);
-                  if (NV > 1)
-                    acc[i][jj][1] += g1 * load16 (prow + jj + 16);
+                  v16f p0 = load16 (prow + tap_col (jj, g->sw, j->ps));
+                  v16f p1 = NV > 1 ? load16 (prow + tap_col (jj, g->sw, j->ps) + 16) : p0;
+#pragma GCC unroll 2
+                  for (int kb = 0; kb < KB; kb++)
+                    {
+                      acc[kb][i][jj][0] += g0[kb] * p0;
+                      if (NV > 1)
+                        acc[kb][i][jj][1] += g1[kb] * p1;
+                    }
                 }
             }
         }
     }
-  for (int i = 0; i < KH; i++)
-    for (int jj = 0; jj < KW; jj++)
-      j->dw[(((gsize) k * C + c) * KH + i) * KW + jj] += lane_sum (NV > 1 ? acc[i][jj][0] + acc[i][jj][1] : acc[i][jj][0]);
-  if (with_bias)
-    j->db[k] += lane_sum (NV > 1 ? bias0 + bias1 : bias0);
+#pragma GCC unroll 2
+  for (int kb = 0; kb < KB; kb++)
+    {
+      for (int i = 0; i < KH; i++)
+        for (int jj = 0; jj < KW; jj++)
+          j->dw[(((gsize) (k0 + kb) * C + c) * KH + i) * KW + jj] +=
+            lane_sum (NV > 1 ? acc[kb][i][jj][0] + acc[kb][i][jj][1] : acc[kb][i][jj][0]);
+      if (with_bias)
+        j->db[k0 + kb] += lane_sum (NV > 1 ? bias0[kb] + bias1[kb] : bias0[kb]);
+    }
 }
 
 /* dw[k][c] whole for 3x3 kernels: the loop runs over the padded input rows r,
@@ -397,12 +480,12 @@ direct_plane_grads_3x3 (const DirectGradJob *j,
   for (int bi = j->b0; bi < j->b1; bi++)
     {
       const float *go = j->dout + ((gsize) bi * K + k) * Ho * Wo;
-      const float *pad = j->pads + ((gsize) bi * C + c) * hp * PAD_STRIDE;
+      const float *pad = j->pads + ((gsize) bi * C + c) * hp * j->ps;
       v16f q0[3] = { { 0 } }, q1[3] = { { 0 } };   /* gradient rows r, r - 1, r - 2 */
 
       for (int r = 0; r < rows; r++)
         {
-          const float *prow = pad + (gsize) r * PAD_STRIDE;
+          const float *prow = pad + (gsize) r * j->ps;
           v16f p0[3], p1[3];
 
           q0[2] = q0[1];
@@ -452,7 +535,7 @@ direct_plane_grads_3x3 (const DirectGradJob *j,
 static gboolean
 whole_plane_grads (const CsConvGeometry *g)
 {
-  return (g->kh == 5 && g->kw == 5 && g->Wo <= 16) || (g->kh == 3 && g->kw == 3);
+  return (g->kh == 5 && g->kw == 5 && g->Wo <= 16) || (g->kh == 3 && g->kw == 3) || (g->kh == 1 && g->kw == 1);
 }
 
 /* The same for any other kw: one tap at a time, two accumulators. */
@@ -475,11 +558,13 @@ direct_tap_row_grads_any (const DirectGradJob *j,
         for (int y = 0; y < g->Ho; y++)
           {
             const float *go = j->dout + (((gsize) bi * g->K + k) * g->Ho + y) * g->Wo;
-            const float *prow = j->pads + (((gsize) bi * g->C + c) * hp + i + y) * PAD_STRIDE + jj;
+            const float *prow = j->pads + (((gsize) bi * g->C + c) * hp + i + y * g->sh) * j->ps +
+                                tap_col (jj, g->sw, j->ps);
             v16f g0 = load_lanes (go, g->Wo), g1 = load_lanes (go + 16, g->Wo - 16);
 
             acc0 += g0 * load16 (prow);
-            acc1 += g1 * load16 (prow + 16);
+            if (g->Wo > 16)
+              acc1 += g1 * load16 (prow + 16);
             bias0 += g0;
             bias1 += g1;
           }
@@ -512,7 +597,7 @@ direct_weight_grad_chunks (gpointer data,
 {
   const DirectGradJob *job = data;
   const CsConvGeometry *g = job->g;
-  gboolean one = g->Wo <= 16, whole = whole_plane_grads (g);
+  gboolean one = g->Wo <= 16, whole = whole_plane_grads (g), unit = g->sh == 1 && g->sw == 1;
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw;
   gsize n_t = (gsize) g->K * g->C * (whole ? 1 : g->kh);
 
@@ -528,13 +613,30 @@ direct_weight_grad_chunks (gpointer data,
         {
           int i = (int) (t % g->kh), c = (int) (t / g->kh % g->C), k = (int) (t / g->kh / g->C);
           int pk = (int) (t / g->C), pc = (int) (t % g->C);
+          /* Kernels two at a time (each padded row loaded once for both) where
+           * their accumulators fit in registers: pk even does pk and pk + 1. */
+          gboolean pairs = whole && one && g->kh < 5 && !(unit && g->kh == 3);
 
-          if (whole && g->kh == 5 && one)
-            direct_plane_grads (j, pk, pc, 5, 5, 1);
-          else if (whole && one)
+          if (pairs && pk % 2 == 1)
+            continue;
+          if (pairs && pk + 1 < g->K && g->kh == 1)
+            direct_plane_grads (j, pk, pc, 2, 1, 1, 1);
+          else if (pairs && pk + 1 < g->K)
+            direct_plane_grads (j, pk, pc, 2, 3, 3, 1);
+          else if (whole && g->kh == 5)
+            direct_plane_grads (j, pk, pc, 1, 5, 5, 1);
+          else if (whole && g->kh == 1 && one)
+            direct_plane_grads (j, pk, pc, 1, 1, 1, 1);
+          else if (whole && g->kh == 1)
+            direct_plane_grads (j, pk, pc, 1, 1, 1, 2);
+          else if (whole && unit && one)
             direct_plane_grads_3x3 (j, pk, pc, 1);
-          else if (whole)
+          else if (whole && unit)
             direct_plane_grads_3x3 (j, pk, pc, 2);
+          else if (whole && one)
+            direct_plane_grads (j, pk, pc, 1, 3, 3, 1);
+          else if (whole)
+            direct_plane_grads (j, pk, pc, 1, 3, 3, 2);
           else if (g->kw == 5 && one)
             direct_tap_row_grads (j, k, c, i, 5, 1);
           else if (g->kw == 5)
@@ -562,14 +664,15 @@ direct_weight_grads (float                *dw,
                      const CsConvGeometry *g)
 {
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw, stride = n_w + g->K;
-  gsize sample_bytes = sizeof (float) * ((gsize) g->C * (g->H + 2 * g->ph) * PAD_STRIDE + (gsize) g->K * g->Ho * g->Wo);
+  int ps = pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw);
+  gsize sample_bytes = sizeof (float) * ((gsize) g->C * (g->H + 2 * g->ph) * ps + (gsize) g->K * g->Ho * g->Wo);
   int chunk = (int) CLAMP (DW_CHUNK_BYTES / sample_bytes, 1, (gsize) (g->B + 7) / 8);
   int n_chunks;
 
   chunk = MAX (chunk, (g->B + 31) / 32);
   n_chunks = (g->B + chunk - 1) / chunk;
   float *partial = cs_alloc_floats (stride * n_chunks);
-  DirectGradJob j = { dw, db, pads, dout, g, 0, 0, chunk, partial };
+  DirectGradJob j = { dw, db, pads, dout, g, 0, 0, chunk, partial, ps };
 
   cs_parallel_for (n_chunks, 1, direct_weight_grad_chunks, &j);
   for (int ch = 0; ch < n_chunks; ch++)
@@ -596,7 +699,8 @@ direct_input_grads (float                *dx,
   gsize taps = (gsize) g->kh * g->kw;
   float *wt = cs_alloc_floats ((gsize) g->C * g->K * taps);
   DirectJob j = { dx, NULL, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
-                  g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W };
+                  g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W,
+                  pad_stride (g->Wo + 2 * (g->kw - 1 - g->pw), g->kw, g->W, 1), 1, 1 };
 
   for (int k = 0; k < g->K; k++)
     for (int c = 0; c < g->C; c++)
@@ -615,7 +719,8 @@ cs_conv2d_direct_forward (float                *out,
                           const CsConvGeometry *g)
 {
   DirectJob j = { out, pads, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
-                  g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo };
+                  g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw),
+                  g->sh, g->sw };
 
   cs_parallel_for (g->B, 4, direct_samples, &j);
 }

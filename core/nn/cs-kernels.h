@@ -262,6 +262,14 @@ void   cs_activation_backward     (CsActivation  act,
                                    gsize         n);
 
 /* ---- Element-wise: n values; backward uses the forward's output ---- */
+/* out = a + b; dst += src (elementwise, n floats). */
+void   cs_add                   (float       *out,
+                                 const float *a,
+                                 const float *b,
+                                 gsize        n);
+void   cs_add_into              (float       *dst,
+                                 const float *src,
+                                 gsize        n);
 void   cs_relu_forward          (float       *out,
                                  const float *x,
                                  gsize        n);

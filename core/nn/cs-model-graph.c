@@ -43,13 +43,16 @@ cs_model_forward_join (CsModel *self,
 
   if (L->spec->kind == CS_LAYER_ADD)
     {
-      memcpy (out, a, per * B * sizeof (float));
       for (guint k = 1; k < L->spec->n_inputs; k++)
         {
           const float *v = cs_model_input_of (self, L, k, &per);
-          for (gsize i = 0; i < per * B; i++)
-            out[i] += v[i];
+          if (k == 1)
+            cs_add (out, a, v, per * B);
+          else
+            cs_add_into (out, v, per * B);
         }
+      if (L->spec->n_inputs < 2)
+        memcpy (out, a, per * B * sizeof (float));
       return;
     }
   for (guint k = 0; k < L->spec->n_inputs; k++)
@@ -88,8 +91,7 @@ cs_model_add_into (float       *dst,
                    const float *src,
                    gsize        n)
 {
-  for (gsize i = 0; i < n; i++)
-    dst[i] += src[i];
+  cs_add_into (dst, src, n);
 }
 
 /* A sum passes its gradient to each input; a concatenation each its slice. */
