@@ -348,6 +348,40 @@ conv_gather_channels (gpointer data,
     }
 }
 
+typedef struct
+{
+  float          *dx;
+  float          *dcol;
+  const float    *dout;
+  const float    *w;
+  const CsConvGeometry *g;
+} DxJob;
+
+/* The input gradient a sample at a time, its (C*kh*kw, Ho*Wo) columns in the
+ * cache from the GEMM to the scatter: dcol_b = w^T . dout_b (dout_b is
+ * already (K, Ho*Wo) in NCHW), then col2im into dx_b. */
+static void
+conv_dx_samples (gpointer data,
+                 gsize    b0,
+                 gsize    b1)
+{
+  DxJob *j = data;
+  CsConvGeometry one = *j->g;
+  int Kd = one.C * one.kh * one.kw, P = one.Ho * one.Wo;
+  gsize plane = (gsize) one.C * one.H * one.W;
+
+  one.B = 1;
+  for (gsize b = b0; b < b1; b++)
+    {
+      float *dcol = j->dcol + b * Kd * P, *dx = j->dx + b * plane;
+      ConvJob cj = { dx, dcol, &one };
+
+      cs_gemm_serial (TRUE, FALSE, Kd, P, one.K, 1.0f, j->w, Kd, j->dout + b * one.K * P, P, 0.0f, dcol, P);
+      memset (dx, 0, sizeof (float) * plane);
+      col2im_planes (&cj, 0, (gsize) one.C);
+    }
+}
+
 void
 cs_conv2d_backward (float                *dx,
                     float                *dw,
@@ -378,20 +412,20 @@ cs_conv2d_backward (float                *dx,
       dw = NULL;
     }
 
-  /* tmp (K, B*P) = dout (B, K, P) with the batch moved inward; db sums it. */
-  {
-    GatherJob job = { tmp, dout, db, g };
-    cs_parallel_for (g->K, 1, conv_gather_channels, &job);
-  }
+  if (dw != NULL || db != NULL)
+    {
+      /* tmp (K, B*P) = dout (B, K, P) with the batch moved inward; db sums it. */
+      GatherJob job = { tmp, dout, db, g };
+      cs_parallel_for (g->K, 1, conv_gather_channels, &job);
+    }
   /* dw (K, Kd) += tmp (K, B*P) . col^T (B*P, Kd) */
   if (dw != NULL)
     cs_gemm (FALSE, TRUE, g->K, Kd, BP, 1.0f, tmp, BP, col, BP, 1.0f, dw, Kd);
   if (dx != NULL)
     {
-      /* dcol (Kd, B*P) = w^T (Kd, K) . tmp (K, B*P), then scattered back. */
-      cs_gemm (TRUE, FALSE, Kd, BP, g->K, 1.0f, w, Kd, tmp, BP, 0.0f, dcol, BP);
-      memset (dx, 0, sizeof (float) * g->B * g->C * g->H * g->W);
-      cs_col2im (dx, dcol, g);
+      /* dcol (Kd, P) of each sample = w^T (Kd, K) . dout_b (K, P), then scattered back. */
+      DxJob job = { dx, dcol, dout, w, g };
+      cs_parallel_for (g->B, 1, conv_dx_samples, &job);
     }
 }
 

@@ -195,6 +195,27 @@ cs_gemm (gboolean     trans_a,
 }
 
 void
+cs_gemm_serial (gboolean     trans_a,
+                gboolean     trans_b,
+                int          m,
+                int          n,
+                int          k,
+                float        alpha,
+                const float *a,
+                int          lda,
+                const float *b,
+                int          ldb,
+                float        beta,
+                float       *c,
+                int          ldc)
+{
+  if (m == 0 || n == 0)
+    return;
+  blas_init ();
+  gemm_call (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void
 cs_gemm_ref (gboolean     trans_a,
              gboolean     trans_b,
              int          m,
