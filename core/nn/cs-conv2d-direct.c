@@ -98,12 +98,6 @@ direct_dx_applies (const CsConvGeometry *g)
 }
 
 gsize
-cs_conv2d_padded_size (const CsConvGeometry *g)
-{
-  return (gsize) g->B * g->C * (g->H + 2 * g->ph) * pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw);
-}
-
-gsize
 cs_conv2d_dcol_size (const CsConvGeometry *g)
 {
   if (cs_conv2d_is_full_window (g) || direct_dx_applies (g))
@@ -189,7 +183,6 @@ lane_sum (v16f a)
 typedef struct
 {
   float          *out;
-  float          *pads;   /* (B, C, hp, ps) kept for the backward pass, or NULL */
   const float    *src;
   const float    *w;
   const float    *b;
@@ -290,11 +283,10 @@ direct_samples (gpointer data,
 {
   DirectJob *j = data;
   gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * j->ps;
-  float *scratch = j->pads == NULL ? cs_alloc_floats (pad_sample) : NULL;
+  float *pad = cs_alloc_floats (pad_sample);
 
   for (gsize bi = b0; bi < b1; bi++)
     {
-      float *pad = j->pads != NULL ? j->pads + bi * pad_sample : scratch;
       float *out = j->out + bi * j->K * (gsize) j->Ho * j->Wo;
 
       pad_planes (pad, j->src + bi * j->C * in_plane, j->C, j->H, j->W, j->ph, j->pw, j->hp, j->ps, j->sw);
@@ -307,16 +299,17 @@ direct_samples (gpointer data,
       else
         direct_sample (out, pad, j, 2, 1);
     }
-  cs_free_floats (scratch);
+  cs_free_floats (pad);
 }
 
 typedef struct
 {
   float          *dw;
   float          *db;
-  const float    *pads;
+  const float    *pads;        /* the chunk's samples padded: (b1 - b0, C, hp, ps) */
   const float    *dout;
   const CsConvGeometry *g;
+  const float    *x;           /* the layer's input (B, C, H, W) */
   int             b0, b1;      /* the samples of one chunk */
   int             chunk;       /* samples per chunk */
   float          *partial;     /* per chunk: (K, C, kh, kw) weight sums, then K bias sums */
@@ -347,7 +340,7 @@ direct_tap_row_grads (const DirectGradJob *j,
   for (int bi = j->b0; bi < j->b1; bi++)
     {
       const float *go = j->dout + ((gsize) bi * K + k) * Ho * g->Wo;
-      const float *pad = j->pads + (((gsize) bi * C + c) * hp + i) * j->ps;
+      const float *pad = j->pads + (((gsize) (bi - j->b0) * C + c) * hp + i) * j->ps;
 
       for (int y = 0; y < Ho; y++)
         {
@@ -407,7 +400,7 @@ direct_plane_grads (const DirectGradJob *j,
   for (int bi = j->b0; bi < j->b1; bi++)
     {
       const float *go = j->dout + ((gsize) bi * K + k0) * Ho * Wo;
-      const float *pad = j->pads + ((gsize) bi * C + c) * hp * j->ps;
+      const float *pad = j->pads + ((gsize) (bi - j->b0) * C + c) * hp * j->ps;
 
       for (int y = 0; y < Ho; y++)
         {
@@ -480,7 +473,7 @@ direct_plane_grads_3x3 (const DirectGradJob *j,
   for (int bi = j->b0; bi < j->b1; bi++)
     {
       const float *go = j->dout + ((gsize) bi * K + k) * Ho * Wo;
-      const float *pad = j->pads + ((gsize) bi * C + c) * hp * j->ps;
+      const float *pad = j->pads + ((gsize) (bi - j->b0) * C + c) * hp * j->ps;
       v16f q0[3] = { { 0 } }, q1[3] = { { 0 } };   /* gradient rows r, r - 1, r - 2 */
 
       for (int r = 0; r < rows; r++)
@@ -558,7 +551,7 @@ direct_tap_row_grads_any (const DirectGradJob *j,
         for (int y = 0; y < g->Ho; y++)
           {
             const float *go = j->dout + (((gsize) bi * g->K + k) * g->Ho + y) * g->Wo;
-            const float *prow = j->pads + (((gsize) bi * g->C + c) * hp + i + y * g->sh) * j->ps +
+            const float *prow = j->pads + (((gsize) (bi - j->b0) * g->C + c) * hp + i + y * g->sh) * j->ps +
                                 tap_col (jj, g->sw, j->ps);
             v16f g0 = load_lanes (go, g->Wo), g1 = load_lanes (go + 16, g->Wo - 16);
 
@@ -600,6 +593,9 @@ direct_weight_grad_chunks (gpointer data,
   gboolean one = g->Wo <= 16, whole = whole_plane_grads (g), unit = g->sh == 1 && g->sw == 1;
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw;
   gsize n_t = (gsize) g->K * g->C * (whole ? 1 : g->kh);
+  const int hp = g->H + 2 * g->ph;
+  gsize pad_sample = (gsize) g->C * hp * job->ps, in_sample = (gsize) g->C * g->H * g->W;
+  float *pads = cs_alloc_floats (pad_sample * job->chunk);
 
   for (gsize chunk = c0; chunk < c1; chunk++)
     {
@@ -607,6 +603,10 @@ direct_weight_grad_chunks (gpointer data,
 
       sub.b0 = (int) chunk * job->chunk;
       sub.b1 = MIN (g->B, sub.b0 + job->chunk);
+      sub.pads = pads;
+      for (int bi = sub.b0; bi < sub.b1; bi++)
+        pad_planes (pads + (bi - sub.b0) * pad_sample, job->x + bi * in_sample, g->C, g->H, g->W, g->ph, g->pw, hp,
+                    job->ps, g->sw);
       sub.dw = job->partial + chunk * (n_w + g->K);
       sub.db = job->db != NULL ? sub.dw + n_w : NULL;
       for (gsize t = 0; t < n_t; t++)
@@ -649,17 +649,19 @@ direct_weight_grad_chunks (gpointer data,
             direct_tap_row_grads_any (j, k, c, i);
         }
     }
+  cs_free_floats (pads);
 }
 
 #define DW_CHUNK_BYTES (512 * 1024)
 
 /* dw (and db) += the sums of every chunk, in chunk order: the same figures
- * whatever the number of threads. Chunks of at least 4 samples, at most 32 of
- * them. */
+ * whatever the number of threads. A chunk's samples are padded again from x
+ * (the forward pass keeps nothing), into DW_CHUNK_BYTES or so, with at most
+ * 32 chunks and, where the batch allows, at least 8. */
 static void
 direct_weight_grads (float                *dw,
                      float                *db,
-                     const float          *pads,
+                     const float          *x,
                      const float          *dout,
                      const CsConvGeometry *g)
 {
@@ -672,7 +674,7 @@ direct_weight_grads (float                *dw,
   chunk = MAX (chunk, (g->B + 31) / 32);
   n_chunks = (g->B + chunk - 1) / chunk;
   float *partial = cs_alloc_floats (stride * n_chunks);
-  DirectGradJob j = { dw, db, pads, dout, g, 0, 0, chunk, partial, ps };
+  DirectGradJob j = { dw, db, NULL, dout, g, x, 0, 0, chunk, partial, ps };
 
   cs_parallel_for (n_chunks, 1, direct_weight_grad_chunks, &j);
   for (int ch = 0; ch < n_chunks; ch++)
@@ -698,7 +700,7 @@ direct_input_grads (float                *dx,
 {
   gsize taps = (gsize) g->kh * g->kw;
   float *wt = cs_alloc_floats ((gsize) g->C * g->K * taps);
-  DirectJob j = { dx, NULL, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
+  DirectJob j = { dx, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
                   g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W,
                   pad_stride (g->Wo + 2 * (g->kw - 1 - g->pw), g->kw, g->W, 1), 1, 1 };
 
@@ -712,13 +714,12 @@ direct_input_grads (float                *dx,
 
 void
 cs_conv2d_direct_forward (float                *out,
-                          float                *pads,
                           const float          *x,
                           const float          *w,
                           const float          *b,
                           const CsConvGeometry *g)
 {
-  DirectJob j = { out, pads, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
+  DirectJob j = { out, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
                   g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw),
                   g->sh, g->sw };
 
@@ -729,13 +730,13 @@ gboolean
 cs_conv2d_direct_backward (float                *dx,
                            float                *dw,
                            float                *db,
-                           const float          *pads,
+                           const float          *x,
                            const float          *dout,
                            const float          *w,
                            const CsConvGeometry *g)
 {
   if (dw != NULL)
-    direct_weight_grads (dw, db, pads, dout, g);
+    direct_weight_grads (dw, db, x, dout, g);
   if (dx == NULL)
     return TRUE;
   if (direct_dx_applies (g))

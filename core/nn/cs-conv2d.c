@@ -83,15 +83,13 @@ cs_conv2d_col_size (const CsConvGeometry *g)
 }
 
 /* What the forward pass leaves in col for the backward pass, in floats:
- * nothing for a full-window conv, the zero-padded input planes for the direct
- * kernel, the im2col matrix otherwise. */
+ * nothing for a full-window conv or the direct kernels (they read the input
+ * again), the im2col matrix otherwise. */
 gsize
 cs_conv2d_saved_size (const CsConvGeometry *g)
 {
-  if (cs_conv2d_is_full_window (g))
+  if (cs_conv2d_is_full_window (g) || cs_conv2d_direct_applies (g))
     return 0;
-  if (cs_conv2d_direct_applies (g))
-    return cs_conv2d_padded_size (g);
   return cs_conv2d_col_size (g);
 }
 
@@ -298,8 +296,7 @@ cs_conv2d_forward (float                *out,
     }
   if (cs_conv2d_direct_applies (g))
     {
-      /* The padded input planes stay in col for the weight gradients. */
-      cs_conv2d_direct_forward (out, col, x, w, b, g);
+      cs_conv2d_direct_forward (out, x, w, b, g);
       return;
     }
   cs_im2col (col, x, g);
@@ -405,7 +402,7 @@ cs_conv2d_backward (float                *dx,
     }
   if (cs_conv2d_direct_applies (g))
     {
-      if (cs_conv2d_direct_backward (dx, dw, db, col, dout, w, g))
+      if (cs_conv2d_direct_backward (dx, dw, db, x, dout, w, g))
         return;
       /* The input gradient as below (dcol = w^T dout, then col2im); col is not needed. */
       db = NULL;

@@ -16,10 +16,8 @@ G_BEGIN_DECLS
 #endif
 
 /* The direct convolution (cs-conv2d-direct.c), when cs_conv2d_direct_applies():
- * the forward pass keeps the zero-padded input planes in @pads for the weight
- * gradients. */
+ * it keeps nothing between the passes; the backward pass pads x again. */
 void     cs_conv2d_direct_forward  (float                *out,
-                                    float                *pads,
                                     const float          *x,
                                     const float          *w,
                                     const float          *b,
@@ -29,7 +27,7 @@ void     cs_conv2d_direct_forward  (float                *out,
 gboolean cs_conv2d_direct_backward (float                *dx,
                                     float                *dw,
                                     float                *db,
-                                    const float          *pads,
+                                    const float          *x,
                                     const float          *dout,
                                     const float          *w,
                                     const CsConvGeometry *g);

@@ -60,14 +60,12 @@ void   cs_linear_backward_ref   (float       *dx,
 /* ---- Conv2d: direct kernels for small ones, a Linear layer for a full
  * window, im2col + GEMM otherwise ----
  * x is (B, C, H, W), w is (K, C, kh, kw), b is (K), out is (B, K, Ho, Wo);
- * col (cs_conv2d_saved_size() floats) is what the forward pass keeps for the
- * backward pass: im2col's (C*kh*kw, B*Ho*Wo) matrix, or the direct kernel's
- * padded input planes, whose zero borders it never writes, so col has to come
- * zeroed from cs_alloc_floats() and serve one layer only; tmp is
- * (K, B*Ho*Wo) scratch. */
+ * col (cs_conv2d_saved_size() floats, none for the direct kernels, which pad
+ * x again in the backward pass) is what the forward pass keeps for the
+ * backward pass: im2col's (C*kh*kw, B*Ho*Wo) matrix; tmp is (K, B*Ho*Wo)
+ * scratch. */
 gsize  cs_conv2d_col_size       (const CsConvGeometry *g);
 gsize  cs_conv2d_saved_size     (const CsConvGeometry *g);
-gsize  cs_conv2d_padded_size    (const CsConvGeometry *g);
 /* The size of dcol cs_conv2d_backward() needs to compute dx (0: none). */
 gsize  cs_conv2d_dcol_size      (const CsConvGeometry *g);
 gsize  cs_conv2d_tmp_size       (const CsConvGeometry *g);
