@@ -197,7 +197,10 @@ typedef struct
  * independent chains, so the FMAs do not wait on each other's latency.
  * Inlined with KB and NV constants; every output sums its taps in order
  * (c, i, j) from zero and adds the bias last, whatever KB and NV are.
- * (Two rows at a time, to load each weight once for both, measured no faster.)
+ * KB = 8 (8 or 16 accumulators): per vector load, 8 multiply-adds whose
+ * weights are broadcast from memory; 4 left the loads the bottleneck (16 %
+ * slower on Zen 4). (Two rows at a time, to load each weight once for both,
+ * measured no faster.)
  */
 static inline __attribute__ ((always_inline)) void
 direct_rows (float           *out,
@@ -213,7 +216,7 @@ direct_rows (float           *out,
 
   for (int y = 0; y < j->Ho; y++)
     {
-      v16f a0[4] = { { 0 } }, a1[4] = { { 0 } };
+      v16f a0[8] = { { 0 } }, a1[8] = { { 0 } };
       /* Kernel rows that fall on padding rows read only zeros: skipped (the
        * input gradient's padded planes are mostly such rows). */
       const int i0 = MAX (0, j->ph - y * j->sh), i1 = MIN (kh, j->ph + j->H - y * j->sh);
@@ -228,7 +231,7 @@ direct_rows (float           *out,
               {
                 const int col = tap_col (jj, SW, j->ps);
                 v16f v0 = load16 (prow + col), v1 = NV > 1 ? load16 (prow + col + 16) : v0;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int kb = 0; kb < KB; kb++)
                   {
                     float wv = wt[(gsize) kb * taps + jj];
@@ -238,7 +241,7 @@ direct_rows (float           *out,
                   }
               }
           }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int kb = 0; kb < KB; kb++)
         {
           float bv = j->b ? j->b[k0 + kb] : 0.0f;
@@ -265,6 +268,8 @@ direct_sample (float           *out,
 {
   int k = 0;
 
+  for (; k + 8 <= j->K; k += 8)
+    direct_rows (out, pad, j, k, 8, NV, SW);
   for (; k + 4 <= j->K; k += 4)
     direct_rows (out, pad, j, k, 4, NV, SW);
   if (k + 2 <= j->K)
