@@ -381,17 +381,17 @@ direct_tap_row_grads (const DirectGradJob *j,
  * products lane-wise over samples and rows, then across lanes in a fixed
  * order, so the result does not depend on the number of threads. */
 static inline __attribute__ ((always_inline)) void
-direct_plane_grads (const DirectGradJob *j,
-                    int                  k0,
-                    int                  c,
-                    int                  KB,
-                    int                  KH,
-                    int                  KW,
-                    int                  NV)
+direct_plane_grads_body (const DirectGradJob *j,
+                         int                  k0,
+                         int                  c,
+                         int                  KB,
+                         int                  KH,
+                         int                  KW,
+                         int                  NV,
+                         gboolean             with_bias)
 {
   const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
-  gboolean with_bias = j->db != NULL && c == 0;
   v16f acc[2][5][5][2], bias0[2], bias1[2];
 
 #pragma GCC unroll 2
@@ -457,21 +457,37 @@ direct_plane_grads (const DirectGradJob *j,
     }
 }
 
+/* The bias sums (c == 0) as a separate copy of the loop, not a test in it. */
+static inline __attribute__ ((always_inline)) void
+direct_plane_grads (const DirectGradJob *j,
+                    int                  k0,
+                    int                  c,
+                    int                  KB,
+                    int                  KH,
+                    int                  KW,
+                    int                  NV)
+{
+  if (j->db != NULL && c == 0)
+    direct_plane_grads_body (j, k0, c, KB, KH, KW, NV, TRUE);
+  else
+    direct_plane_grads_body (j, k0, c, KB, KH, KW, NV, FALSE);
+}
+
 /* dw[k][c] whole for 3x3 kernels: the loop runs over the padded input rows r,
  * loads each row's three shifted vectors once and multiplies them with the
  * gradient rows r, r - 1 and r - 2 (kept in registers as r advances), one
  * per kernel row: 3 * NV input loads for 9 * NV multiply-adds, where a loop
  * over output rows loads 9 * NV. */
 static inline __attribute__ ((always_inline)) void
-direct_plane_grads_3x3 (const DirectGradJob *j,
-                        int                  k,
-                        int                  c,
-                        int                  NV)
+direct_plane_grads_3x3_body (const DirectGradJob *j,
+                             int                  k,
+                             int                  c,
+                             int                  NV,
+                             gboolean             with_bias)
 {
   const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
   const int rows = MIN (hp, Ho + 2);
-  gboolean with_bias = j->db != NULL && c == 0;
   v16f acc[3][3][2], bias0 = { 0 }, bias1 = { 0 };
 
   memset (acc, 0, sizeof acc);
@@ -528,6 +544,18 @@ direct_plane_grads_3x3 (const DirectGradJob *j,
       j->dw[(((gsize) k * C + c) * 3 + i) * 3 + jj] += lane_sum (NV > 1 ? acc[i][jj][0] + acc[i][jj][1] : acc[i][jj][0]);
   if (with_bias)
     j->db[k] += lane_sum (NV > 1 ? bias0 + bias1 : bias0);
+}
+
+static inline __attribute__ ((always_inline)) void
+direct_plane_grads_3x3 (const DirectGradJob *j,
+                        int                  k,
+                        int                  c,
+                        int                  NV)
+{
+  if (j->db != NULL && c == 0)
+    direct_plane_grads_3x3_body (j, k, c, NV, TRUE);
+  else
+    direct_plane_grads_3x3_body (j, k, c, NV, FALSE);
 }
 
 static gboolean

@@ -99,6 +99,21 @@ cs_conv2d_tmp_size (const CsConvGeometry *g)
   return (gsize) g->K * g->B * g->Ho * g->Wo;
 }
 
+/* The outputs ox in [lo, hi) whose input column ox * sw + off lies in [0, W)
+ * (hi <= lo when there are none). */
+static inline void
+valid_outputs (int  off,
+               int  sw,
+               int  W,
+               int  Wo,
+               int *lo,
+               int *hi)
+{
+  *lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+  *hi = W - off <= 0 ? 0 : MIN (Wo, (W - 1 - off) / sw + 1);
+  *lo = MIN (*lo, Wo);
+}
+
 /*
  * col (C*kh*kw, B*Ho*Wo): row r = (c, i, j) holds, for every sample and
  * output position, the input value under kernel tap (i, j) of channel c:
@@ -161,11 +176,18 @@ im2col_rows (gpointer data,
                     d[ox] = 0.0f;
                 }
               else
-                for (int ox = 0; ox < g->Wo; ox++)
-                  {
-                    int ix = ox * g->sw - g->pw + j * g->dw;
-                    d[ox] = (ix >= 0 && ix < g->W) ? plane[(gsize) iy * g->W + ix] : 0.0f;
-                  }
+                {
+                  int off = -g->pw + j * g->dw, lo, hi;
+                  const float *src = plane + (gsize) iy * g->W;
+
+                  valid_outputs (off, g->sw, g->W, g->Wo, &lo, &hi);
+                  for (int ox = 0; ox < lo; ox++)
+                    d[ox] = 0.0f;
+                  for (int ox = lo; ox < hi; ox++)
+                    d[ox] = src[ox * g->sw + off];
+                  for (int ox = MAX (lo, hi); ox < g->Wo; ox++)
+                    d[ox] = 0.0f;
+                }
             }
         }
     }
@@ -223,12 +245,14 @@ col2im_planes (gpointer data,
                       drow[ox + off] += sr[ox];
                   }
                 else
-                  for (int ox = 0; ox < g->Wo; ox++)
-                    {
-                      int ix = ox * g->sw - g->pw + j * g->dw;
-                      if (ix >= 0 && ix < g->W)
-                        drow[ix] += sr[ox];
-                    }
+                  {
+                    /* ix = ox * sw + off, inside [0, W) for ox in [lo, hi). */
+                    int off = -g->pw + j * g->dw, lo, hi;
+
+                    valid_outputs (off, g->sw, g->W, g->Wo, &lo, &hi);
+                    for (int ox = lo; ox < hi; ox++)
+                      drow[ox * g->sw + off] += sr[ox];
+                  }
               }
           }
     }
