@@ -154,9 +154,13 @@ row_sq_dev (const float *restrict row,
   return s;
 }
 
+/* Sums of dy and of dy * xhat, xhat = (x - m) * is recomputed as the forward
+ * pass computed it (the forward pass keeps only m and is). */
 static inline void
 row_dot2 (const float *restrict dy,
-          const float *restrict h,
+          const float *restrict x,
+          float                 m,
+          float                 is,
           int                   P,
           double               *sdy,
           double               *sdyx)
@@ -169,12 +173,12 @@ row_dot2 (const float *restrict dy,
     for (int k = 0; k < LANES; k++)
       {
         a1[k] += dy[p + k];
-        a2[k] += dy[p + k] * h[p + k];
+        a2[k] += dy[p + k] * ((x[p + k] - m) * is);
       }
   for (; p < P; p++)
     {
       s1 += dy[p];
-      s2 += (double) dy[p] * h[p];
+      s2 += (double) dy[p] * ((x[p] - m) * is);
     }
   for (int k = 0; k < LANES; k++)
     {
@@ -187,7 +191,7 @@ row_dot2 (const float *restrict dy,
 
 typedef struct
 {
-  float                 *out, *xhat, *inv_std, *running_mean, *running_var;
+  float                 *out, *mean, *inv_std, *running_mean, *running_var;
   float                 *dx, *dgamma, *dbeta;
   const float           *x, *gamma, *beta, *dout;
   const CsBatchNormArgs *a;
@@ -232,23 +236,21 @@ bn_fwd_channels (gpointer data,
       is = (float) (1.0 / sqrt (var + a->eps));
       m = (float) mean;
       j->inv_std[c] = is;
+      j->mean[c] = m;
       for (int b = 0; b < a->B; b++)
         {
           gsize o = ((gsize) b * C + c) * P;
           const float *restrict row = j->x + o;
-          float *restrict h = j->xhat + o, *restrict y = j->out + o;
+          float *restrict y = j->out + o;
           for (int p = 0; p < P; p++)
-            {
-              h[p] = (row[p] - m) * is;
-              y[p] = h[p] * g + be;
-            }
+            y[p] = ((row[p] - m) * is) * g + be;
         }
     }
 }
 
 void
 cs_batchnorm_forward (float                 *out,
-                      float                 *xhat,
+                      float                 *mean,
                       float                 *inv_std,
                       const float           *x,
                       const float           *gamma,
@@ -257,7 +259,7 @@ cs_batchnorm_forward (float                 *out,
                       float                 *running_var,
                       const CsBatchNormArgs *a)
 {
-  BnJob j = { .out = out, .xhat = xhat, .inv_std = inv_std, .running_mean = running_mean,
+  BnJob j = { .out = out, .mean = mean, .inv_std = inv_std, .running_mean = running_mean,
               .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .a = a };
 
   cs_parallel_for ((gsize) a->C, 1, bn_fwd_channels, &j);
@@ -276,12 +278,12 @@ bn_bwd_channels (gpointer data,
   for (gsize c = c0; c < c1; c++)
     {
       double sdy = 0, sdyx = 0;
-      float g = j->gamma ? j->gamma[c] : 1.0f, k, fsdy, fsdyx;
+      float g = j->gamma ? j->gamma[c] : 1.0f, k, fsdy, fsdyx, m = j->mean[c], is = j->inv_std[c];
 
       for (int b = 0; b < a->B; b++)
         {
           gsize o = ((gsize) b * C + c) * P;
-          row_dot2 (j->dout + o, j->xhat + o, P, &sdy, &sdyx);
+          row_dot2 (j->dout + o, j->x + o, m, is, P, &sdy, &sdyx);
         }
       if (j->dgamma != NULL)
         j->dgamma[c] += (float) sdyx;
@@ -295,11 +297,11 @@ bn_bwd_channels (gpointer data,
       for (int b = 0; b < a->B; b++)
         {
           gsize o = ((gsize) b * C + c) * P;
-          const float *restrict dy = j->dout + o, *restrict h = j->xhat + o;
+          const float *restrict dy = j->dout + o, *restrict xr = j->x + o;
           float *restrict d = j->dx + o;
           if (a->use_batch_stats)
             for (int p = 0; p < P; p++)
-              d[p] = k * (dy[p] - fsdy - h[p] * fsdyx);
+              d[p] = k * (dy[p] - fsdy - ((xr[p] - m) * is) * fsdyx);
           else
             for (int p = 0; p < P; p++)
               d[p] = k * dy[p];
@@ -312,12 +314,13 @@ cs_batchnorm_backward (float                 *dx,
                        float                 *dgamma,
                        float                 *dbeta,
                        const float           *dout,
-                       const float           *xhat,
+                       const float           *x,
+                       const float           *mean,
                        const float           *inv_std,
                        const float           *gamma,
                        const CsBatchNormArgs *a)
 {
-  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .xhat = (float *) xhat,
+  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .x = x, .mean = (float *) mean,
               .inv_std = (float *) inv_std, .gamma = gamma, .a = a };
 
   cs_parallel_for ((gsize) a->C, 1, bn_bwd_channels, &j);

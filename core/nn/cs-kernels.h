@@ -187,7 +187,9 @@ typedef struct
 
 /* out = xhat * gamma + beta, xhat = (x - mean) * inv_std; gamma/beta NULL when
  * not affine. With batch statistics, running_mean/var (NULL: none kept) are
- * updated; without, they are what normalizes. */
+ * updated; without, they are what normalizes. The reference keeps xhat for
+ * its backward pass; the fast version keeps mean and inv_std per channel, and
+ * its backward pass reads x again. */
 void   cs_batchnorm_forward_ref   (float                 *out,
                                    float                 *xhat,
                                    float                 *inv_std,
@@ -198,7 +200,7 @@ void   cs_batchnorm_forward_ref   (float                 *out,
                                    float                 *running_var,
                                    const CsBatchNormArgs *a);
 void   cs_batchnorm_forward       (float                 *out,
-                                   float                 *xhat,
+                                   float                 *mean,
                                    float                 *inv_std,
                                    const float           *x,
                                    const float           *gamma,
@@ -219,7 +221,8 @@ void   cs_batchnorm_backward      (float                 *dx,
                                    float                 *dgamma,
                                    float                 *dbeta,
                                    const float           *dout,
-                                   const float           *xhat,
+                                   const float           *x,
+                                   const float           *mean,
                                    const float           *inv_std,
                                    const float           *gamma,
                                    const CsBatchNormArgs *a);

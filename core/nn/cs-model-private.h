@@ -24,7 +24,7 @@ typedef struct
   float             *col;        /* Conv2d: im2col of the last input */
   gint32            *argmax;     /* MaxPool2d */
   float             *mask;       /* Dropout */
-  float             *xhat;       /* BatchNorm: the normalized input, and 1/std per channel */
+  float             *bn_mean;    /* BatchNorm: the mean and 1/std per channel of the last forward pass */
   float             *inv_std;
   gssize             rm_off;     /* BatchNorm's running_mean, running_var, num_batches_tracked; -1 without */
   gssize             rv_off;

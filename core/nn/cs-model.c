@@ -208,7 +208,7 @@ free_workspaces (CsModel *self)
       g_clear_pointer (&L->delta_own, cs_free_floats);
       g_clear_pointer (&L->col, cs_free_floats);
       g_clear_pointer (&L->mask, cs_free_floats);
-      g_clear_pointer (&L->xhat, cs_free_floats);
+      g_clear_pointer (&L->bn_mean, cs_free_floats);
       g_clear_pointer (&L->inv_std, cs_free_floats);
       g_clear_pointer (&L->argmax, cs_free);
       L->out = NULL;
@@ -424,9 +424,9 @@ cs_model_set_batch_capacity (CsModel *self,
           break;
         case CS_LAYER_BATCHNORM1D:
         case CS_LAYER_BATCHNORM2D:
-          L->xhat = cs_alloc_floats (n);
+          L->bn_mean = cs_alloc_floats ((gsize) L->spec->in.c);
           L->inv_std = cs_alloc_floats ((gsize) L->spec->in.c);
-          bytes += (n + (gsize) L->spec->in.c) * sizeof (float);
+          bytes += 2 * (gsize) L->spec->in.c * sizeof (float);
           break;
         case CS_LAYER_LINEAR:
         case CS_LAYER_AVGPOOL2D:
@@ -582,7 +582,7 @@ cs_model_forward (CsModel     *self,
         case CS_LAYER_BATCHNORM2D:
           {
             CsBatchNormArgs a = batchnorm_args (self, L, B, training);
-            cs_batchnorm_forward (out, L->xhat, L->inv_std, in, w, b,
+            cs_batchnorm_forward (out, L->bn_mean, L->inv_std, in, w, b,
                                   L->rm_off >= 0 ? self->params + L->rm_off : NULL,
                                   L->rv_off >= 0 ? self->params + L->rv_off : NULL, &a);
           }
@@ -717,7 +717,7 @@ cs_model_loss (CsModel      *self,
           {
             CsBatchNormArgs a = { .B = B, .C = s->in.c, .P = s->in.h * s->in.w,
                                   .use_batch_stats = self->last_training || !s->track_running_stats };
-            cs_batchnorm_backward (dx, gw, gb, L->delta, L->xhat, L->inv_std, w, &a);
+            cs_batchnorm_backward (dx, gw, gb, L->delta, in, L->bn_mean, L->inv_std, w, &a);
           }
           break;
         case CS_LAYER_ADD:
