@@ -200,6 +200,8 @@ test_conv2d (void)
     window (3, 3, 13, 40, 4, 3, 3, 2, 2, 1, 1, 1, 1, FALSE), /* stride 2, rows of 20 outputs (two vectors) */
     window (3, 2, 15, 15, 5, 5, 5, 2, 2, 2, 2, 1, 1, FALSE), /* stride 2, 5x5, an odd number of kernels */
     window (2, 3, 11, 9, 4, 3, 4, 3, 1, 1, 2, 1, 1, FALSE),  /* row stride 3, 3x4 kernel */
+    window (3, 3, 13, 13, 4, 3, 3, 2, 2, 1, 1, 1, 1, FALSE), /* stride 2, odd width: dx scattered, odd columns first */
+    window (2, 2, 9, 35, 3, 5, 5, 2, 2, 0, 0, 1, 1, FALSE),  /* stride 2, 35 columns: dx gathered 32 at a time */
     window (3, 5, 6, 6, 4, 1, 1, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1, kernels in pairs */
     window (2, 4, 14, 14, 6, 1, 1, 2, 2, 0, 0, 1, 1, FALSE), /* 1x1 stride 2: im2col */
   };
