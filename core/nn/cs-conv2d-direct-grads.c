@@ -26,6 +26,8 @@ typedef struct
   int             chunk;       /* samples per chunk */
   float          *partial;     /* per chunk: (K, C, kh, kw) weight sums, then K bias sums */
   int             ps;          /* pad_stride () of pads */
+  CsRangeFunc     dx_fn;       /* run on each chunk's samples after its sums, or NULL */
+  gpointer        dx_data;
 } DirectGradJob;
 
 /*
@@ -388,6 +390,8 @@ direct_weight_grad_chunks (gpointer data,
           else
             direct_tap_row_grads_any (j, k, c, i);
         }
+      if (job->dx_fn != NULL)
+        job->dx_fn (job->dx_data, sub.b0, sub.b1);
     }
   cs_free_floats (pads);
 }
@@ -400,10 +404,12 @@ direct_weight_grad_chunks (gpointer data,
  * 32 chunks and, where the batch allows, at least 8. */
 void
 cs_conv2d_direct_weight_grads (float                *dw,
-                     float                *db,
-                     const float          *x,
-                     const float          *dout,
-                     const CsConvGeometry *g)
+                               float                *db,
+                               const float          *x,
+                               const float          *dout,
+                               const CsConvGeometry *g,
+                               CsRangeFunc           dx_fn,
+                               gpointer              dx_data)
 {
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw, stride = n_w + g->K;
   int ps = pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw);
@@ -414,7 +420,7 @@ cs_conv2d_direct_weight_grads (float                *dw,
   chunk = MAX (chunk, (g->B + 31) / 32);
   n_chunks = (g->B + chunk - 1) / chunk;
   float *partial = cs_alloc_floats (stride * n_chunks);
-  DirectGradJob j = { dw, db, NULL, dout, g, x, 0, 0, chunk, partial, ps };
+  DirectGradJob j = { dw, db, NULL, dout, g, x, 0, 0, chunk, partial, ps, dx_fn, dx_data };
 
   cs_parallel_for (n_chunks, 1, direct_weight_grad_chunks, &j);
   for (int ch = 0; ch < n_chunks; ch++)
@@ -430,14 +436,7 @@ cs_conv2d_direct_weight_grads (float                *dw,
   cs_free_floats (partial);
 }
 
-typedef struct
-{
-  float          *dx;
-  const float    *dout;
-  const float    *w;
-  const CsConvGeometry *g;
-  int             ps;
-} ScatterJob;
+typedef CsScatterJob ScatterJob;
 
 /*
  * CB input channels c0 .. c0+CB-1, kernel row i, output row oy of one sample:
@@ -512,10 +511,10 @@ scatter_sample (float            *pad,
     scatter_rows (pad, dout, j, c, 1, KW);
 }
 
-CS_VECTOR_CLONES static void
-scatter_samples (gpointer data,
-                 gsize    b0,
-                 gsize    b1)
+CS_VECTOR_CLONES void
+cs_conv2d_direct_scatter_samples (gpointer data,
+                                  gsize    b0,
+                                  gsize    b1)
 {
   ScatterJob *j = data;
   const CsConvGeometry *g = j->g;
@@ -585,15 +584,12 @@ scatter_samples (gpointer data,
   cs_free_floats (pad);
 }
 
-/* dx for a stride of 2 (and other direct geometries whose input gradient is
- * not a "full" convolution), rows of at most 16 outputs. */
 void
-cs_conv2d_direct_scatter_input_grads (float                *dx,
-                            const float          *dout,
-                            const float          *w,
-                            const CsConvGeometry *g)
+cs_conv2d_direct_scatter_job_init (CsScatterJob         *job,
+                                   float                *dx,
+                                   const float          *dout,
+                                   const float          *w,
+                                   const CsConvGeometry *g)
 {
-  ScatterJob j = { dx, dout, w, g, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw) };
-
-  cs_parallel_for (g->B, 1, scatter_samples, &j);
+  *job = (CsScatterJob) { dx, dout, w, g, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw) };
 }

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "base/cs-thread-pool.h"
 #include "nn/cs-kernels-private.h"
 
 G_BEGIN_DECLS
@@ -99,18 +100,35 @@ void cs_conv2d_pad_planes (float       *pad,
                            int          sw);
 
 /* dw (and db, may be NULL) += the weight gradients, x padded again a chunk of
- * samples at a time. */
+ * samples at a time; then, while the chunk's output gradients are in the
+ * cache, dx_fn (dx_data, b0, b1) for the chunk's samples (dx_fn may be NULL). */
 void cs_conv2d_direct_weight_grads (float                *dw,
                                     float                *db,
                                     const float          *x,
                                     const float          *dout,
-                                    const CsConvGeometry *g);
+                                    const CsConvGeometry *g,
+                                    CsRangeFunc           dx_fn,
+                                    gpointer              dx_data);
 
-/* dx = the input gradient for rows of at most 16 outputs at any stride the
- * direct kernels take, scattered into padded planes. */
-void cs_conv2d_direct_scatter_input_grads (float                *dx,
-                                           const float          *dout,
-                                           const float          *w,
-                                           const CsConvGeometry *g);
+/* The input gradient for rows of at most 16 outputs at any stride the direct
+ * kernels take, scattered into padded planes: scatter_job_init () fills a
+ * job for cs_conv2d_direct_scatter_samples (), a CsRangeFunc over samples. */
+typedef struct
+{
+  float          *dx;
+  const float    *dout;
+  const float    *w;
+  const CsConvGeometry *g;
+  int             ps;
+} CsScatterJob;
+
+void cs_conv2d_direct_scatter_job_init (CsScatterJob         *job,
+                                        float                *dx,
+                                        const float          *dout,
+                                        const float          *w,
+                                        const CsConvGeometry *g);
+void cs_conv2d_direct_scatter_samples  (gpointer              data,
+                                        gsize                 b0,
+                                        gsize                 b1);
 
 G_END_DECLS

@@ -244,25 +244,26 @@ direct_samples (gpointer data,
 }
 
 /* dx (B, C, H, W) = the "full" convolution of dout, padded by k - 1 - p, with
- * the kernels flipped and transposed: wt[c][k][i][j] = w[k][c][kh-1-i][kw-1-j]. */
+ * the kernels flipped and transposed: wt[c][k][i][j] = w[k][c][kh-1-i][kw-1-j]
+ * (wt from cs_alloc_floats (C * K * kh * kw), to be freed by the caller);
+ * direct_samples () over the samples then computes it. */
 static void
-direct_input_grads (float                *dx,
+full_conv_job_init (DirectJob            *j,
+                    float                *wt,
+                    float                *dx,
                     const float          *dout,
                     const float          *w,
                     const CsConvGeometry *g)
 {
   gsize taps = (gsize) g->kh * g->kw;
-  float *wt = cs_alloc_floats ((gsize) g->C * g->K * taps);
-  DirectJob j = { dx, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
-                  g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W,
-                  pad_stride (g->Wo + 2 * (g->kw - 1 - g->pw), g->kw, g->W, 1), 1, 1 };
 
+  *j = (DirectJob) { dx, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
+                     g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W,
+                     pad_stride (g->Wo + 2 * (g->kw - 1 - g->pw), g->kw, g->W, 1), 1, 1 };
   for (int k = 0; k < g->K; k++)
     for (int c = 0; c < g->C; c++)
       for (gsize t = 0; t < taps; t++)
         wt[((gsize) c * g->K + k) * taps + t] = w[((gsize) k * g->C + c) * taps + (taps - 1 - t)];
-  cs_parallel_for (g->B, 4, direct_samples, &j);
-  cs_free_floats (wt);
 }
 
 void
@@ -279,6 +280,8 @@ cs_conv2d_direct_forward (float                *out,
   cs_parallel_for (g->B, 4, direct_samples, &j);
 }
 
+/* The weight gradients and then, chunk by chunk while its output gradients
+ * are in the cache, the input gradients of the same samples. */
 gboolean
 cs_conv2d_direct_backward (float                *dx,
                            float                *dw,
@@ -288,19 +291,29 @@ cs_conv2d_direct_backward (float                *dx,
                            const float          *w,
                            const CsConvGeometry *g)
 {
+  CsRangeFunc dx_fn = NULL;
+  gpointer dx_data = NULL;
+  DirectJob full;
+  CsScatterJob scatter;
+  float *wt = NULL;
+
+  if (dx != NULL && direct_dx_applies (g))
+    {
+      wt = cs_alloc_floats ((gsize) g->C * g->K * g->kh * g->kw);
+      full_conv_job_init (&full, wt, dx, dout, w, g);
+      dx_fn = direct_samples;
+      dx_data = &full;
+    }
+  else if (dx != NULL && direct_dx_scatter_applies (g))
+    {
+      cs_conv2d_direct_scatter_job_init (&scatter, dx, dout, w, g);
+      dx_fn = cs_conv2d_direct_scatter_samples;
+      dx_data = &scatter;
+    }
   if (dw != NULL)
-    cs_conv2d_direct_weight_grads (dw, db, x, dout, g);
-  if (dx == NULL)
-    return TRUE;
-  if (direct_dx_applies (g))
-    {
-      direct_input_grads (dx, dout, w, g);
-      return TRUE;
-    }
-  if (direct_dx_scatter_applies (g))
-    {
-      cs_conv2d_direct_scatter_input_grads (dx, dout, w, g);
-      return TRUE;
-    }
-  return FALSE;
+    cs_conv2d_direct_weight_grads (dw, db, x, dout, g, dx_fn, dx_data);
+  else if (dx_fn != NULL)
+    cs_parallel_for (g->B, 4, dx_fn, dx_data);
+  cs_free_floats (wt);
+  return dx == NULL || dx_fn != NULL;
 }
