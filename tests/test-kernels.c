@@ -204,6 +204,8 @@ test_conv2d (void)
     window (2, 2, 9, 35, 3, 5, 5, 2, 2, 0, 0, 1, 1, FALSE),  /* stride 2, 35 columns: dx gathered 32 at a time */
     window (3, 5, 6, 6, 4, 1, 1, 1, 1, 0, 0, 1, 1, FALSE),   /* 1x1, kernels in pairs */
     window (2, 4, 14, 14, 6, 1, 1, 2, 2, 0, 0, 1, 1, FALSE), /* 1x1 stride 2: im2col */
+    window (3, 4, 20, 20, 6, 1, 1, 2, 2, 0, 0, 1, 1, FALSE), /* 1x1 stride 2, 100 outputs: im2col and GEMM a sample at a time */
+    window (2, 3, 20, 20, 4, 3, 3, 1, 1, 2, 2, 2, 2, FALSE), /* dilation 2, 400 outputs: the same */
   };
 
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++)

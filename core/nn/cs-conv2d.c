@@ -126,6 +126,59 @@ typedef struct
   const CsConvGeometry *g;
 } ConvJob;
 
+/* The (Ho, Wo) block of im2col's row for tap (i, j) of one input plane. */
+static inline __attribute__ ((always_inline)) void
+im2col_plane_tap (float                *dst,
+                  const float          *plane,
+                  const CsConvGeometry *g,
+                  int                   i,
+                  int                   j)
+{
+  for (int oy = 0; oy < g->Ho; oy++)
+    {
+      int iy = oy * g->sh - g->ph + i * g->dh;
+      float *d = dst + (gsize) oy * g->Wo;
+
+      if (iy < 0 || iy >= g->H)
+        {
+          memset (d, 0, sizeof (float) * g->Wo);
+          continue;
+        }
+      if (g->sw == 1)
+        {
+          /* Contiguous run: the valid ox are those with 0 <= ox - pw + j*dw < W. */
+          int off = -g->pw + j * g->dw;
+          int lo = MAX (0, -off), hi = MIN (g->Wo, g->W - off);
+          const float *src = plane + (gsize) iy * g->W + off;
+
+          if (hi <= lo)
+            {
+              memset (d, 0, sizeof (float) * g->Wo);
+              continue;
+            }
+          for (int ox = 0; ox < lo; ox++)
+            d[ox] = 0.0f;
+          for (int ox = lo; ox < hi; ox++)
+            d[ox] = src[ox];
+          for (int ox = hi; ox < g->Wo; ox++)
+            d[ox] = 0.0f;
+        }
+      else
+        {
+          int off = -g->pw + j * g->dw, lo, hi;
+          const float *src = plane + (gsize) iy * g->W;
+
+          valid_outputs (off, g->sw, g->W, g->Wo, &lo, &hi);
+          for (int ox = 0; ox < lo; ox++)
+            d[ox] = 0.0f;
+          for (int ox = lo; ox < hi; ox++)
+            d[ox] = src[ox * g->sw + off];
+          for (int ox = MAX (lo, hi); ox < g->Wo; ox++)
+            d[ox] = 0.0f;
+        }
+    }
+}
+
 CS_VECTOR_CLONES static void
 im2col_rows (gpointer data,
              gsize    r0,
@@ -139,57 +192,9 @@ im2col_rows (gpointer data,
   for (gsize r = r0; r < r1; r++)
     {
       int c = (int) (r / (g->kh * g->kw)), i = (int) (r / g->kw % g->kh), j = (int) (r % g->kw);
-      float *row = job->dst + r * BP;
 
       for (int b = 0; b < g->B; b++)
-        {
-          const float *plane = job->src + ((gsize) b * g->C + c) * g->H * g->W;
-          float *dst = row + b * P;
-
-          for (int oy = 0; oy < g->Ho; oy++)
-            {
-              int iy = oy * g->sh - g->ph + i * g->dh;
-              float *d = dst + (gsize) oy * g->Wo;
-
-              if (iy < 0 || iy >= g->H)
-                {
-                  memset (d, 0, sizeof (float) * g->Wo);
-                  continue;
-                }
-              if (g->sw == 1)
-                {
-                  /* Contiguous run: the valid ox are those with 0 <= ox - pw + j*dw < W. */
-                  int off = -g->pw + j * g->dw;
-                  int lo = MAX (0, -off), hi = MIN (g->Wo, g->W - off);
-                  const float *src = plane + (gsize) iy * g->W + off;
-
-                  if (hi <= lo)
-                    {
-                      memset (d, 0, sizeof (float) * g->Wo);
-                      continue;
-                    }
-                  for (int ox = 0; ox < lo; ox++)
-                    d[ox] = 0.0f;
-                  for (int ox = lo; ox < hi; ox++)
-                    d[ox] = src[ox];
-                  for (int ox = hi; ox < g->Wo; ox++)
-                    d[ox] = 0.0f;
-                }
-              else
-                {
-                  int off = -g->pw + j * g->dw, lo, hi;
-                  const float *src = plane + (gsize) iy * g->W;
-
-                  valid_outputs (off, g->sw, g->W, g->Wo, &lo, &hi);
-                  for (int ox = 0; ox < lo; ox++)
-                    d[ox] = 0.0f;
-                  for (int ox = lo; ox < hi; ox++)
-                    d[ox] = src[ox * g->sw + off];
-                  for (int ox = MAX (lo, hi); ox < g->Wo; ox++)
-                    d[ox] = 0.0f;
-                }
-            }
-        }
+        im2col_plane_tap (job->dst + r * BP + b * P, job->src + ((gsize) b * g->C + c) * g->H * g->W, g, i, j);
     }
 }
 
@@ -298,6 +303,45 @@ conv_bias_rows (gpointer data,
     }
 }
 
+typedef struct
+{
+  float          *out;
+  float          *col;
+  const float    *x;
+  const float    *w;
+  const float    *bias;
+  const CsConvGeometry *g;
+} SampleJob;
+
+/* im2col and GEMM a sample at a time, its columns still in the cache for the
+ * GEMM, which writes the sample's (K, Ho*Wo) output in place: col keeps the
+ * whole batch's (C*kh*kw, B*Ho*Wo) matrix for the weight gradients. */
+CS_VECTOR_CLONES static void
+conv_forward_samples (gpointer data,
+                      gsize    b0,
+                      gsize    b1)
+{
+  SampleJob *j = data;
+  const CsConvGeometry *g = j->g;
+  int Kd = g->C * g->kh * g->kw, P = g->Ho * g->Wo, BP = P * g->B;
+
+  for (gsize b = b0; b < b1; b++)
+    {
+      float *col = j->col + b * P, *out = j->out + b * g->K * P;
+
+      for (int r = 0; r < Kd; r++)
+        {
+          int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, jj = r % g->kw;
+          im2col_plane_tap (col + (gsize) r * BP, j->x + ((gsize) b * g->C + c) * g->H * g->W, g, i, jj);
+        }
+      cs_gemm_serial (FALSE, FALSE, g->K, P, Kd, 1.0f, j->w, Kd, col, BP, 0.0f, out, P);
+      if (j->bias != NULL)
+        for (int k = 0; k < g->K; k++)
+          for (int p = 0; p < P; p++)
+            out[(gsize) k * P + p] += j->bias[k];
+    }
+}
+
 void
 cs_conv2d_forward (float                *out,
                    float                *col,
@@ -321,6 +365,12 @@ cs_conv2d_forward (float                *out,
   if (cs_conv2d_direct_applies (g))
     {
       cs_conv2d_direct_forward (out, x, w, b, g);
+      return;
+    }
+  if (P >= 64)
+    {
+      SampleJob job = { out, col, x, w, b, g };
+      cs_parallel_for (g->B, 1, conv_forward_samples, &job);
       return;
     }
   cs_im2col (col, x, g);
