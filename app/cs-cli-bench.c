@@ -61,6 +61,15 @@ cs_cli_bench (int    argc,
               list[i], threads, r.infer_images_per_sec);
       printf ("bench framework=convscope model=%s threads=%d batch=1 latency_us=%.1f\n",
               list[i], threads, r.latency_us);
+      /* Where a training batch's time goes, layer by layer. */
+      for (guint l = 0; l < r.layers->len; l++)
+        {
+          const CsBenchLayer *bl = &g_array_index (r.layers, CsBenchLayer, l);
+          printf ("bench framework=convscope model=%s threads=%d batch=%d layer=%u name=%s kind=%s "
+                  "forward_ms=%.3f backward_ms=%.3f\n",
+                  list[i], threads, batch, l, *bl->name ? bl->name : "-", bl->kind, bl->forward_ms, bl->backward_ms);
+        }
+      cs_bench_result_clear (&r);
       fflush (stdout);
     }
   /* Last: OpenBLAS's own threads keep spinning for a while after a threaded call. */

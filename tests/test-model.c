@@ -413,6 +413,74 @@ test_init (void)
     g_assert_cmpfloat (fabsf (p[i]), <=, 1.0f / sqrtf (120));
 }
 
+/* Per-layer timing: on, a pass adds to every computing layer's sums; off
+ * keeps them; on again starts from zero. */
+static void
+test_layer_timing (void)
+{
+  g_autoptr(CsSpec) spec = cs_spec_for_model ("lenet5", NULL);
+  g_autoptr(CsModel) model = cs_model_new (spec);
+  guint n = spec->layers->len, conv = G_MAXUINT;
+  g_autofree float *x = g_new0 (float, 100 * 784);
+  gint32 y[100] = { 0 };
+  double f, b, total = 0;
+  CsRng rng;
+
+  for (guint i = 0; i < n && conv == G_MAXUINT; i++)
+    if (((CsLayerSpec *) g_ptr_array_index (spec->layers, i))->kind == CS_LAYER_CONV2D)
+      conv = i;
+  g_assert_cmpuint (conv, <, n);
+  cs_rng_seed (&rng, 1, 1);
+  cs_model_init_params (model, &rng);
+  for (guint i = 0; i < 784 * 100; i++)
+    x[i] = (float) (i % 7) / 7.0f;
+
+  /* Off (the default): nothing is counted. */
+  cs_model_forward (model, x, 100, TRUE, &rng);
+  cs_model_loss (model, y, 100, TRUE);
+  cs_model_layer_time (model, conv, &f, &b);
+  g_assert_cmpfloat (f, ==, 0);
+  g_assert_cmpfloat (b, ==, 0);
+
+  cs_model_set_timing (model, TRUE);
+  for (int rep = 0; rep < 3; rep++)
+    {
+      cs_model_forward (model, x, 100, TRUE, &rng);
+      cs_model_loss (model, y, 100, TRUE);
+    }
+  cs_model_set_timing (model, FALSE);
+  for (guint i = 0; i < n; i++)
+    {
+      cs_model_layer_time (model, i, &f, &b);
+      g_assert_cmpfloat (f, >=, 0);
+      g_assert_cmpfloat (b, >=, 0);
+      total += f + b;
+    }
+  /* Three passes of LeNet-5 on 100 images take far more than a microsecond. */
+  cs_model_layer_time (model, conv, &f, &b);
+  g_assert_cmpfloat (f, >, 0);
+  g_assert_cmpfloat (b, >, 0);
+
+  /* Off keeps the sums through more passes; on again starts from zero. */
+  cs_model_forward (model, x, 100, TRUE, &rng);
+  cs_model_loss (model, y, 100, TRUE);
+  {
+    double sum = 0;
+    for (guint i = 0; i < n; i++)
+      {
+        cs_model_layer_time (model, i, &f, &b);
+        sum += f + b;
+      }
+    g_assert_cmpfloat (sum, ==, total);
+  }
+  cs_model_set_timing (model, TRUE);
+  for (guint i = 0; i < n; i++)
+    {
+      cs_model_layer_time (model, i, &f, &b);
+      g_assert_cmpfloat (f + b, ==, 0);
+    }
+}
+
 /* ---- real training on MNIST ---- */
 
 /* A model that reads class 0 off the top-left 2x2 pixels of a 1x8x8 input:
@@ -483,6 +551,7 @@ main (int   argc,
   g_test_add_func ("/core/model/gradcheck-pool-softmax", test_model_gradcheck_pool_softmax);
   g_test_add_func ("/core/model/gradcheck-graph", test_model_gradcheck_graph);
   g_test_add_func ("/core/model/init", test_init);
+  g_test_add_func ("/core/model/layer-timing", test_layer_timing);
   g_test_add_func ("/core/model/occlusion", test_occlusion);
 
   return g_test_run ();

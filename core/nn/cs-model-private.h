@@ -32,6 +32,9 @@ typedef struct
 
   const float       *out;        /* this pass's output */
   float             *delta;      /* gradient of the loss w.r.t. the output */
+
+  gint64             forward_us; /* time spent in the layer since timing was switched on */
+  gint64             backward_us;
 } Layer;
 
 struct _CsModel
@@ -60,6 +63,7 @@ struct _CsModel
   const float *x;          /* the last forward's input */
   int          last_B;
   gboolean     last_training;
+  gboolean     timing;     /* add each layer's time to its forward_us/backward_us */
 };
 
 /* cs-model-graph.c */

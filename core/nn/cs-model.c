@@ -489,6 +489,49 @@ batchnorm_args (CsModel *self,
   return a;
 }
 
+/* A layer's time, added to *sum when the scope it is declared in ends
+ * (break and continue included); nothing when timing is off. */
+typedef struct
+{
+  gint64 *sum;
+  gint64  t0;
+} LayerClock;
+
+static void
+layer_clock_stop (LayerClock *c)
+{
+  if (c->sum != NULL)
+    *c->sum += g_get_monotonic_time () - c->t0;
+}
+
+#define LAYER_CLOCK(self, field) \
+  __attribute__ ((cleanup (layer_clock_stop))) LayerClock clock_ = { (self)->timing ? &(field) : NULL, \
+                                                                      (self)->timing ? g_get_monotonic_time () : 0 }
+
+void
+cs_model_set_timing (CsModel *self,
+                     gboolean timing)
+{
+  g_return_if_fail (self != NULL);
+
+  if (timing)
+    for (guint i = 0; i < self->n_layers; i++)
+      self->layers[i].forward_us = self->layers[i].backward_us = 0;
+  self->timing = timing;
+}
+
+void
+cs_model_layer_time (const CsModel *self,
+                     guint          i,
+                     double        *forward_ms,
+                     double        *backward_ms)
+{
+  g_return_if_fail (self != NULL && i < self->n_layers);
+
+  *forward_ms = self->layers[i].forward_us / 1e3;
+  *backward_ms = self->layers[i].backward_us / 1e3;
+}
+
 const float *
 cs_model_forward (CsModel     *self,
                   const float *x,
@@ -511,6 +554,7 @@ cs_model_forward (CsModel     *self,
   for (guint i = 0; i < self->n_layers; i++)
     {
       Layer *L = &self->layers[i];
+      LAYER_CLOCK (self, L->forward_us);
       const CsLayerSpec *s = L->spec;
       float *out = L->out_own;
       gsize n = L->out_numel * B;
@@ -637,6 +681,7 @@ cs_model_loss (CsModel      *self,
   for (guint i = self->n_layers; i-- > 0;)
     {
       Layer *L = &self->layers[i];
+      LAYER_CLOCK (self, L->backward_us);
       const CsLayerSpec *s = L->spec;
       const float *in = L->in0 < 0 ? self->x : self->layers[L->in0].out;
       gsize n = L->out_numel * B;

@@ -79,6 +79,15 @@ void          cs_model_predict           (CsModel       *self,
                                           const float   *x,
                                           int            B,
                                           float         *proba);
+/* Per layer time (bench): while on, every pass adds each layer's time to its
+ * sums; switching it on sets them back to zero, switching it off keeps them. */
+void          cs_model_set_timing        (CsModel       *self,
+                                          gboolean       timing);
+/* Milliseconds in layer @i's forward and backward passes since timing was switched on. */
+void          cs_model_layer_time        (const CsModel *self,
+                                          guint          i,
+                                          double        *forward_ms,
+                                          double        *backward_ms);
 /* The output of layer @i from the last forward pass, (B, numel(out shape)). */
 const float  *cs_model_layer_output      (const CsModel *self,
                                           guint          i);

@@ -17,10 +17,11 @@
 
 typedef struct
 {
-  int    warmup;
-  int    stop_after;
-  gint64 t0;
-  gint64 t1;
+  int      warmup;
+  int      stop_after;
+  gint64   t0;
+  gint64   t1;
+  CsModel *model;    /* its layers timed over the timed batches */
 } Timing;
 
 static gboolean
@@ -33,7 +34,10 @@ timing_cb (int      epoch,
   Timing *t = user_data;
 
   if (batch + 1 == t->warmup)
-    t->t0 = g_get_monotonic_time ();
+    {
+      cs_model_set_timing (t->model, TRUE);
+      t->t0 = g_get_monotonic_time ();
+    }
   if (batch + 1 == t->stop_after)
     {
       t->t1 = g_get_monotonic_time ();
@@ -65,7 +69,7 @@ cs_bench_model (const char    *model,
   g_autoptr(GError) local_error = NULL;
   CsHyperParams hp;
   CsEpochResult r;
-  Timing timing = { 10, 10 + n_batches, 0, 0 };
+  Timing timing = { 10, 10 + n_batches, 0, 0, NULL };
   CsModel *m;
   CsThreadPool *prev = cs_thread_pool_get_current ();
   float *x;
@@ -87,7 +91,8 @@ cs_bench_model (const char    *model,
   if (trainer == NULL)
     return FALSE;
 
-  /* Training: the trainer's own loop, timed after a warm-up. */
+  /* Training: the trainer's own loop, timed after a warm-up, layer by layer too. */
+  timing.model = cs_trainer_get_model (trainer);
   if (cs_trainer_train_epoch (trainer, timing_cb, &timing, &r, &local_error))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the timed batches did not stop the epoch");
@@ -99,6 +104,18 @@ cs_bench_model (const char    *model,
       return FALSE;
     }
   result->train_samples_per_sec = (double) n_batches * batch / ((timing.t1 - timing.t0) / 1e6);
+  cs_model_set_timing (timing.model, FALSE);
+  result->layers = g_array_new (FALSE, TRUE, sizeof (CsBenchLayer));
+  for (guint i = 0; i < spec->layers->len; i++)
+    {
+      const CsLayerSpec *ls = g_ptr_array_index (spec->layers, i);
+      CsBenchLayer l = { g_strdup (ls->name != NULL ? ls->name : ""), g_strdup (cs_layer_kind_name (ls->kind)), 0, 0 };
+
+      cs_model_layer_time (timing.model, i, &l.forward_ms, &l.backward_ms);
+      l.forward_ms /= n_batches;
+      l.backward_ms /= n_batches;
+      g_array_append_val (result->layers, l);
+    }
   summary = cs_summary_new (spec, NULL, 1, NULL);
   result->flops_per_sample = summary->flops_per_sample;
   result->train_gflops = result->train_samples_per_sec * summary->flops_per_sample / 1e9;
@@ -133,6 +150,19 @@ cs_bench_model (const char    *model,
   cs_thread_pool_set_active (cs_trainer_get_thread_pool (trainer), FALSE);
   cs_thread_pool_set_current (prev);
   return TRUE;
+}
+
+void
+cs_bench_result_clear (CsBenchResult *result)
+{
+  if (result->layers != NULL)
+    for (guint i = 0; i < result->layers->len; i++)
+      {
+        CsBenchLayer *l = &g_array_index (result->layers, CsBenchLayer, i);
+        g_free (l->name);
+        g_free (l->kind);
+      }
+  g_clear_pointer (&result->layers, g_array_unref);
 }
 
 double

@@ -5,6 +5,15 @@
 
 G_BEGIN_DECLS
 
+/* One layer of the model, its milliseconds per timed training batch. */
+typedef struct
+{
+  char   *name;                    /* the spec's layer name ("conv1", "features.0") */
+  char   *kind;                    /* "Conv2d", "BatchNorm2d", ... */
+  double  forward_ms;
+  double  backward_ms;
+} CsBenchLayer;
+
 typedef struct
 {
   double train_samples_per_sec;
@@ -12,7 +21,11 @@ typedef struct
   double latency_us;               /* one image, evaluation mode, median */
   double train_gflops;             /* achieved, from the model's FLOPs per training sample */
   double flops_per_sample;
+  GArray *layers;                  /* of CsBenchLayer, in the model's order */
 } CsBenchResult;
+
+/* Frees what cs_bench_model () put in @result. */
+void     cs_bench_result_clear (CsBenchResult   *result);
 
 /* Trains @n_batches timed batches (after a warm-up) of @model on @data. */
 gboolean cs_bench_model       (const char      *model,
