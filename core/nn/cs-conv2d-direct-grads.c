@@ -83,12 +83,13 @@ direct_tap_row_grads (const DirectGradJob *j,
     j->db[k] += lane_sum (NV > 1 ? bias0 + bias1 : bias0);
 }
 
-/* dw[k][c] whole (KH x KW constants when inlined, KH * KW * NV accumulators
- * that fit in registers: 3x3 kernels, and 5x5 ones on rows of at most 16
- * outputs such as LeNet's conv2): each gradient row is loaded once for every
- * tap of the plane, instead of once per kernel row. Every weight sums its
- * products lane-wise over samples and rows, then across lanes in a fixed
- * order, so the result does not depend on the number of threads. */
+/* dw[k0 .. k0+KB)[c] whole (KB, KH x KW, NV constants when inlined,
+ * KB * KH * KW * NV accumulators that fit in registers: 1x1 and 3x3 kernels,
+ * two output channels at a time on rows of at most 16, and 5x5 ones on such
+ * rows, LeNet's conv2): each gradient row is loaded once for every tap of the
+ * plane, each padded input vector once for the KB channels. Every weight sums
+ * its products lane-wise over the chunk's samples and rows, then across lanes
+ * in a fixed order, so the result does not depend on the number of threads. */
 static inline __attribute__ ((always_inline)) void
 direct_plane_grads_body (const DirectGradJob *j,
                          int                  k0,
@@ -324,7 +325,7 @@ direct_tap_row_grads_any (const DirectGradJob *j,
  * each (k, c) (whole_plane_grads()) or (k, c, i), over the chunk's samples,
  * whose padded planes and gradients stay in the cache while every kernel
  * reads them (a task per (k, c) over the whole batch streamed the batch's
- * planes from memory K times). */
+ * planes from memory K times); then the chunk's input gradients (dx_fn). */
 CS_VECTOR_CLONES static void
 direct_weight_grad_chunks (gpointer data,
                            gsize    c0,

@@ -111,8 +111,8 @@ void cs_conv2d_direct_weight_grads (float                *dw,
                                     gpointer              dx_data);
 
 /* The input gradient for rows of at most 16 outputs at any stride the direct
- * kernels take, scattered into padded planes: scatter_job_init () fills a
- * job for cs_conv2d_direct_scatter_samples (), a CsRangeFunc over samples. */
+ * kernels take, scattered into padded planes: cs_conv2d_direct_scatter_job_init ()
+ * fills a job for cs_conv2d_direct_scatter_samples (), a CsRangeFunc over samples. */
 typedef struct
 {
   float          *dx;

@@ -18,9 +18,10 @@
  * (sample, kernel) plane is computed directly from zero-padded copies of its
  * input planes, a row of outputs at a time in one or two 16-float vectors.
  * The input gradient is the same computation on the padded output gradient
- * with the kernels flipped and transposed (a "full" convolution); the weight
- * gradient correlates the output gradient with the padded input planes the
- * forward pass left in col. */
+ * with the kernels flipped and transposed (a "full" convolution) at stride 1,
+ * a scatter into padded planes otherwise; the weight gradient correlates the
+ * output gradient with the input planes, padded again a chunk of samples at
+ * a time (cs-conv2d-direct-grads.c). */
 
 gboolean
 cs_conv2d_is_full_window (const CsConvGeometry *g)
@@ -61,7 +62,7 @@ direct_dx_applies (const CsConvGeometry *g)
 }
 
 /* Otherwise, rows of at most 16 outputs (any stride the direct kernels take):
- * the input gradient scattered into padded planes (direct_input_grads_scatter). */
+ * the input gradient scattered into padded planes (cs_conv2d_direct_scatter_samples ()). */
 static gboolean
 direct_dx_scatter_applies (const CsConvGeometry *g)
 {
