@@ -231,9 +231,23 @@ test_conv2d (void)
       cs_conv2d_forward (c.out, c.col, c.tmp, c.x, c.w, c.b, g);
       cs_conv2d_forward_ref (ref, c.x, c.w, c.b, g);
       assert_close (c.out, ref, no, 1e-5f, "conv2d forward");
-      cs_conv2d_backward (dx, dw, db, dcol, c.tmp, c.col, c.R, c.x, c.w, g);
+      cs_conv2d_backward (dx, FALSE, dw, db, dcol, c.tmp, c.col, c.R, c.x, c.w, g);
       cs_conv2d_backward_ref (dx2, dw2, db2, c.R, c.x, c.w, g);
       assert_close (dx, dx2, nx, 1e-5f, "conv2d dx");
+      /* Added to what dx held (an input read by other layers too). */
+      if (cs_conv2d_can_add_dx (g))
+        {
+          float *held = random_floats (nx, -1, 1), *dx3 = cs_alloc_floats (nx), *dw3 = cs_alloc_floats (nw);
+
+          memcpy (dx3, held, nx * sizeof (float));
+          cs_conv2d_backward (dx3, TRUE, dw3, NULL, dcol, c.tmp, c.col, c.R, c.x, c.w, g);
+          for (gsize i = 0; i < nx; i++)
+            held[i] += dx2[i];
+          assert_close (dx3, held, nx, 2e-5f, "conv2d dx added");
+          cs_free_floats (held);
+          cs_free_floats (dx3);
+          cs_free_floats (dw3);
+        }
       /* dw and db sum B*Ho*Wo products (1,568 for the CNN's shape): float
        * rounding grows like the square root of that, so the bound does too. */
       assert_close (dw, dw2, nw, 1e-5f * MAX (1.0f, sqrtf ((float) (g->B * g->Ho * g->Wo) / 64.0f)), "conv2d dw");
@@ -262,7 +276,7 @@ test_conv2d_no_dx (void)
   float *dw = cs_alloc_floats (nw), *dw2 = cs_alloc_floats (nw), *dx2 = cs_alloc_floats (nx);
 
   cs_conv2d_forward (out, col, tmp, x, w, NULL, &g);
-  cs_conv2d_backward (NULL, dw, NULL, NULL, tmp, col, R, x, w, &g);
+  cs_conv2d_backward (NULL, FALSE, dw, NULL, NULL, tmp, col, R, x, w, &g);
   cs_conv2d_backward_ref (dx2, dw2, NULL, R, x, w, &g);
   assert_close (dw, dw2, nw, 1e-5f, "conv2d dw without dx");
   cs_free_floats (x); cs_free_floats (w); cs_free_floats (R); cs_free_floats (out);

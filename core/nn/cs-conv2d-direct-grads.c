@@ -560,7 +560,10 @@ cs_conv2d_direct_scatter_samples (gpointer data,
             const float *prow = pad + ((gsize) c * hp + y + g->ph) * j->ps;
             float *drow = dx + ((gsize) c * g->H + y) * g->W;
 
-            if (g->sw == 1)
+            if (j->add && g->sw == 1)
+              for (int x = 0; x < g->W; x++)
+                drow[x] += prow[g->pw + x];
+            else if (g->sw == 1)
               memcpy (drow, prow + g->pw, sizeof (float) * g->W);
             else
               {
@@ -575,6 +578,12 @@ cs_conv2d_direct_scatter_samples (gpointer data,
                     v16f lo = __builtin_shuffle (va, vb, (v16si) { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 });
                     v16f hi = __builtin_shuffle (va, vb, (v16si) { 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 });
 
+                    if (j->add)
+                      {
+                        lo += load_lanes (drow + x, MIN (16, n));
+                        if (n > 16)
+                          hi += load_lanes (drow + x + 16, n - 16);
+                      }
                     store_lanes (drow + x, lo, MIN (16, n));
                     if (n > 16)
                       store_lanes (drow + x + 16, hi, n - 16);
@@ -592,5 +601,5 @@ cs_conv2d_direct_scatter_job_init (CsScatterJob         *job,
                                    const float          *w,
                                    const CsConvGeometry *g)
 {
-  *job = (CsScatterJob) { dx, dout, w, g, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw) };
+  *job = (CsScatterJob) { dx, dout, w, g, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw), FALSE };
 }

@@ -120,6 +120,7 @@ typedef struct
   const float    *w;
   const CsConvGeometry *g;
   int             ps;
+  gboolean        add;       /* dx += instead of dx = */
 } CsScatterJob;
 
 void cs_conv2d_direct_scatter_job_init (CsScatterJob         *job,

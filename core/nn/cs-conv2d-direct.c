@@ -126,6 +126,7 @@ typedef struct
   int             C, H, W, K, kh, kw, ph, pw, hp, Ho, Wo;
   int             ps;     /* pad_stride () */
   int             sh, sw; /* strides */
+  gboolean        add;    /* out += instead of out = */
 } DirectJob;
 
 /*
@@ -185,6 +186,13 @@ direct_rows (float           *out,
           float *o = out + (gsize) (k0 + kb) * P + (gsize) y * Wo;
           v16f r0 = a0[kb] + bv, r1 = a1[kb] + bv;
 
+          if (j->add)
+            {
+              /* Each output's own sum, then added to what it held. */
+              r0 += load_lanes (o, MIN (16, Wo));
+              if (Wo > 16)
+                r1 += load_lanes (o + 16, Wo - 16);
+            }
           if (Wo > 16)
             {
               memcpy (o, &r0, sizeof r0);
@@ -260,7 +268,7 @@ full_conv_job_init (DirectJob            *j,
 
   *j = (DirectJob) { dx, dout, wt, NULL, g->K, g->Ho, g->Wo, g->C, g->kh, g->kw,
                      g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->Ho + 2 * (g->kh - 1 - g->ph), g->H, g->W,
-                     pad_stride (g->Wo + 2 * (g->kw - 1 - g->pw), g->kw, g->W, 1), 1, 1 };
+                     pad_stride (g->Wo + 2 * (g->kw - 1 - g->pw), g->kw, g->W, 1), 1, 1, FALSE };
   for (int k = 0; k < g->K; k++)
     for (int c = 0; c < g->C; c++)
       for (gsize t = 0; t < taps; t++)
@@ -276,7 +284,7 @@ cs_conv2d_direct_forward (float                *out,
 {
   DirectJob j = { out, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
                   g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw),
-                  g->sh, g->sw };
+                  g->sh, g->sw, FALSE };
 
   cs_parallel_for (g->B, 4, direct_samples, &j);
 }
@@ -285,6 +293,7 @@ cs_conv2d_direct_forward (float                *out,
  * are in the cache, the input gradients of the same samples. */
 gboolean
 cs_conv2d_direct_backward (float                *dx,
+                           gboolean              add_dx,
                            float                *dw,
                            float                *db,
                            const float          *x,
@@ -302,12 +311,14 @@ cs_conv2d_direct_backward (float                *dx,
     {
       wt = cs_alloc_floats ((gsize) g->C * g->K * g->kh * g->kw);
       full_conv_job_init (&full, wt, dx, dout, w, g);
+      full.add = add_dx;
       dx_fn = direct_samples;
       dx_data = &full;
     }
   else if (dx != NULL && direct_dx_scatter_applies (g))
     {
       cs_conv2d_direct_scatter_job_init (&scatter, dx, dout, w, g);
+      scatter.add = add_dx;
       dx_fn = cs_conv2d_direct_scatter_samples;
       dx_data = &scatter;
     }

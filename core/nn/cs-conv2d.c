@@ -76,6 +76,12 @@ cs_conv2d_backward_ref (float                *dx,
           }
 }
 
+gboolean
+cs_conv2d_can_add_dx (const CsConvGeometry *g)
+{
+  return !cs_conv2d_is_full_window (g);
+}
+
 gsize
 cs_conv2d_col_size (const CsConvGeometry *g)
 {
@@ -426,6 +432,7 @@ typedef struct
   const float    *dout;
   const float    *w;
   const CsConvGeometry *g;
+  gboolean        add;     /* dx += instead of dx = */
 } DxJob;
 
 /* The input gradient a sample at a time, its (C*kh*kw, Ho*Wo) columns in the
@@ -448,13 +455,15 @@ conv_dx_samples (gpointer data,
       ConvJob cj = { dx, dcol, &one };
 
       cs_gemm_serial (TRUE, FALSE, Kd, P, one.K, 1.0f, j->w, Kd, j->dout + b * one.K * P, P, 0.0f, dcol, P);
-      memset (dx, 0, sizeof (float) * plane);
+      if (!j->add)
+        memset (dx, 0, sizeof (float) * plane);
       col2im_planes (&cj, 0, (gsize) one.C);
     }
 }
 
 void
 cs_conv2d_backward (float                *dx,
+                    gboolean              add_dx,
                     float                *dw,
                     float                *db,
                     float                *dcol,
@@ -469,6 +478,8 @@ cs_conv2d_backward (float                *dx,
   gsize P = (gsize) g->Ho * g->Wo;
   int BP = (int) (P * g->B);
 
+  g_return_if_fail (!add_dx || cs_conv2d_can_add_dx (g));
+
   if (cs_conv2d_is_full_window (g))
     {
       cs_linear_backward (dx, dw, db, dout, x, w, g->B, Kd, g->K);
@@ -476,7 +487,7 @@ cs_conv2d_backward (float                *dx,
     }
   if (cs_conv2d_direct_applies (g))
     {
-      if (cs_conv2d_direct_backward (dx, dw, db, x, dout, w, g))
+      if (cs_conv2d_direct_backward (dx, add_dx, dw, db, x, dout, w, g))
         return;
       /* The input gradient as below (dcol = w^T dout, then col2im); col is not needed. */
       db = NULL;
@@ -495,7 +506,7 @@ cs_conv2d_backward (float                *dx,
   if (dx != NULL)
     {
       /* dcol (Kd, P) of each sample = w^T (Kd, K) . dout_b (K, P), then scattered back. */
-      DxJob job = { dx, dcol, dout, w, g };
+      DxJob job = { dx, dcol, dout, w, g, add_dx };
       cs_parallel_for (g->B, 1, conv_dx_samples, &job);
     }
 }

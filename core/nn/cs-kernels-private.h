@@ -22,9 +22,11 @@ void     cs_conv2d_direct_forward  (float                *out,
                                     const float          *w,
                                     const float          *b,
                                     const CsConvGeometry *g);
-/* dw and db (may be NULL) accumulate; dx (may be NULL) is set when the direct
- * kernels serve it. FALSE: dx is still to be computed (im2col's way). */
+/* dw and db (may be NULL) accumulate; dx (may be NULL) is set (or added to,
+ * with @add_dx) when the direct kernels serve it. FALSE: dx is still to be
+ * computed (im2col's way). */
 gboolean cs_conv2d_direct_backward (float                *dx,
+                                    gboolean              add_dx,
                                     float                *dw,
                                     float                *db,
                                     const float          *x,

@@ -82,10 +82,13 @@ void   cs_conv2d_forward        (float                *out,
                                  const float          *w,
                                  const float          *b,
                                  const CsConvGeometry *g);
-/* dx (may be NULL) is set; dw and db (may be NULL) accumulate; dcol is
- * (C*kh*kw, B*Ho*Wo) scratch, needed only with dx; x is the forward's input
- * and col what the forward left in it. */
+/* dx (may be NULL) is set, or with @add_dx added to (where the input also
+ * feeds other layers; not for a full-window conv, see cs_conv2d_can_add_dx ());
+ * dw and db (may be NULL) accumulate; dcol is (C*kh*kw, B*Ho*Wo) scratch,
+ * needed only with dx; x is the forward's input and col what the forward left
+ * in it. */
 void   cs_conv2d_backward       (float                *dx,
+                                 gboolean              add_dx,
                                  float                *dw,
                                  float                *db,
                                  float                *dcol,
@@ -95,8 +98,11 @@ void   cs_conv2d_backward       (float                *dx,
                                  const float          *x,
                                  const float          *w,
                                  const CsConvGeometry *g);
-/* Whether the direct kernels serve this geometry: stride and dilation 1, rows of
- * at most 32 outputs, at most 256 taps (C*kh*kw), and not a full window. */
+/* Whether cs_conv2d_backward () can add its dx to what dx holds. */
+gboolean cs_conv2d_can_add_dx   (const CsConvGeometry *g);
+/* Whether the direct kernels serve this geometry: dilation 1, column stride 1
+ * or 2, rows of at most 32 outputs, at most 576 taps (C*kh*kw), and not a
+ * full window. */
 gboolean cs_conv2d_direct_applies (const CsConvGeometry *g);
 /* Whether the kernel covers the whole unpadded input, so the convolution is a Linear layer. */
 gboolean cs_conv2d_is_full_window (const CsConvGeometry *g);

@@ -709,7 +709,16 @@ cs_model_loss (CsModel      *self,
           cs_linear_backward (dx, gw, gb, L->delta, in, w, B, s->in_features, s->out_features);
           break;
         case CS_LAYER_CONV2D:
-          cs_conv2d_backward (dx, gw, gb, self->dcol, self->tmp, L->col, L->delta, in, w, &L->g);
+          if (acc && cs_conv2d_can_add_dx (&L->g))
+            {
+              /* Added straight into the gradient of an input that feeds
+               * other layers too, not through dscratch. */
+              dx = self->layers[L->in0].delta;
+              acc = FALSE;
+              cs_conv2d_backward (dx, TRUE, gw, gb, self->dcol, self->tmp, L->col, L->delta, in, w, &L->g);
+            }
+          else
+            cs_conv2d_backward (dx, FALSE, gw, gb, self->dcol, self->tmp, L->col, L->delta, in, w, &L->g);
           break;
         case CS_LAYER_MAXPOOL2D:
           cs_maxpool_backward (dx, L->delta, L->argmax, &L->g);
