@@ -288,7 +288,6 @@ direct_tap_row_grads_any (const DirectGradJob *j,
       const int hp = g->H + 2 * g->ph;
       gboolean with_bias = j->db != NULL && c == 0 && i == 0 && jj == 0;
       v16f acc0 = { 0 }, acc1 = { 0 }, bias0 = { 0 }, bias1 = { 0 };
-      float lanes[32], sum = 0.0f;
 
       for (int bi = j->b0; bi < j->b1; bi++)
         for (int y = 0; y < g->Ho; y++)
@@ -304,20 +303,9 @@ direct_tap_row_grads_any (const DirectGradJob *j,
             bias0 += g0;
             bias1 += g1;
           }
-      memcpy (lanes, &acc0, 64);
-      memcpy (lanes + 16, &acc1, 64);
-      for (int x = 0; x < 32; x++)
-        sum += lanes[x];
-      j->dw[(((gsize) k * g->C + c) * g->kh + i) * g->kw + jj] += sum;
+      j->dw[(((gsize) k * g->C + c) * g->kh + i) * g->kw + jj] += lane_sum (acc0 + acc1);
       if (with_bias)
-        {
-          memcpy (lanes, &bias0, 64);
-          memcpy (lanes + 16, &bias1, 64);
-          sum = 0.0f;
-          for (int x = 0; x < 32; x++)
-            sum += lanes[x];
-          j->db[k] += sum;
-        }
+        j->db[k] += lane_sum (bias0 + bias1);
     }
 }
 
@@ -413,7 +401,7 @@ cs_conv2d_direct_weight_grads (float                *dw,
                                gpointer              dx_data)
 {
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw, stride = n_w + g->K;
-  int ps = pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw);
+  int ps = input_pad_stride (g);
   gsize sample_bytes = sizeof (float) * ((gsize) g->C * (g->H + 2 * g->ph) * ps + (gsize) g->K * g->Ho * g->Wo);
   int chunk = (int) CLAMP (DW_CHUNK_BYTES / sample_bytes, 1, (gsize) (g->B + 7) / 8);
   int n_chunks;
@@ -601,5 +589,5 @@ cs_conv2d_direct_scatter_job_init (CsScatterJob         *job,
                                    const float          *w,
                                    const CsConvGeometry *g)
 {
-  *job = (CsScatterJob) { dx, dout, w, g, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw), FALSE };
+  *job = (CsScatterJob) { dx, dout, w, g, input_pad_stride (g), FALSE };
 }

@@ -38,6 +38,14 @@ pad_stride (int wp,
   return (MAX (wp, kw - 1 + lanes) + 15) / 16 * 16;
 }
 
+/* The stride of the layer's input padded for the forward pass and the weight
+ * gradients (and of the planes the input gradient is scattered into). */
+static inline int
+input_pad_stride (const CsConvGeometry *g)
+{
+  return pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw);
+}
+
 /* Where, in a padded row of stride ps, tap jj of output 0 reads. */
 static inline int
 tap_col (int jj,

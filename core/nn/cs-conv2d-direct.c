@@ -283,7 +283,7 @@ cs_conv2d_direct_forward (float                *out,
                           const CsConvGeometry *g)
 {
   DirectJob j = { out, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
-                  g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo, pad_stride (g->W + 2 * g->pw, g->kw, g->Wo, g->sw),
+                  g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo, input_pad_stride (g),
                   g->sh, g->sw, FALSE };
 
   cs_parallel_for (g->B, 4, direct_samples, &j);

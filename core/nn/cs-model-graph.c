@@ -43,16 +43,14 @@ cs_model_forward_join (CsModel *self,
 
   if (L->spec->kind == CS_LAYER_ADD)
     {
-      for (guint k = 1; k < L->spec->n_inputs; k++)
-        {
-          const float *v = cs_model_input_of (self, L, k, &per);
-          if (k == 1)
-            cs_add (out, a, v, per * B);
-          else
-            cs_add_into (out, v, per * B);
-        }
       if (L->spec->n_inputs < 2)
-        memcpy (out, a, per * B * sizeof (float));
+        {
+          memcpy (out, a, per * B * sizeof (float));
+          return;
+        }
+      cs_add (out, a, cs_model_input_of (self, L, 1, &per), per * B);
+      for (guint k = 2; k < L->spec->n_inputs; k++)
+        cs_add_into (out, cs_model_input_of (self, L, k, &per), per * B);
       return;
     }
   for (guint k = 0; k < L->spec->n_inputs; k++)
@@ -86,14 +84,6 @@ cs_model_grad_target (CsModel  *self,
   return self->dscratch;
 }
 
-void
-cs_model_add_into (float       *dst,
-                   const float *src,
-                   gsize        n)
-{
-  cs_add_into (dst, src, n);
-}
-
 /* A sum passes its gradient to each input; a concatenation each its slice. */
 void
 cs_model_backward_join (CsModel *self,
@@ -115,7 +105,7 @@ cs_model_backward_join (CsModel *self,
       if (L->spec->kind == CS_LAYER_ADD)
         {
           if (acc)
-            cs_model_add_into (dst, L->delta, per * B);
+            cs_add_into (dst, L->delta, per * B);
           else
             memcpy (dst, L->delta, per * B * sizeof (float));
           continue;
@@ -124,7 +114,7 @@ cs_model_backward_join (CsModel *self,
         {
           const float *src = L->delta + (gsize) b * L->out_numel + off;
           if (acc)
-            cs_model_add_into (dst + (gsize) b * per, src, per);
+            cs_add_into (dst + (gsize) b * per, src, per);
           else
             memcpy (dst + (gsize) b * per, src, per * sizeof (float));
         }

@@ -80,9 +80,6 @@ void         cs_model_forward_join  (CsModel       *self,
 float       *cs_model_grad_target   (CsModel       *self,
                                      int            j,
                                      gboolean      *accumulate);
-void         cs_model_add_into      (float         *dst,
-                                     const float   *src,
-                                     gsize          n);
 void         cs_model_backward_join (CsModel       *self,
                                      Layer         *L,
                                      int            B);

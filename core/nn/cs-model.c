@@ -781,7 +781,7 @@ cs_model_loss (CsModel      *self,
           g_assert_not_reached ();
         }
       if (acc)
-        cs_model_add_into (self->layers[L->in0].delta, self->dscratch, L->in_numel * B);
+        cs_add_into (self->layers[L->in0].delta, self->dscratch, L->in_numel * B);
     }
   return loss;
 }
