@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
+#include "nn/cs-gemm.h"
 #include "train/cs-bench.h"
 #include "cs-cli.h"
 #include "data/cs-dataset.h"
@@ -72,6 +73,7 @@ cs_cli_bench (int    argc,
       cs_bench_result_clear (&r);
       fflush (stdout);
     }
+  printf ("bench blas=\"%s\"\n", cs_gemm_blas_description ());
   /* Last: OpenBLAS's own threads keep spinning for a while after a threaded call. */
   printf ("bench sgemm_peak threads=1 n=1024 gflops=%.1f\n", cs_bench_sgemm_peak (1, 1024));
   printf ("bench sgemm_peak threads=%d n=1024 gflops=%.1f\n", threads, cs_bench_sgemm_peak (threads, 1024));

@@ -77,6 +77,27 @@ test_gemm_split (void)
   cs_thread_pool_set_current (saved);
 }
 
+/* OpenBLAS is opened at run time, after OPENBLAS_CORETYPE was set from the
+ * CPU (or by the user): the kernels it chose are the ones that variable names.
+ * Linked instead, OpenBLAS 0.3.21 would have chosen before main () ran, from
+ * the CPU's model number (generic "Prescott" kernels on an Emerald Rapids). */
+static void
+test_gemm_blas_kernels (void)
+{
+  const char *description = cs_gemm_blas_description ();
+  const char *wanted = g_getenv ("OPENBLAS_CORETYPE");
+
+  g_test_message ("BLAS: %s, OPENBLAS_CORETYPE=%s", description, wanted ? wanted : "(unset)");
+  g_assert_true (g_str_has_prefix (description, "OpenBLAS "));
+  if (wanted == NULL)
+    {
+      /* A CPU without AVX2: OpenBLAS's own choice stands. */
+      g_assert_false (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"));
+      return;
+    }
+  g_assert_cmpint (g_ascii_strcasecmp (description + strlen ("OpenBLAS "), wanted), ==, 0);
+}
+
 /* ---- Linear ---- */
 
 typedef struct
@@ -675,6 +696,7 @@ main (int   argc,
 
   g_test_add_func ("/core/gemm/vs-reference", test_gemm_reference);
   g_test_add_func ("/core/gemm/split-deterministic", test_gemm_split);
+  g_test_add_func ("/core/gemm/blas-kernels", test_gemm_blas_kernels);
   g_test_add_func ("/core/linear/reference-and-gradcheck", test_linear);
   g_test_add_func ("/core/conv2d/reference-and-gradcheck", test_conv2d);
   g_test_add_func ("/core/conv2d/no-input-gradient", test_conv2d_no_dx);

@@ -1,10 +1,11 @@
-/* The single GEMM entry point (OpenBLAS) and a plain triple loop to check it against. */
+/* The single GEMM entry point (OpenBLAS, loaded at first use) and a plain triple loop to check it against. */
 
 #define G_LOG_DOMAIN "cs-gemm"
 
 #include "config.h"
 
 #include <cblas.h>
+#include <gmodule.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,50 @@
 /* Below this many flops a GEMM is one task: splitting costs more than it gives. */
 #define SPLIT_MIN_FLOPS 2e6
 
+/*
+ * OpenBLAS chooses its kernels once, while it is loaded, from the CPU's model
+ * number, and a release does not know the CPUs that came after it: Debian 12's
+ * 0.3.21 gives an Emerald Rapids Xeon (family 6, model 0xCF) its generic
+ * "Prescott" SSE3 kernels, 32 GFLOP/s on a core that its AVX-512 ("SkylakeX")
+ * kernels run at 156. What it reads first is OPENBLAS_CORETYPE, but a library
+ * the program links is loaded, and initialised, before the program's code
+ * runs. So Convscope does not link OpenBLAS: it opens it at the first GEMM,
+ * and before that, while the process has one thread (a constructor), it sets
+ * OPENBLAS_CORETYPE from what the CPU can do, unless the user set it already.
+ * Without OpenBLAS, products fall back to cs_gemm_ref () (slow, but right).
+ */
+static const char *
+blas_core_for_cpu (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw") &&
+      __builtin_cpu_supports ("avx512dq") && __builtin_cpu_supports ("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+    return "Haswell";
+#endif
+  return NULL;
+}
+
+__attribute__ ((constructor)) static void
+blas_choose_core (void)
+{
+  const char *core = blas_core_for_cpu ();
+
+  if (core != NULL && g_getenv ("OPENBLAS_CORETYPE") == NULL)
+    g_setenv ("OPENBLAS_CORETYPE", core, FALSE);
+}
+
+static struct
+{
+  GModule *module;
+  __typeof__ (cblas_sgemm) *sgemm;
+  __typeof__ (openblas_set_num_threads) *set_num_threads;
+  __typeof__ (openblas_get_corename) *get_corename;
+  char *description;
+} blas;
+
 static gsize once_init;
 
 static void
@@ -21,11 +66,58 @@ blas_init (void)
 {
   if (g_once_init_enter (&once_init))
     {
-      /* OpenBLAS computes single-threaded; the cores are used by splitting
-       * each GEMM into tiles that our pool spreads (see cs-parallel.c). */
-      openblas_set_num_threads (1);
+      static const char *const names[] = { "libopenblas.so.0", "libopenblas.so" };
+      g_autofree char *why = NULL;
+
+      for (guint i = 0; i < G_N_ELEMENTS (names) && blas.module == NULL; i++)
+        {
+          blas.module = g_module_open (names[i], G_MODULE_BIND_LOCAL);
+          if (blas.module == NULL && why == NULL)
+            why = g_strdup (g_module_error ());
+        }
+      if (blas.module != NULL &&
+          (!g_module_symbol (blas.module, "cblas_sgemm", (gpointer *) &blas.sgemm) ||
+           !g_module_symbol (blas.module, "openblas_set_num_threads", (gpointer *) &blas.set_num_threads)))
+        {
+          g_clear_pointer (&why, g_free);
+          why = g_strdup_printf ("%s has no cblas_sgemm or openblas_set_num_threads", g_module_name (blas.module));
+          blas.sgemm = NULL;
+        }
+      if (blas.sgemm != NULL)
+        {
+          if (!g_module_symbol (blas.module, "openblas_get_corename", (gpointer *) &blas.get_corename))
+            blas.get_corename = NULL;
+          /* OpenBLAS computes single-threaded; the cores are used by splitting
+           * each GEMM into tiles that our pool spreads. */
+          blas.set_num_threads (1);
+          blas.description = g_strdup_printf ("OpenBLAS %s",
+                                              blas.get_corename ? blas.get_corename () : "(kernels unknown)");
+        }
+      else
+        {
+          g_warning ("OpenBLAS could not be loaded (%s): matrix products use the slow reference loops",
+                     why ? why : "not found");
+          blas.description = g_strdup ("reference loops (OpenBLAS not found)");
+        }
       g_once_init_leave (&once_init, 1);
     }
+}
+
+const char *
+cs_gemm_blas_description (void)
+{
+  blas_init ();
+  return blas.description;
+}
+
+void
+cs_gemm_blas_set_threads (int threads)
+{
+  g_return_if_fail (threads >= 1);
+
+  blas_init ();
+  if (blas.set_num_threads != NULL)
+    blas.set_num_threads (threads);
 }
 
 typedef struct
@@ -60,10 +152,15 @@ gemm_call (gboolean     trans_a,
            float       *c,
            int          ldc)
 {
-  cblas_sgemm (CblasRowMajor,
-               trans_a ? CblasTrans : CblasNoTrans,
-               trans_b ? CblasTrans : CblasNoTrans,
-               m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (G_UNLIKELY (blas.sgemm == NULL))
+    {
+      cs_gemm_ref (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  blas.sgemm (CblasRowMajor,
+              trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans,
+              m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 static void

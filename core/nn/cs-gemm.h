@@ -33,6 +33,10 @@ void cs_gemm_serial      (gboolean      trans_a,
                           float         beta,
                           float        *c,
                           int           ldc);
+/* Which BLAS the products run on, e.g. "OpenBLAS SkylakeX" (loaded by the first call). */
+const char *cs_gemm_blas_description (void);
+/* OpenBLAS's own threads for its calls (1, the default, but for a reference peak). */
+void cs_gemm_blas_set_threads        (int           threads);
 void cs_gemm_ref         (gboolean      trans_a,
                           gboolean      trans_b,
                           int           m,
