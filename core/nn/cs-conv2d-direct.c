@@ -103,13 +103,24 @@ cs_conv2d_pad_planes (float       *pad,
           memcpy (d + pw, r, sizeof (float) * W);
         else
           {
-            /* Padded column q = x + pw: even ones to d[q / 2], odd ones to d[ps / 2 + q / 2]. */
-            float *restrict even = d, *restrict odd = d + ps / 2;
+            /* Padded column q = x + pw: even ones to d[q / 2], odd ones to
+             * d[ps / 2 + q / 2]; sixteen pairs of columns at a time, split by
+             * two shuffles. Columns x = 2m land at q / 2 = m + pw / 2 (even q,
+             * pw even) or in the odd half at m + (pw - 1) / 2 (pw odd), and
+             * x = 2m + 1 in the other half. */
+            float *half_x_even = pw % 2 == 0 ? d + pw / 2 : d + ps / 2 + (pw - 1) / 2;
+            float *half_x_odd = pw % 2 == 0 ? d + ps / 2 + pw / 2 : d + (pw + 1) / 2;
 
-            for (int q = (pw + 1) / 2 * 2; q < pw + W; q += 2)
-              even[q / 2] = r[q - pw];
-            for (int q = pw / 2 * 2 + 1; q < pw + W; q += 2)
-              odd[q / 2] = r[q - pw];
+            for (int x = 0; x < W; x += 32)
+              {
+                int n = MIN (32, W - x);
+                v16f lo = load_lanes (r + x, MIN (16, n)), hi = n > 16 ? load_lanes (r + x + 16, n - 16) : lo;
+                v16f ev = __builtin_shuffle (lo, hi, (v16si) { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 });
+                v16f od = __builtin_shuffle (lo, hi, (v16si) { 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 });
+
+                store_lanes (half_x_even + x / 2, ev, (n + 1) / 2);
+                store_lanes (half_x_odd + x / 2, od, n / 2);
+              }
           }
       }
 }
@@ -133,12 +144,14 @@ typedef struct
  * KB kernels k0 .. k0+KB-1 of one sample, a row at a time: each padded input
  * vector is loaded once for the KB kernels, and the KB*NV accumulators are
  * independent chains, so the FMAs do not wait on each other's latency.
- * Inlined with KB and NV constants; every output sums its taps in order
- * (c, i, j) from zero and adds the bias last, whatever KB and NV are.
- * KB = 8 (8 or 16 accumulators): per vector load, 8 multiply-adds whose
- * weights are broadcast from memory; 4 left the loads the bottleneck (16 %
- * slower on Zen 4). (Two rows at a time, to load each weight once for both,
- * measured no faster.)
+ * Inlined with KB, NV, SW and KW constants (KW 0: the layer's kw, read at run
+ * time); every output sums its taps in order (c, i, j) from zero and adds the
+ * bias last, whatever KB and NV are. The multiply-adds need 8 or more chains
+ * to keep both FMA units busy through their latency: KB = 8 with two vectors
+ * a row (rows of 17 to 32), KB = 16 with one (rows of up to 16, where KB = 8
+ * left half the FMA slots idle), that many weights broadcast from memory per
+ * vector load (4 left the loads the bottleneck: 16 % slower on Zen 4). Two
+ * rows at a time, to load each weight once for both, measured no faster.
  */
 static inline __attribute__ ((always_inline)) void
 direct_rows (float           *out,
@@ -147,14 +160,15 @@ direct_rows (float           *out,
              int              k0,
              int              KB,
              int              NV,
-             int              SW)
+             int              SW,
+             int              KW)
 {
-  const int taps = j->C * j->kh * j->kw, kw = j->kw, kh = j->kh, C = j->C, Wo = j->Wo;
+  const int kw = KW ? KW : j->kw, taps = j->C * j->kh * kw, kh = j->kh, C = j->C, Wo = j->Wo;
   gsize P = (gsize) j->Ho * Wo, plane = (gsize) j->hp * j->ps;
 
   for (int y = 0; y < j->Ho; y++)
     {
-      v16f a0[8] = { { 0 } }, a1[8] = { { 0 } };
+      v16f a0[16] = { { 0 } }, a1[16] = { { 0 } };
       /* Kernel rows that fall on padding rows read only zeros: skipped (the
        * input gradient's padded planes are mostly such rows). */
       const int i0 = MAX (0, j->ph - y * j->sh), i1 = MIN (kh, j->ph + j->H - y * j->sh);
@@ -165,11 +179,12 @@ direct_rows (float           *out,
             const float *prow = pad + c * plane + (gsize) (y * j->sh + i) * j->ps;
             const float *wt = j->w + (gsize) k0 * taps + (c * kh + i) * kw;
 
+#pragma GCC unroll 5
             for (int jj = 0; jj < kw; jj++)
               {
                 const int col = tap_col (jj, SW, j->ps);
                 v16f v0 = load16 (prow + col), v1 = NV > 1 ? load16 (prow + col + 16) : v0;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
                 for (int kb = 0; kb < KB; kb++)
                   {
                     float wv = wt[(gsize) kb * taps + jj];
@@ -179,7 +194,7 @@ direct_rows (float           *out,
                   }
               }
           }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int kb = 0; kb < KB; kb++)
         {
           float bv = j->b ? j->b[k0 + kb] : 0.0f;
@@ -204,34 +219,41 @@ direct_rows (float           *out,
     }
 }
 
+/* Every kernel of one sample: KB = 16 on rows of up to 16 where the CPU has
+ * 32 vector registers (@wide), 8 otherwise, then 4, 2, 1 for what is left. */
 static inline __attribute__ ((always_inline)) void
 direct_sample (float           *out,
                const float     *pad,
                const DirectJob *j,
                int              NV,
-               int              SW)
+               int              SW,
+               int              KW,
+               gboolean         wide)
 {
   int k = 0;
 
+  if (wide && NV == 1)
+    for (; k + 16 <= j->K; k += 16)
+      direct_rows (out, pad, j, k, 16, NV, SW, KW);
   for (; k + 8 <= j->K; k += 8)
-    direct_rows (out, pad, j, k, 8, NV, SW);
+    direct_rows (out, pad, j, k, 8, NV, SW, KW);
   for (; k + 4 <= j->K; k += 4)
-    direct_rows (out, pad, j, k, 4, NV, SW);
+    direct_rows (out, pad, j, k, 4, NV, SW, KW);
   if (k + 2 <= j->K)
     {
-      direct_rows (out, pad, j, k, 2, NV, SW);
+      direct_rows (out, pad, j, k, 2, NV, SW, KW);
       k += 2;
     }
   if (k < j->K)
-    direct_rows (out, pad, j, k, 1, NV, SW);
+    direct_rows (out, pad, j, k, 1, NV, SW, KW);
 }
 
-CS_VECTOR_CLONES static void
-direct_samples (gpointer data,
-                gsize    b0,
-                gsize    b1)
+static inline __attribute__ ((always_inline)) void
+direct_samples_body (DirectJob *j,
+                     gsize      b0,
+                     gsize      b1,
+                     gboolean   wide)
 {
-  DirectJob *j = data;
   gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * j->ps;
   float *pad = cs_alloc_floats (pad_sample);
 
@@ -240,16 +262,66 @@ direct_samples (gpointer data,
       float *out = j->out + bi * j->K * (gsize) j->Ho * j->Wo;
 
       cs_conv2d_pad_planes (pad, j->src + bi * j->C * in_plane, j->C, j->H, j->W, j->ph, j->pw, j->hp, j->ps, j->sw);
-      if (j->sw == 2 && j->Wo <= 16)
-        direct_sample (out, pad, j, 1, 2);
+      /* 3x3 kernels (most of them) with the taps unrolled. */
+      if (j->kw == 3 && j->sw == 2 && j->Wo <= 16)
+        direct_sample (out, pad, j, 1, 2, 3, wide);
+      else if (j->kw == 3 && j->sw == 2)
+        direct_sample (out, pad, j, 2, 2, 3, wide);
+      else if (j->kw == 3 && j->Wo <= 16)
+        direct_sample (out, pad, j, 1, 1, 3, wide);
+      else if (j->kw == 3)
+        direct_sample (out, pad, j, 2, 1, 3, wide);
+      else if (j->sw == 2 && j->Wo <= 16)
+        direct_sample (out, pad, j, 1, 2, 0, wide);
       else if (j->sw == 2)
-        direct_sample (out, pad, j, 2, 2);
+        direct_sample (out, pad, j, 2, 2, 0, wide);
       else if (j->Wo <= 16)
-        direct_sample (out, pad, j, 1, 1);
+        direct_sample (out, pad, j, 1, 1, 0, wide);
       else
-        direct_sample (out, pad, j, 2, 1);
+        direct_sample (out, pad, j, 2, 1, 0, wide);
     }
   cs_free_floats (pad);
+}
+
+CS_VECTOR_CLONES static void
+direct_samples_narrow (gpointer data,
+                       gsize    b0,
+                       gsize    b1)
+{
+  direct_samples_body (data, b0, b1, FALSE);
+}
+
+/* Only called where the CPU has AVX-512 (32 vector registers for KB = 16);
+ * its other clones exist but are never run. */
+CS_VECTOR_CLONES static void
+direct_samples_wide (gpointer data,
+                     gsize    b0,
+                     gsize    b1)
+{
+  direct_samples_body (data, b0, b1, TRUE);
+}
+
+static void
+direct_samples (gpointer data,
+                gsize    b0,
+                gsize    b1)
+{
+  static int wide = -1;
+
+  if (G_UNLIKELY (wide < 0))
+    {
+#if defined(__x86_64__)
+      __builtin_cpu_init ();
+      g_atomic_int_set (&wide, __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw") &&
+                                __builtin_cpu_supports ("avx512dq") && __builtin_cpu_supports ("avx512vl"));
+#else
+      g_atomic_int_set (&wide, 0);
+#endif
+    }
+  if (g_atomic_int_get (&wide))
+    direct_samples_wide (data, b0, b1);
+  else
+    direct_samples_narrow (data, b0, b1);
 }
 
 /* dx (B, C, H, W) = the "full" convolution of dout, padded by k - 1 - p, with
