@@ -20,6 +20,8 @@ typedef struct
   float          *db;
   const float    *pads;        /* the chunk's samples padded: (b1 - b0, C, hp, ps) */
   const float    *dout;
+  const float    *gpads;       /* the chunk's output gradients, a row every gs floats */
+  int             gs;          /* rows of up to 16: 16 (a copy, zeros past Wo); longer ones: Wo (dout itself) */
   const CsConvGeometry *g;
   const float    *x;           /* the layer's input (B, C, H, W) */
   int             b0, b1;      /* the samples of one chunk */
@@ -29,6 +31,20 @@ typedef struct
   CsRangeFunc     dx_fn;       /* run on each chunk's samples after its sums, or NULL */
   gpointer        dx_data;
 } DirectGradJob;
+
+/* Row y of output gradient plane k of sample bi of the chunk. Rows of up to
+ * 16 are copied into whole vectors padded with zeros, so a row is one aligned
+ * load (it was a masked one per (k, c) pair); longer rows are read where they
+ * are, the second vector masked (for few input channels the copy cost more
+ * than the loads it saved). */
+static inline const float *
+grad_row (const DirectGradJob *j,
+          int                  bi,
+          int                  k,
+          int                  y)
+{
+  return j->gpads + (((gsize) (bi - j->b0) * j->g->K + k) * j->g->Ho + y) * j->gs;
+}
 
 /*
  * dw[k][c][i][0 .. kw) (and db[k] with the (c, i) = (0, 0) task): for each
@@ -46,21 +62,21 @@ direct_tap_row_grads (const DirectGradJob *j,
                       int                  NV)
 {
   const CsConvGeometry *g = j->g;
-  const int hp = g->H + 2 * g->ph, Ho = g->Ho, K = g->K, C = g->C;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, C = g->C;
   gboolean with_bias = j->db != NULL && c == 0 && i == 0;
   v16f acc[8][2], bias0 = { 0 }, bias1 = { 0 };
 
   memset (acc, 0, sizeof acc);
   for (int bi = j->b0; bi < j->b1; bi++)
     {
-      const float *go = j->dout + ((gsize) bi * K + k) * Ho * g->Wo;
+      const float *go = grad_row (j, bi, k, 0);
       const float *pad = j->pads + (((gsize) (bi - j->b0) * C + c) * hp + i) * j->ps;
 
       for (int y = 0; y < Ho; y++)
         {
           const float *prow = pad + (gsize) y * g->sh * j->ps;
-          v16f g0 = NV > 1 ? load16 (go + y * g->Wo) : load_lanes (go + y * g->Wo, g->Wo);
-          v16f g1 = NV > 1 ? load_lanes (go + y * g->Wo + 16, g->Wo - 16) : g0;
+          v16f g0 = load16 (go + y * j->gs);
+          v16f g1 = NV > 1 ? load_lanes (go + y * j->gs + 16, g->Wo - 16) : g0;
 
           if (with_bias)
             {
@@ -101,7 +117,7 @@ direct_plane_grads_body (const DirectGradJob *j,
                          gboolean             with_bias)
 {
   const CsConvGeometry *g = j->g;
-  const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, C = g->C;
   v16f acc[2][5][5][2], bias0[2], bias1[2];
 
 #pragma GCC unroll 2
@@ -114,7 +130,7 @@ direct_plane_grads_body (const DirectGradJob *j,
     }
   for (int bi = j->b0; bi < j->b1; bi++)
     {
-      const float *go = j->dout + ((gsize) bi * K + k0) * Ho * Wo;
+      const float *go = grad_row (j, bi, k0, 0);
       const float *pad = j->pads + ((gsize) (bi - j->b0) * C + c) * hp * j->ps;
 
       for (int y = 0; y < Ho; y++)
@@ -124,10 +140,10 @@ direct_plane_grads_body (const DirectGradJob *j,
 #pragma GCC unroll 2
           for (int kb = 0; kb < KB; kb++)
             {
-              const float *gr = go + (gsize) kb * Ho * Wo + y * Wo;
+              const float *gr = go + ((gsize) kb * Ho + y) * j->gs;
 
-              g0[kb] = NV > 1 ? load16 (gr) : load_lanes (gr, Wo);
-              g1[kb] = NV > 1 ? load_lanes (gr + 16, Wo - 16) : g0[kb];
+              g0[kb] = load16 (gr);
+              g1[kb] = NV > 1 ? load_lanes (gr + 16, g->Wo - 16) : g0[kb];
               if (with_bias)
                 {
                   bias0[kb] += g0[kb];
@@ -189,21 +205,21 @@ direct_plane_grads (const DirectGradJob *j,
  * per kernel row: 3 * NV input loads for 9 * NV multiply-adds, where a loop
  * over output rows loads 9 * NV. */
 static inline __attribute__ ((always_inline)) void
-direct_plane_grads_3x3_body (const DirectGradJob *j,
+direct_plane_grads_3x3_one_body (const DirectGradJob *j,
                              int                  k,
                              int                  c,
                              int                  NV,
                              gboolean             with_bias)
 {
   const CsConvGeometry *g = j->g;
-  const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, K = g->K, C = g->C;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, C = g->C;
   const int rows = MIN (hp, Ho + 2);
   v16f acc[3][3][2], bias0 = { 0 }, bias1 = { 0 };
 
   memset (acc, 0, sizeof acc);
   for (int bi = j->b0; bi < j->b1; bi++)
     {
-      const float *go = j->dout + ((gsize) bi * K + k) * Ho * Wo;
+      const float *go = grad_row (j, bi, k, 0);
       const float *pad = j->pads + ((gsize) (bi - j->b0) * C + c) * hp * j->ps;
       v16f q0[3] = { { 0 } }, q1[3] = { { 0 } };   /* gradient rows r, r - 1, r - 2 */
 
@@ -218,8 +234,8 @@ direct_plane_grads_3x3_body (const DirectGradJob *j,
           q1[1] = q1[0];
           if (r < Ho)
             {
-              q0[0] = NV > 1 ? load16 (go + r * Wo) : load_lanes (go + r * Wo, Wo);
-              q1[0] = NV > 1 ? load_lanes (go + r * Wo + 16, Wo - 16) : q0[0];
+              q0[0] = load16 (go + r * j->gs);
+              q1[0] = NV > 1 ? load_lanes (go + r * j->gs + 16, Wo - 16) : q0[0];
               if (with_bias)
                 {
                   bias0 += q0[0];
@@ -257,15 +273,135 @@ direct_plane_grads_3x3_body (const DirectGradJob *j,
 }
 
 static inline __attribute__ ((always_inline)) void
-direct_plane_grads_3x3 (const DirectGradJob *j,
+direct_plane_grads_3x3_one (const DirectGradJob *j,
                         int                  k,
                         int                  c,
                         int                  NV)
 {
   if (j->db != NULL && c == 0)
-    direct_plane_grads_3x3_body (j, k, c, NV, TRUE);
+    direct_plane_grads_3x3_one_body (j, k, c, NV, TRUE);
   else
-    direct_plane_grads_3x3_body (j, k, c, NV, FALSE);
+    direct_plane_grads_3x3_one_body (j, k, c, NV, FALSE);
+}
+
+/* One padded input row r of the 3x3 kernel below: its three shifted vectors
+ * times the gradient rows r - i (q[kb][i], i in [ilo, ihi)) of each kernel. */
+static inline __attribute__ ((always_inline)) void
+grads_3x3_row (v16f         acc[2][3][3][2],
+               v16f         q[2][3][2],
+               const float *prow,
+               int          ilo,
+               int          ihi,
+               int          KB,
+               int          NV)
+{
+  v16f p[3][2];
+
+#pragma GCC unroll 3
+  for (int jj = 0; jj < 3; jj++)
+    {
+      p[jj][0] = load16 (prow + jj);
+      p[jj][1] = NV > 1 ? load16 (prow + jj + 16) : p[jj][0];
+    }
+#pragma GCC unroll 3
+  for (int i = ilo; i < ihi; i++)
+#pragma GCC unroll 3
+    for (int jj = 0; jj < 3; jj++)
+#pragma GCC unroll 2
+      for (int kb = 0; kb < KB; kb++)
+        {
+          acc[kb][i][jj][0] += q[kb][i][0] * p[jj][0];
+          if (NV > 1)
+            acc[kb][i][jj][1] += q[kb][i][1] * p[jj][1];
+        }
+}
+
+/* dw[k0 .. k0+KB)[c] whole for 3x3 kernels at stride 1: the loop runs over
+ * the padded input rows r, loads each row's three shifted vectors once and
+ * multiplies them with the gradient rows r, r - 1 and r - 2 (kept in
+ * registers as r advances), one per kernel row: 3 * NV input loads for
+ * 9 * KB * NV multiply-adds, where a loop over output rows loads 9 * NV.
+ * KB = 2 (18 accumulators, the two kernels sharing the input loads) where
+ * there are 32 vector registers and rows of up to 16; the first two rows and
+ * the last ones, which lack some of the three gradient rows, apart, so the
+ * rows between run without a test. */
+static inline __attribute__ ((always_inline)) void
+direct_plane_grads_3x3_body (const DirectGradJob *j,
+                             int                  k0,
+                             int                  c,
+                             int                  KB,
+                             int                  NV,
+                             gboolean             with_bias)
+{
+  const CsConvGeometry *g = j->g;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, C = g->C;
+  const int rows = MIN (hp, Ho + 2), head = MIN (2, rows), mid = MAX (head, Ho);
+  v16f acc[2][3][3][2], bias[2][2];
+
+  memset (acc, 0, sizeof acc);
+  memset (bias, 0, sizeof bias);
+  for (int bi = j->b0; bi < j->b1; bi++)
+    {
+      const float *go = grad_row (j, bi, k0, 0);
+      const float *pad = j->pads + ((gsize) (bi - j->b0) * C + c) * hp * j->ps;
+      v16f q[2][3][2];   /* per kernel: gradient rows r, r - 1, r - 2 */
+
+      memset (q, 0, sizeof q);
+      for (int r = 0; r < rows; r++)
+        {
+#pragma GCC unroll 2
+          for (int kb = 0; kb < KB; kb++)
+#pragma GCC unroll 2
+            for (int h = 0; h < NV; h++)
+              {
+                q[kb][2][h] = q[kb][1][h];
+                q[kb][1][h] = q[kb][0][h];
+                const float *gr = go + ((gsize) kb * Ho + r) * j->gs;
+
+                q[kb][0][h] = r >= Ho ? (v16f) { 0 } : h == 0 ? load16 (gr) : load_lanes (gr + 16, g->Wo - 16);
+                if (with_bias)
+                  bias[kb][h] += q[kb][0][h];
+              }
+          /* Output rows r - i that exist: i <= r, and i > r - Ho; each
+           * range a constant, so the accumulators stay in registers. */
+          if (r >= head && r < mid)
+            grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 3, KB, NV);
+          else
+            switch (MAX (0, r - Ho + 1) * 4 + MIN (3, r + 1))
+              {
+              case 1: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 1, KB, NV); break;
+              case 2: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 2, KB, NV); break;
+              case 3: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 3, KB, NV); break;
+              case 6: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 1, 2, KB, NV); break;
+              case 7: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 1, 3, KB, NV); break;
+              case 11: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 2, 3, KB, NV); break;
+              default: break;   /* no output row reads this one */
+              }
+        }
+    }
+#pragma GCC unroll 2
+  for (int kb = 0; kb < KB; kb++)
+    {
+      for (int i = 0; i < 3; i++)
+        for (int jj = 0; jj < 3; jj++)
+          j->dw[(((gsize) (k0 + kb) * C + c) * 3 + i) * 3 + jj] +=
+            lane_sum (NV > 1 ? acc[kb][i][jj][0] + acc[kb][i][jj][1] : acc[kb][i][jj][0]);
+      if (with_bias)
+        j->db[k0 + kb] += lane_sum (NV > 1 ? bias[kb][0] + bias[kb][1] : bias[kb][0]);
+    }
+}
+
+static inline __attribute__ ((always_inline)) void
+direct_plane_grads_3x3 (const DirectGradJob *j,
+                        int                  k0,
+                        int                  c,
+                        int                  KB,
+                        int                  NV)
+{
+  if (j->db != NULL && c == 0)
+    direct_plane_grads_3x3_body (j, k0, c, KB, NV, TRUE);
+  else
+    direct_plane_grads_3x3_body (j, k0, c, KB, NV, FALSE);
 }
 
 static gboolean
@@ -292,10 +428,10 @@ direct_tap_row_grads_any (const DirectGradJob *j,
       for (int bi = j->b0; bi < j->b1; bi++)
         for (int y = 0; y < g->Ho; y++)
           {
-            const float *go = j->dout + (((gsize) bi * g->K + k) * g->Ho + y) * g->Wo;
+            const float *go = grad_row (j, bi, k, y);
             const float *prow = j->pads + (((gsize) (bi - j->b0) * g->C + c) * hp + i + y * g->sh) * j->ps +
                                 tap_col (jj, g->sw, j->ps);
-            v16f g0 = load_lanes (go, g->Wo), g1 = load_lanes (go + 16, g->Wo - 16);
+            v16f g0 = load16 (go), g1 = g->Wo > 16 ? load_lanes (go + 16, g->Wo - 16) : (v16f) { 0 };
 
             acc0 += g0 * load16 (prow);
             if (g->Wo > 16)
@@ -314,19 +450,25 @@ direct_tap_row_grads_any (const DirectGradJob *j,
  * whose padded planes and gradients stay in the cache while every kernel
  * reads them (a task per (k, c) over the whole batch streamed the batch's
  * planes from memory K times); then the chunk's input gradients (dx_fn). */
-CS_VECTOR_CLONES static void
-direct_weight_grad_chunks (gpointer data,
-                           gsize    c0,
-                           gsize    c1)
+static inline __attribute__ ((always_inline)) void
+direct_weight_grad_chunks_body (const DirectGradJob *job,
+                                gsize                c0,
+                                gsize                c1,
+                                gboolean             wide)
 {
-  const DirectGradJob *job = data;
   const CsConvGeometry *g = job->g;
   gboolean one = g->Wo <= 16, whole = whole_plane_grads (g), unit = g->sh == 1 && g->sw == 1;
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw;
   gsize n_t = (gsize) g->K * g->C * (whole ? 1 : g->kh);
   const int hp = g->H + 2 * g->ph;
   gsize pad_sample = (gsize) g->C * hp * job->ps, in_sample = (gsize) g->C * g->H * g->W;
+  gsize grad_sample = (gsize) g->K * g->Ho * job->gs, out_sample = (gsize) g->K * g->Ho * g->Wo;
   float *pads = cs_alloc_floats (pad_sample * job->chunk);
+  float *gpads = g->Wo <= 16 ? cs_alloc_floats (grad_sample * job->chunk) : NULL;
+  /* Kernels two at a time (each padded row loaded once for both) where their
+   * accumulators fit in registers: pk even does pk and pk + 1. */
+  gboolean pairs = whole && one && g->kh < 5 && !(unit && g->kh == 3);
+  gboolean pairs_3x3 = wide && whole && one && unit && g->kh == 3;
 
   for (gsize chunk = c0; chunk < c1; chunk++)
     {
@@ -335,25 +477,35 @@ direct_weight_grad_chunks (gpointer data,
       sub.b0 = (int) chunk * job->chunk;
       sub.b1 = MIN (g->B, sub.b0 + job->chunk);
       sub.pads = pads;
+      sub.gpads = gpads != NULL ? gpads : job->dout + sub.b0 * out_sample;
       for (int bi = sub.b0; bi < sub.b1; bi++)
-        cs_conv2d_pad_planes (pads + (bi - sub.b0) * pad_sample, job->x + bi * in_sample, g->C, g->H, g->W, g->ph, g->pw, hp,
-                    job->ps, g->sw);
+        {
+          const float *src = job->dout + bi * out_sample;
+
+          cs_conv2d_pad_planes (pads + (bi - sub.b0) * pad_sample, job->x + bi * in_sample, g->C, g->H, g->W, g->ph,
+                                g->pw, hp, job->ps, g->sw);
+          for (int r = 0; gpads != NULL && r < g->K * g->Ho; r++)
+            {
+              v16f a = load_lanes (src + (gsize) r * g->Wo, g->Wo);
+
+              memcpy (gpads + (bi - sub.b0) * grad_sample + (gsize) r * job->gs, &a, sizeof a);
+            }
+        }
       sub.dw = job->partial + chunk * (n_w + g->K);
       sub.db = job->db != NULL ? sub.dw + n_w : NULL;
       for (gsize t = 0; t < n_t; t++)
         {
           int i = (int) (t % g->kh), c = (int) (t / g->kh % g->C), k = (int) (t / g->kh / g->C);
           int pk = (int) (t / g->C), pc = (int) (t % g->C);
-          /* Kernels two at a time (each padded row loaded once for both) where
-           * their accumulators fit in registers: pk even does pk and pk + 1. */
-          gboolean pairs = whole && one && g->kh < 5 && !(unit && g->kh == 3);
 
-          if (pairs && pk % 2 == 1)
+          if ((pairs || pairs_3x3) && pk % 2 == 1)
             continue;
           if (pairs && pk + 1 < g->K && g->kh == 1)
             direct_plane_grads (j, pk, pc, 2, 1, 1, 1);
           else if (pairs && pk + 1 < g->K)
             direct_plane_grads (j, pk, pc, 2, 3, 3, 1);
+          else if (pairs_3x3 && pk + 1 < g->K)
+            direct_plane_grads_3x3 (j, pk, pc, 2, 1);
           else if (whole && g->kh == 5)
             direct_plane_grads (j, pk, pc, 1, 5, 5, 1);
           else if (whole && g->kh == 1 && one)
@@ -361,9 +513,9 @@ direct_weight_grad_chunks (gpointer data,
           else if (whole && g->kh == 1)
             direct_plane_grads (j, pk, pc, 1, 1, 1, 2);
           else if (whole && unit && one)
-            direct_plane_grads_3x3 (j, pk, pc, 1);
+            direct_plane_grads_3x3_one (j, pk, pc, 1);
           else if (whole && unit)
-            direct_plane_grads_3x3 (j, pk, pc, 2);
+            direct_plane_grads_3x3_one (j, pk, pc, 2);
           else if (whole && one)
             direct_plane_grads (j, pk, pc, 1, 3, 3, 1);
           else if (whole)
@@ -383,6 +535,24 @@ direct_weight_grad_chunks (gpointer data,
         job->dx_fn (job->dx_data, sub.b0, sub.b1);
     }
   cs_free_floats (pads);
+  cs_free_floats (gpads);
+}
+
+CS_VECTOR_CLONES static void
+direct_weight_grad_chunks_narrow (gpointer data,
+                                  gsize    c0,
+                                  gsize    c1)
+{
+  direct_weight_grad_chunks_body (data, c0, c1, FALSE);
+}
+
+/* Only where cs_conv2d_direct_wide (); its other clones are never run. */
+CS_VECTOR_CLONES static void
+direct_weight_grad_chunks_wide (gpointer data,
+                                gsize    c0,
+                                gsize    c1)
+{
+  direct_weight_grad_chunks_body (data, c0, c1, TRUE);
 }
 
 #define DW_CHUNK_BYTES (512 * 1024)
@@ -402,16 +572,18 @@ cs_conv2d_direct_weight_grads (float                *dw,
 {
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw, stride = n_w + g->K;
   int ps = input_pad_stride (g);
-  gsize sample_bytes = sizeof (float) * ((gsize) g->C * (g->H + 2 * g->ph) * ps + (gsize) g->K * g->Ho * g->Wo);
+  int gs = g->Wo > 16 ? g->Wo : 16;
+  gsize sample_bytes = sizeof (float) * ((gsize) g->C * (g->H + 2 * g->ph) * ps + (gsize) g->K * g->Ho * gs);
   int chunk = (int) CLAMP (DW_CHUNK_BYTES / sample_bytes, 1, (gsize) (g->B + 7) / 8);
   int n_chunks;
 
   chunk = MAX (chunk, (g->B + 31) / 32);
   n_chunks = (g->B + chunk - 1) / chunk;
   float *partial = cs_alloc_floats (stride * n_chunks);
-  DirectGradJob j = { dw, db, NULL, dout, g, x, 0, 0, chunk, partial, ps, dx_fn, dx_data };
+  DirectGradJob j = { dw, db, NULL, dout, NULL, gs, g, x, 0, 0, chunk, partial, ps, dx_fn, dx_data };
 
-  cs_parallel_for (n_chunks, 1, direct_weight_grad_chunks, &j);
+  cs_parallel_for (n_chunks, 1, cs_conv2d_direct_wide () ? direct_weight_grad_chunks_wide : direct_weight_grad_chunks_narrow,
+                   &j);
   for (int ch = 0; ch < n_chunks; ch++)
     {
       const float *p = partial + ch * stride;

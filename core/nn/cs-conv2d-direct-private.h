@@ -92,6 +92,10 @@ lane_sum (v16f a)
   return a[0];
 }
 
+/* Whether the CPU has 32 vector registers of 16 floats (AVX-512: the
+ * x86-64-v4 clones run), so kernels may keep twice the accumulators. */
+gboolean cs_conv2d_direct_wide (void);
+
 /* C planes (H, W) of src into C padded planes of hp rows, ps floats apart
  * (even columns, then odd ones, for a column stride sw of 2); only the data
  * is written, so the borders of pad stay what they were (zeros from

@@ -291,7 +291,7 @@ direct_samples_narrow (gpointer data,
   direct_samples_body (data, b0, b1, FALSE);
 }
 
-/* Only called where the CPU has AVX-512 (32 vector registers for KB = 16);
+/* Only where cs_conv2d_direct_wide () (32 vector registers for KB = 16);
  * its other clones exist but are never run. */
 CS_VECTOR_CLONES static void
 direct_samples_wide (gpointer data,
@@ -301,14 +301,12 @@ direct_samples_wide (gpointer data,
   direct_samples_body (data, b0, b1, TRUE);
 }
 
-static void
-direct_samples (gpointer data,
-                gsize    b0,
-                gsize    b1)
+gboolean
+cs_conv2d_direct_wide (void)
 {
   static int wide = -1;
 
-  if (G_UNLIKELY (wide < 0))
+  if (G_UNLIKELY (g_atomic_int_get (&wide) < 0))
     {
 #if defined(__x86_64__)
       __builtin_cpu_init ();
@@ -318,7 +316,15 @@ direct_samples (gpointer data,
       g_atomic_int_set (&wide, 0);
 #endif
     }
-  if (g_atomic_int_get (&wide))
+  return g_atomic_int_get (&wide);
+}
+
+static void
+direct_samples (gpointer data,
+                gsize    b0,
+                gsize    b1)
+{
+  if (cs_conv2d_direct_wide ())
     direct_samples_wide (data, b0, b1);
   else
     direct_samples_narrow (data, b0, b1);
