@@ -363,6 +363,88 @@ test_model_gradcheck_batchnorm (void)
     }
 }
 
+/* A ReLU that alone reads a BatchNorm or a sum of two is computed in their
+ * pass while training. The same model with an Identity (a view) before each
+ * ReLU fuses nothing, and its layers are each checked against central
+ * differences elsewhere: both must give the same loss and gradients bit for
+ * bit. (Central differences on the fused model itself cross ReLU's kink:
+ * BatchNorm centres its outputs on it.) */
+static const char fused_spec[] =
+  "input 2x6x6\n"
+  "c1 = nn.Conv2d(2, 4, 3, padding=1, bias=False)\n"
+  "bn1 = nn.BatchNorm2d(4)\n"
+  "%s"
+  "r1 = nn.ReLU()\n"
+  "c2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)\n"
+  "bn2 = nn.BatchNorm2d(4)\n"
+  "s = bn2 + r1\n"
+  "%s"
+  "r2 = F.relu(%s)\n"
+  "f = nn.Flatten()\n"
+  "l1 = nn.Linear(144, 10)\n";
+
+static CsModel *
+fused_model (gboolean fuse)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_strdup_printf (fused_spec, fuse ? "" : "i1 = nn.Identity()\n",
+                                           fuse ? "" : "i2 = nn.Identity()(s)\n", fuse ? "s" : "i2");
+  g_autoptr(CsSpec) spec = cs_spec_parse (text, &error);
+  CsModel *m;
+  CsRng rng;
+
+  g_assert_no_error (error);
+  m = cs_model_new (spec);
+  cs_rng_seed (&rng, 11, 0);
+  cs_model_init_params (m, &rng);
+  return m;
+}
+
+static void
+test_model_relu_fused (void)
+{
+  g_autoptr(CsModel) fused = fused_model (TRUE);
+  g_autoptr(CsModel) plain = fused_model (FALSE);
+  float x[4 * 72];
+  gint32 y[4] = { 3, 8, 0, 5 };
+  double loss_fused, loss_plain;
+  gsize n = cs_model_n_params (fused);
+  int bn1 = 1, sum = 5;
+  gboolean negative = FALSE;
+  CsRng rng, r1, r2;
+
+  g_assert_cmpuint (n, ==, cs_model_n_params (plain));
+  cs_rng_seed (&rng, 4, 0);
+  for (int i = 0; i < 4 * 72; i++)
+    x[i] = 2 * cs_rng_uniform (&rng) - 1;
+  cs_rng_seed (&r1, 1, 0);
+  cs_rng_seed (&r2, 1, 0);
+  cs_model_forward (fused, x, 4, TRUE, &r1);
+  cs_model_forward (plain, x, 4, TRUE, &r2);
+  /* Fused: BatchNorm's and the sum's outputs are the ReLUs'. */
+  g_assert_cmpstr (cs_spec_layer (cs_model_get_spec (fused), bn1)->name, ==, "bn1");
+  g_assert_cmpstr (cs_spec_layer (cs_model_get_spec (fused), sum)->name, ==, "s");
+  for (int i = 0; i < 4 * 144; i++)
+    {
+      g_assert_cmpfloat (cs_model_layer_output (fused, bn1)[i], >=, 0.0f);
+      g_assert_cmpfloat (cs_model_layer_output (fused, sum)[i], >=, 0.0f);
+      negative |= cs_model_layer_output (plain, bn1)[i] < 0.0f;
+    }
+  g_assert_true (negative);
+  loss_fused = cs_model_loss (fused, y, 4, TRUE);
+  loss_plain = cs_model_loss (plain, y, 4, TRUE);
+  g_assert_cmpfloat (loss_fused, ==, loss_plain);
+  g_assert_cmpmem (cs_model_grads (fused), n * sizeof (float), cs_model_grads (plain), n * sizeof (float));
+
+  /* Evaluation keeps every layer's own output. */
+  cs_model_forward (fused, x, 4, FALSE, NULL);
+  negative = FALSE;
+  for (int i = 0; i < 4 * 144; i++)
+    negative |= cs_model_layer_output (fused, bn1)[i] < 0.0f;
+  g_assert_true (negative);
+
+}
+
 /* The activations that go back through their input, modules and functions,
  * and Identity (a view) between two of them. */
 static void
@@ -550,6 +632,7 @@ main (int   argc,
   g_test_add_func ("/core/model/gradcheck-batchnorm", test_model_gradcheck_batchnorm);
   g_test_add_func ("/core/model/gradcheck-pool-softmax", test_model_gradcheck_pool_softmax);
   g_test_add_func ("/core/model/gradcheck-graph", test_model_gradcheck_graph);
+  g_test_add_func ("/core/model/relu-fused", test_model_relu_fused);
   g_test_add_func ("/core/model/init", test_init);
   g_test_add_func ("/core/model/layer-timing", test_layer_timing);
   g_test_add_func ("/core/model/occlusion", test_occlusion);

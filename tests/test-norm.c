@@ -176,7 +176,7 @@ test_batchnorm (void)
               }
           }
 
-        cs_batchnorm_backward (dx, dg, db, c.R, c.x, mean2, is2, c.gamma, &c.a);
+        cs_batchnorm_backward (dx, dg, db, c.R, NULL, c.x, mean2, is2, c.gamma, &c.a);
         cs_batchnorm_backward_ref (dx2, dg2, db2, c.R, c.xhat, c.is, c.gamma, &c.a);
         assert_close (dx, dx2, n, 1e-4f, "batchnorm dx");
         assert_close (dg, dg2, C, 1e-4f, "batchnorm dgamma");

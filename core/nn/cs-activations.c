@@ -135,6 +135,53 @@ cs_add_into (float       *dst,
   cs_parallel_for (n, ELT_GRAIN, add_range, &j);
 }
 
+/* ReLU fused into a sum (a training pass, where the sum feeds only the ReLU):
+ * out = relu (a + b), NaN kept, as cs_relu_forward () would give. */
+CS_VECTOR_CLONES static void
+add_relu_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict a = j->a, *restrict b = j->b;
+
+  for (gsize i = i0; i < i1; i++)
+    {
+      float v = a[i] + b[i];
+      dst[i] = v > 0.0f ? v : (isnan (v) ? v : 0.0f);
+    }
+}
+
+void
+cs_add_relu (float       *out,
+             const float *a,
+             const float *b,
+             gsize        n)
+{
+  EltJob j = { out, a, b };
+  cs_parallel_for (n, ELT_GRAIN, add_relu_range, &j);
+}
+
+CS_VECTOR_CLONES static void
+relu_bwd_add_range (gpointer data, gsize i0, gsize i1)
+{
+  EltJob *j = data;
+  float *restrict dst = j->dst;
+  const float *restrict g = j->a, *restrict o = j->b;
+
+  for (gsize i = i0; i < i1; i++)
+    dst[i] += o[i] > 0.0f ? g[i] : 0.0f;
+}
+
+void
+cs_relu_backward_add (float       *dx,
+                      const float *dout,
+                      const float *out,
+                      gsize        n)
+{
+  EltJob j = { dx, dout, out };
+  cs_parallel_for (n, ELT_GRAIN, relu_bwd_add_range, &j);
+}
+
 /*
  * tanh as a rational function on [-7.9, 7.9] (beyond, tanh is +-1 in float):
  * the minimax approximation Eigen uses, x*P(x^2)/Q(x^2), within a few ulp of

@@ -156,8 +156,9 @@ row_sq_dev (const float *restrict row,
 
 /* Sums of dy and of dy * xhat, xhat = (x - m) * is recomputed as the forward
  * pass computed it (the forward pass keeps only m and is). */
-static inline void
+static inline __attribute__ ((always_inline)) void
 row_dot2 (const float *restrict dy,
+          const float *restrict mask,
           const float *restrict x,
           float                 m,
           float                 is,
@@ -169,16 +170,18 @@ row_dot2 (const float *restrict dy,
   double s1 = 0, s2 = 0;
   int p = 0;
 
+  /* dy where the fused ReLU's output is positive (mask NULL: no ReLU). */
+#define DY(i) (mask != NULL ? (mask[i] > 0.0f ? dy[i] : 0.0f) : dy[i])
   for (; p + LANES <= P; p += LANES)
     for (int k = 0; k < LANES; k++)
       {
-        a1[k] += dy[p + k];
-        a2[k] += dy[p + k] * ((x[p + k] - m) * is);
+        a1[k] += DY (p + k);
+        a2[k] += DY (p + k) * ((x[p + k] - m) * is);
       }
   for (; p < P; p++)
     {
-      s1 += dy[p];
-      s2 += (double) dy[p] * ((x[p] - m) * is);
+      s1 += DY (p);
+      s2 += (double) DY (p) * ((x[p] - m) * is);
     }
   for (int k = 0; k < LANES; k++)
     {
@@ -188,12 +191,13 @@ row_dot2 (const float *restrict dy,
   *sdy += s1;
   *sdyx += s2;
 }
+#undef DY
 
 typedef struct
 {
   float                 *out, *mean, *inv_std, *running_mean, *running_var;
   float                 *dx, *dgamma, *dbeta;
-  const float           *x, *gamma, *beta, *dout;
+  const float           *x, *gamma, *beta, *dout, *relu_out;
   const CsBatchNormArgs *a;
 } BnJob;
 
@@ -242,8 +246,15 @@ bn_fwd_channels (gpointer data,
           gsize o = ((gsize) b * C + c) * P;
           const float *restrict row = j->x + o;
           float *restrict y = j->out + o;
-          for (int p = 0; p < P; p++)
-            y[p] = ((row[p] - m) * is) * g + be;
+          if (a->relu)
+            for (int p = 0; p < P; p++)
+              {
+                float v = ((row[p] - m) * is) * g + be;
+                y[p] = v > 0.0f ? v : (isnan (v) ? v : 0.0f);
+              }
+          else
+            for (int p = 0; p < P; p++)
+              y[p] = ((row[p] - m) * is) * g + be;
         }
     }
 }
@@ -283,7 +294,10 @@ bn_bwd_channels (gpointer data,
       for (int b = 0; b < a->B; b++)
         {
           gsize o = ((gsize) b * C + c) * P;
-          row_dot2 (j->dout + o, j->x + o, m, is, P, &sdy, &sdyx);
+          if (j->relu_out != NULL)
+            row_dot2 (j->dout + o, j->relu_out + o, j->x + o, m, is, P, &sdy, &sdyx);
+          else
+            row_dot2 (j->dout + o, NULL, j->x + o, m, is, P, &sdy, &sdyx);
         }
       if (j->dgamma != NULL)
         j->dgamma[c] += (float) sdyx;
@@ -298,10 +312,17 @@ bn_bwd_channels (gpointer data,
         {
           gsize o = ((gsize) b * C + c) * P;
           const float *restrict dy = j->dout + o, *restrict xr = j->x + o;
+          const float *restrict mk = j->relu_out != NULL ? j->relu_out + o : NULL;
           float *restrict d = j->dx + o;
-          if (a->use_batch_stats)
+          if (a->use_batch_stats && mk != NULL)
+            for (int p = 0; p < P; p++)
+              d[p] = k * ((mk[p] > 0.0f ? dy[p] : 0.0f) - fsdy - ((xr[p] - m) * is) * fsdyx);
+          else if (a->use_batch_stats)
             for (int p = 0; p < P; p++)
               d[p] = k * (dy[p] - fsdy - ((xr[p] - m) * is) * fsdyx);
+          else if (mk != NULL)
+            for (int p = 0; p < P; p++)
+              d[p] = k * (mk[p] > 0.0f ? dy[p] : 0.0f);
           else
             for (int p = 0; p < P; p++)
               d[p] = k * dy[p];
@@ -314,13 +335,14 @@ cs_batchnorm_backward (float                 *dx,
                        float                 *dgamma,
                        float                 *dbeta,
                        const float           *dout,
+                       const float           *relu_out,
                        const float           *x,
                        const float           *mean,
                        const float           *inv_std,
                        const float           *gamma,
                        const CsBatchNormArgs *a)
 {
-  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .x = x, .mean = (float *) mean,
+  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .relu_out = relu_out, .x = x, .mean = (float *) mean,
               .inv_std = (float *) inv_std, .gamma = gamma, .a = a };
 
   cs_parallel_for ((gsize) a->C, 1, bn_bwd_channels, &j);

@@ -189,6 +189,7 @@ typedef struct
   float    eps;
   float    momentum;         /* this step's factor for the running statistics */
   gboolean use_batch_stats;  /* training (or track_running_stats=False) */
+  gboolean relu;             /* the fast forward's out = relu (BatchNorm (x)), NaN kept */
 } CsBatchNormArgs;
 
 /* out = xhat * gamma + beta, xhat = (x - mean) * inv_std; gamma/beta NULL when
@@ -223,10 +224,14 @@ void   cs_batchnorm_backward_ref  (float                 *dx,
                                    const float           *inv_std,
                                    const float           *gamma,
                                    const CsBatchNormArgs *a);
+/* With a ReLU fused into the forward pass (a->relu), dout is the ReLU's
+ * output gradient and relu_out its output (NULL otherwise): the gradient is
+ * dout where relu_out > 0, as cs_relu_backward () would have passed it on. */
 void   cs_batchnorm_backward      (float                 *dx,
                                    float                 *dgamma,
                                    float                 *dbeta,
                                    const float           *dout,
+                                   const float           *relu_out,
                                    const float           *x,
                                    const float           *mean,
                                    const float           *inv_std,
@@ -280,9 +285,19 @@ void   cs_add_into              (float       *dst,
 void   cs_relu_forward          (float       *out,
                                  const float *x,
                                  gsize        n);
+/* dx = dout where out > 0, else 0; _add adds that to dx. */
 void   cs_relu_backward         (float       *dx,
                                  const float *dout,
                                  const float *out,
+                                 gsize        n);
+void   cs_relu_backward_add     (float       *dx,
+                                 const float *dout,
+                                 const float *out,
+                                 gsize        n);
+/* out = relu (a + b): a sum and the ReLU after it in one pass. */
+void   cs_add_relu              (float       *out,
+                                 const float *a,
+                                 const float *b,
                                  gsize        n);
 void   cs_tanh_forward          (float       *out,
                                  const float *x,

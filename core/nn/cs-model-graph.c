@@ -31,12 +31,23 @@ cs_model_input_of (const CsModel *self,
   return j < 0 ? self->x : self->layers[j].out;
 }
 
+/* Whether @L (a BatchNorm or a sum) computes the ReLU after it in this pass:
+ * in training, where that ReLU is the only reader of its output. Evaluation
+ * keeps every layer's own output (Inside's feature maps show them). */
+gboolean
+cs_model_relu_fused (const CsModel *self,
+                     const Layer   *L)
+{
+  return L->relu_fused >= 0 && self->last_training;
+}
+
 /* a + b + ...; or torch.cat along dim 1: each sample's inputs one after another. */
 void
 cs_model_forward_join (CsModel *self,
                        Layer   *L,
                        float   *out,
-                       int      B)
+                       int      B,
+                       gboolean training)
 {
   gsize per, off = 0;
   const float *a = cs_model_input_of (self, L, 0, &per);
@@ -46,6 +57,12 @@ cs_model_forward_join (CsModel *self,
       if (L->spec->n_inputs < 2)
         {
           memcpy (out, a, per * B * sizeof (float));
+          return;
+        }
+      if (training && L->relu_fused >= 0)
+        {
+          /* Two inputs: the fusion's condition. */
+          cs_add_relu (out, a, cs_model_input_of (self, L, 1, &per), per * B);
           return;
         }
       cs_add (out, a, cs_model_input_of (self, L, 1, &per), per * B);
@@ -84,13 +101,18 @@ cs_model_grad_target (CsModel  *self,
   return self->dscratch;
 }
 
-/* A sum passes its gradient to each input; a concatenation each its slice. */
+/* A sum passes its gradient to each input; a concatenation each its slice.
+ * A sum that computed the ReLU after it passes the ReLU's gradient, where
+ * the ReLU's output is positive. */
 void
 cs_model_backward_join (CsModel *self,
                         Layer   *L,
                         int      B)
 {
   gsize per, off = 0;
+  gboolean fused = cs_model_relu_fused (self, L);
+  const float *dy = fused ? self->layers[L->relu_fused].delta : L->delta;
+  const float *relu_out = fused ? self->layers[L->relu_fused].out : NULL;
 
   for (guint k = 0; k < L->spec->n_inputs; k++, off += per)
     {
@@ -104,10 +126,14 @@ cs_model_backward_join (CsModel *self,
       dst = self->layers[j].delta;
       if (L->spec->kind == CS_LAYER_ADD)
         {
-          if (acc)
-            cs_add_into (dst, L->delta, per * B);
+          if (fused && acc)
+            cs_relu_backward_add (dst, dy, relu_out, per * B);
+          else if (fused)
+            cs_relu_backward (dst, dy, relu_out, per * B);
+          else if (acc)
+            cs_add_into (dst, dy, per * B);
           else
-            memcpy (dst, L->delta, per * B * sizeof (float));
+            memcpy (dst, dy, per * B * sizeof (float));
           continue;
         }
       for (int b = 0; b < B; b++)

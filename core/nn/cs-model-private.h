@@ -18,6 +18,11 @@ typedef struct
   gboolean           need_dx;    /* some layer below has parameters */
   int                in0;        /* spec->inputs[0]: the layer it reads, -1 for the model's input */
   int                owner;      /* whose buffers a view (Flatten, Identity) shares; itself otherwise */
+  /* In training, a ReLU that is the only reader of a BatchNorm or of a sum
+   * of two is computed by it, in its pass: relu_fused is that ReLU (in the
+   * producer; -1 none), relu_of that producer (in the ReLU; -1 none). */
+  int                relu_fused;
+  int                relu_of;
 
   float             *out_own;    /* NULL when the layer aliases its input (Flatten) */
   float             *delta_own;
@@ -76,12 +81,15 @@ const float *cs_model_input_of      (const CsModel *self,
 void         cs_model_forward_join  (CsModel       *self,
                                      Layer         *L,
                                      float         *out,
-                                     int            B);
+                                     int            B,
+                                     gboolean       training);
 float       *cs_model_grad_target   (CsModel       *self,
                                      int            j,
                                      gboolean      *accumulate);
 void         cs_model_backward_join (CsModel       *self,
                                      Layer         *L,
                                      int            B);
+gboolean     cs_model_relu_fused    (const CsModel *self,
+                                     const Layer   *L);
 
 G_END_DECLS

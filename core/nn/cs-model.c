@@ -101,6 +101,7 @@ cs_model_new (const CsSpec *spec)
       L->w_off = L->b_off = -1;
       L->rm_off = L->rv_off = L->nbt_off = -1;
       L->in0 = s->inputs[0];
+      L->relu_fused = L->relu_of = -1;
       L->need_dx = FALSE;
       for (guint k = 0; k < s->n_inputs; k++)
         L->need_dx |= cs_model_wants_grad (self, s->inputs[k]);
@@ -190,6 +191,26 @@ cs_model_new (const CsSpec *spec)
           self->fan_out = TRUE;
     }
   self->written = g_new0 (gboolean, self->n_layers);
+
+  /* A ReLU that alone reads a BatchNorm, or a sum of two, is computed in
+   * their pass while training (cs_model_relu_fused ()): one pass over the
+   * tensor less each way. Not when the model's output is theirs. */
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      Layer *L = &self->layers[i];
+      Layer *P = L->in0 >= 0 ? &self->layers[L->in0] : NULL;
+      int p = L->in0;
+
+      if (L->spec->kind != CS_LAYER_RELU || P == NULL || P->owner != p || consumers[p] != 1 ||
+          self->layers[self->n_layers - 1].owner == p)
+        continue;
+      if (P->spec->kind == CS_LAYER_BATCHNORM1D || P->spec->kind == CS_LAYER_BATCHNORM2D ||
+          (P->spec->kind == CS_LAYER_ADD && P->spec->n_inputs == 2))
+        {
+          P->relu_fused = (int) i;
+          L->relu_of = p;
+        }
+    }
 
   self->loss = cs_spec_layer (self->spec, self->n_layers - 1)->kind == CS_LAYER_LOGSOFTMAX
     ? CS_LOSS_NLL : CS_LOSS_CROSS_ENTROPY;
@@ -579,6 +600,12 @@ cs_model_forward (CsModel     *self,
           cs_avgpool_forward (out, in, &L->g);
           break;
         case CS_LAYER_RELU:
+          if (L->relu_of >= 0 && training)
+            {
+              /* Computed by the layer it reads, in its output. */
+              L->out = in;
+              continue;
+            }
           cs_relu_forward (out, in, n);
           break;
         case CS_LAYER_TANH:
@@ -605,7 +632,7 @@ cs_model_forward (CsModel     *self,
           continue;
         case CS_LAYER_ADD:
         case CS_LAYER_CAT:
-          cs_model_forward_join (self, L, out, B);
+          cs_model_forward_join (self, L, out, B, training);
           break;
         case CS_LAYER_LOGSOFTMAX:
           cs_log_softmax_forward (out, in, B, (int) L->out_numel);
@@ -626,6 +653,7 @@ cs_model_forward (CsModel     *self,
         case CS_LAYER_BATCHNORM2D:
           {
             CsBatchNormArgs a = batchnorm_args (self, L, B, training);
+            a.relu = cs_model_relu_fused (self, L);
             cs_batchnorm_forward (out, L->bn_mean, L->inv_std, in, w, b,
                                   L->rm_off >= 0 ? self->params + L->rm_off : NULL,
                                   L->rv_off >= 0 ? self->params + L->rv_off : NULL, &a);
@@ -694,6 +722,12 @@ cs_model_loss (CsModel      *self,
       /* Views pass gradients through their buffers; a layer no gradient reaches adds nothing. */
       if (L->owner != (int) i || !self->written[i])
         continue;
+      if (L->relu_of >= 0 && self->last_training)
+        {
+          /* Its producer, the only layer it reads, takes this gradient and the mask. */
+          self->written[L->relu_of] = TRUE;
+          continue;
+        }
       if (s->kind == CS_LAYER_ADD || s->kind == CS_LAYER_CAT)
         {
           cs_model_backward_join (self, L, B);
@@ -771,7 +805,11 @@ cs_model_loss (CsModel      *self,
           {
             CsBatchNormArgs a = { .B = B, .C = s->in.c, .P = s->in.h * s->in.w,
                                   .use_batch_stats = self->last_training || !s->track_running_stats };
-            cs_batchnorm_backward (dx, gw, gb, L->delta, in, L->bn_mean, L->inv_std, w, &a);
+            if (cs_model_relu_fused (self, L))
+              cs_batchnorm_backward (dx, gw, gb, self->layers[L->relu_fused].delta, self->layers[L->relu_fused].out, in,
+                                     L->bn_mean, L->inv_std, w, &a);
+            else
+              cs_batchnorm_backward (dx, gw, gb, L->delta, NULL, in, L->bn_mean, L->inv_std, w, &a);
           }
           break;
         case CS_LAYER_ADD:
