@@ -411,7 +411,7 @@ typedef struct
   gboolean     backward;
 } AdaptiveJob;
 
-static void
+CS_VECTOR_CLONES static void
 adaptive_planes (gpointer data,
                  gsize    p0,
                  gsize    p1)
@@ -419,6 +419,37 @@ adaptive_planes (gpointer data,
   AdaptiveJob *j = data;
   gsize in = (gsize) j->H * j->W, out = (gsize) j->oh * j->ow;
 
+  if (j->oh == 1 && j->ow == 1)
+    {
+      /* Global average pooling (a ResNet's head): each plane's mean, summed
+       * in 16 float lanes then in double; back, the mean's share everywhere. */
+      float *restrict dst = j->dst;
+      const float *restrict src = j->src;
+
+      for (gsize pl = p0; pl < p1; pl++)
+        if (j->backward)
+          {
+            float share = src[pl] / (float) in;
+            for (gsize i = 0; i < in; i++)
+              dst[pl * in + i] = share;
+          }
+        else
+          {
+            float lanes[16] = { 0 };
+            double sum = 0;
+            gsize i = 0;
+
+            for (; i + 16 <= in; i += 16)
+              for (int k = 0; k < 16; k++)
+                lanes[k] += src[pl * in + i + k];
+            for (; i < in; i++)
+              sum += src[pl * in + i];
+            for (int k = 0; k < 16; k++)
+              sum += lanes[k];
+            dst[pl] = (float) (sum / (double) in);
+          }
+      return;
+    }
   /* Planes are independent: the reference on each range of them. */
   if (j->backward)
     cs_adaptive_avgpool_backward_ref (j->dst + p0 * in, j->src + p0 * out, p1 - p0, j->H, j->W, j->oh, j->ow);
