@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/cs-alloc.h"
 #include "base/cs-atomic-file-private.h"
 #include "base/cs-json-writer.h"
 #include "base/cs-rng.h"
@@ -209,6 +210,76 @@ test_atomic_write (void)
   cs_test_rm_rf (dir);
 }
 
+/* Scratch: zeros for a new layout; the same layout gets the buffer back as
+ * it was left (its unwritten floats still zero); a nested request, or one
+ * for another slot, a buffer of its own; a big one is freed on release. */
+typedef struct
+{
+  float *first;
+} ScratchSeen;
+
+static gpointer
+scratch_thread (gpointer data)
+{
+  ScratchSeen *seen = data;
+  const int key[] = { 16, 28, 28, 1 };
+  float *p = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), 100);
+
+  /* Another thread's buffer: its own, and zeros. */
+  g_assert_true (p != seen->first);
+  for (int i = 0; i < 100; i++)
+    g_assert_cmpfloat (p[i], ==, 0.0f);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, p);
+  return NULL;
+}
+
+static void
+test_scratch (void)
+{
+  const int key[] = { 16, 28, 28, 1 }, other[] = { 16, 28, 28, 2 };
+  float *p, *q, *r, *big;
+  ScratchSeen seen = { 0 };
+  GThread *t;
+  gsize before;
+
+  p = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), 100);
+  for (int i = 0; i < 100; i++)
+    g_assert_cmpfloat (p[i], ==, 0.0f);
+  g_assert_cmpuint ((guintptr) p % 64, ==, 0);
+  p[3] = 7.0f;
+  /* Nested, same slot and key: another buffer, zeros. */
+  q = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), 100);
+  g_assert_true (q != p);
+  g_assert_cmpfloat (q[3], ==, 0.0f);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, q);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, p);
+
+  /* The same layout again: the same buffer, as it was left. */
+  r = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), 80);
+  g_assert_true (r == p);
+  g_assert_cmpfloat (r[3], ==, 7.0f);
+  g_assert_cmpfloat (r[4], ==, 0.0f);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, r);
+  /* Another layout, or another slot: zeros. */
+  r = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, other, G_N_ELEMENTS (other), 100);
+  g_assert_cmpfloat (r[3], ==, 0.0f);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, r);
+  r = cs_scratch_acquire (CS_SCRATCH_CONV_CHUNK_PAD, key, G_N_ELEMENTS (key), 100);
+  g_assert_cmpfloat (r[3], ==, 0.0f);
+  cs_scratch_release (CS_SCRATCH_CONV_CHUNK_PAD, r);
+
+  seen.first = p;
+  t = g_thread_new ("scratch", scratch_thread, &seen);
+  g_thread_join (t);
+
+  /* Over 4 MB: not kept. */
+  before = cs_allocated_bytes ();
+  big = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), 2 * 1024 * 1024);
+  g_assert_cmpuint (cs_allocated_bytes (), >, before);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, big);
+  g_assert_cmpuint (cs_allocated_bytes (), ==, before);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -218,6 +289,7 @@ main (int   argc,
   g_test_add_func ("/core/base/thread-pool/every-task-once", test_pool);
   g_test_add_func ("/core/base/thread-pool/concurrent-pools", test_pool_concurrent);
   g_test_add_func ("/core/base/rng/deterministic", test_rng);
+  g_test_add_func ("/core/base/scratch/kept-per-layout", test_scratch);
   g_test_add_func ("/core/base/json-writer/exact-and-valid", test_json_writer);
   g_test_add_func ("/core/base/atomic-file/all-or-nothing", test_atomic_write);
 

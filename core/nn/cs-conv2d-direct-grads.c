@@ -463,8 +463,12 @@ direct_weight_grad_chunks_body (const DirectGradJob *job,
   const int hp = g->H + 2 * g->ph;
   gsize pad_sample = (gsize) g->C * hp * job->ps, in_sample = (gsize) g->C * g->H * g->W;
   gsize grad_sample = (gsize) g->K * g->Ho * job->gs, out_sample = (gsize) g->K * g->Ho * g->Wo;
-  float *pads = cs_alloc_floats (pad_sample * job->chunk);
-  float *gpads = g->Wo <= 16 ? cs_alloc_floats (grad_sample * job->chunk) : NULL;
+  /* The layouts: padded planes whose borders, and rows whose tails, nothing writes. */
+  const int pad_key[] = { g->C, g->H, g->W, g->ph, g->pw, hp, job->ps, g->sw };
+  const int row_key[] = { g->K, g->Ho, g->Wo, job->gs };
+  float *pads = cs_scratch_acquire (CS_SCRATCH_CONV_CHUNK_PAD, pad_key, G_N_ELEMENTS (pad_key), pad_sample * job->chunk);
+  float *gpads = g->Wo <= 16
+    ? cs_scratch_acquire (CS_SCRATCH_CONV_CHUNK_ROWS, row_key, G_N_ELEMENTS (row_key), grad_sample * job->chunk) : NULL;
   /* Kernels two at a time (each padded row loaded once for both) where their
    * accumulators fit in registers: pk even does pk and pk + 1. */
   gboolean pairs = whole && one && g->kh < 5 && !(unit && g->kh == 3);
@@ -534,8 +538,8 @@ direct_weight_grad_chunks_body (const DirectGradJob *job,
       if (job->dx_fn != NULL)
         job->dx_fn (job->dx_data, sub.b0, sub.b1);
     }
-  cs_free_floats (pads);
-  cs_free_floats (gpads);
+  cs_scratch_release (CS_SCRATCH_CONV_CHUNK_PAD, pads);
+  cs_scratch_release (CS_SCRATCH_CONV_CHUNK_ROWS, gpads);
 }
 
 CS_VECTOR_CLONES static void
@@ -681,15 +685,16 @@ cs_conv2d_direct_scatter_samples (gpointer data,
   const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph;
   gsize pad_sample = (gsize) g->C * hp * j->ps, in_plane = (gsize) g->H * g->W;
-  float *pad = cs_alloc_floats (pad_sample);
+  /* Every float of these planes is added to: cleared for each sample. */
+  const int key[] = { -1 };
+  float *pad = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), pad_sample);
 
   for (gsize bi = b0; bi < b1; bi++)
     {
       const float *dout = j->dout + bi * g->K * (gsize) g->Ho * g->Wo;
       float *dx = j->dx + bi * g->C * in_plane;
 
-      if (bi > b0)
-        memset (pad, 0, sizeof (float) * pad_sample);
+      memset (pad, 0, sizeof (float) * pad_sample);
       if (g->kw == 3)
         scatter_sample (pad, dout, j, 3, 4);
       else if (g->kw == 5)
@@ -751,7 +756,7 @@ cs_conv2d_direct_scatter_samples (gpointer data,
               }
           }
     }
-  cs_free_floats (pad);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, pad);
 }
 
 void

@@ -80,7 +80,8 @@ cs_conv2d_dcol_size (const CsConvGeometry *g)
 /* C planes (H, W) into C padded planes of hp rows, ps floats apart (even
  * columns, then odd ones, for a column stride of 2).
  * Only the data is written: the borders of pad are zero from its allocation
- * (cs_alloc_floats) and nothing else writes there, so they stay zero. */
+ * (cs_scratch_acquire () with a key for this layout) and nothing else writes
+ * there, so they stay zero. */
 CS_VECTOR_CLONES void
 cs_conv2d_pad_planes (float       *pad,
                       const float *src,
@@ -255,7 +256,9 @@ direct_samples_body (DirectJob *j,
                      gboolean   wide)
 {
   gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * j->ps;
-  float *pad = cs_alloc_floats (pad_sample);
+  /* The padded planes' layout: only their data is written, the borders stay zero. */
+  const int key[] = { j->C, j->H, j->W, j->ph, j->pw, j->hp, j->ps, j->sw };
+  float *pad = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), pad_sample);
 
   for (gsize bi = b0; bi < b1; bi++)
     {
@@ -280,7 +283,7 @@ direct_samples_body (DirectJob *j,
       else
         direct_sample (out, pad, j, 2, 1, 0, wide);
     }
-  cs_free_floats (pad);
+  cs_scratch_release (CS_SCRATCH_CONV_PAD, pad);
 }
 
 CS_VECTOR_CLONES static void
