@@ -232,6 +232,8 @@ test_conv2d (void)
     window (3, 4, 15, 15, 16, 3, 3, 2, 2, 0, 0, 1, 1, FALSE),/* stride 2 without padding, odd width, 16 kernels */
     window (2, 3, 16, 29, 20, 3, 3, 2, 2, 2, 2, 1, 1, FALSE),/* stride 2, padding 2, rows of 16: 16 + 4 kernels */
     window (2, 3, 10, 10, 17, 5, 5, 1, 1, 2, 2, 1, 1, FALSE),/* 5x5 (taps not unrolled), 16 + 1 kernels */
+    window (3, 4, 20, 26, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE), /* rows of 26, 4 channels: gradient rows copied to 32 */
+    window (2, 2, 6, 32, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),  /* rows of 32 read in place, two halves per kernel pair */
   };
 
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++)

@@ -21,7 +21,7 @@ typedef struct
   const float    *pads;        /* the chunk's samples padded: (b1 - b0, C, hp, ps) */
   const float    *dout;
   const float    *gpads;       /* the chunk's output gradients, a row every gs floats */
-  int             gs;          /* rows of up to 16: 16 (a copy, zeros past Wo); longer ones: Wo (dout itself) */
+  int             gs;          /* 16 or 32: a copy, zeros past Wo; else Wo: dout itself */
   const CsConvGeometry *g;
   const float    *x;           /* the layer's input (B, C, H, W) */
   int             b0, b1;      /* the samples of one chunk */
@@ -45,6 +45,11 @@ grad_row (const DirectGradJob *j,
 {
   return j->gpads + (((gsize) (bi - j->b0) * j->g->K + k) * j->g->Ho + y) * j->gs;
 }
+
+/* Columns 16 .. 31 of a gradient row of more than 16: a whole vector in a
+ * copy padded to 32 (gs 32; or a row of 32 itself), else masked. (A macro:
+ * a v16f return value would change the ABI between clones.) */
+#define grad_hi(j, row) ((j)->gs == 32 ? load16 ((row) + 16) : load_lanes ((row) + 16, (j)->g->Wo - 16))
 
 /*
  * dw[k][c][i][0 .. kw) (and db[k] with the (c, i) = (0, 0) task): for each
@@ -76,7 +81,7 @@ direct_tap_row_grads (const DirectGradJob *j,
         {
           const float *prow = pad + (gsize) y * g->sh * j->ps;
           v16f g0 = load16 (go + y * j->gs);
-          v16f g1 = NV > 1 ? load_lanes (go + y * j->gs + 16, g->Wo - 16) : g0;
+          v16f g1 = NV > 1 ? grad_hi (j, go + y * j->gs) : g0;
 
           if (with_bias)
             {
@@ -143,7 +148,7 @@ direct_plane_grads_body (const DirectGradJob *j,
               const float *gr = go + ((gsize) kb * Ho + y) * j->gs;
 
               g0[kb] = load16 (gr);
-              g1[kb] = NV > 1 ? load_lanes (gr + 16, g->Wo - 16) : g0[kb];
+              g1[kb] = NV > 1 ? grad_hi (j, gr) : g0[kb];
               if (with_bias)
                 {
                   bias0[kb] += g0[kb];
@@ -212,7 +217,7 @@ direct_plane_grads_3x3_one_body (const DirectGradJob *j,
                              gboolean             with_bias)
 {
   const CsConvGeometry *g = j->g;
-  const int hp = g->H + 2 * g->ph, Ho = g->Ho, Wo = g->Wo, C = g->C;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, C = g->C;
   const int rows = MIN (hp, Ho + 2);
   v16f acc[3][3][2], bias0 = { 0 }, bias1 = { 0 };
 
@@ -235,7 +240,7 @@ direct_plane_grads_3x3_one_body (const DirectGradJob *j,
           if (r < Ho)
             {
               q0[0] = load16 (go + r * j->gs);
-              q1[0] = NV > 1 ? load_lanes (go + r * j->gs + 16, Wo - 16) : q0[0];
+              q1[0] = NV > 1 ? grad_hi (j, go + r * j->gs) : q0[0];
               if (with_bias)
                 {
                   bias0 += q0[0];
@@ -284,124 +289,125 @@ direct_plane_grads_3x3_one (const DirectGradJob *j,
     direct_plane_grads_3x3_one_body (j, k, c, NV, FALSE);
 }
 
-/* One padded input row r of the 3x3 kernel below: its three shifted vectors
- * times the gradient rows r - i (q[kb][i], i in [ilo, ihi)) of each kernel. */
-static inline __attribute__ ((always_inline)) void
-grads_3x3_row (v16f         acc[2][3][3][2],
-               v16f         q[2][3][2],
-               const float *prow,
-               int          ilo,
-               int          ihi,
-               int          KB,
-               int          NV)
-{
-  v16f p[3][2];
+/* One padded input row of the 3x3 kernel below: its three shifted vectors
+ * times the gradient rows r - i (q[kb][i], i in [ILO, IHI)) of both kernels. */
+#define PAIR_ROW(ILO, IHI)                                             \
+  do                                                                    \
+    {                                                                   \
+      const float *pr_ = prow;                                          \
+      v16f p0_ = load16 (pr_), p1_ = load16 (pr_ + 1), p2_ = load16 (pr_ + 2); \
+      _Pragma ("GCC unroll 3")                                          \
+      for (int i = (ILO); i < (IHI); i++)                               \
+        {                                                               \
+          a[0][i][0] += q[0][i] * p0_;                                  \
+          a[0][i][1] += q[0][i] * p1_;                                  \
+          a[0][i][2] += q[0][i] * p2_;                                  \
+          a[1][i][0] += q[1][i] * p0_;                                  \
+          a[1][i][1] += q[1][i] * p1_;                                  \
+          a[1][i][2] += q[1][i] * p2_;                                  \
+        }                                                               \
+    }                                                                   \
+  while (0)
 
-#pragma GCC unroll 3
-  for (int jj = 0; jj < 3; jj++)
-    {
-      p[jj][0] = load16 (prow + jj);
-      p[jj][1] = NV > 1 ? load16 (prow + jj + 16) : p[jj][0];
-    }
-#pragma GCC unroll 3
-  for (int i = ilo; i < ihi; i++)
-#pragma GCC unroll 3
-    for (int jj = 0; jj < 3; jj++)
-#pragma GCC unroll 2
-      for (int kb = 0; kb < KB; kb++)
-        {
-          acc[kb][i][jj][0] += q[kb][i][0] * p[jj][0];
-          if (NV > 1)
-            acc[kb][i][jj][1] += q[kb][i][1] * p[jj][1];
-        }
-}
-
-/* dw[k0 .. k0+KB)[c] whole for 3x3 kernels at stride 1: the loop runs over
- * the padded input rows r, loads each row's three shifted vectors once and
- * multiplies them with the gradient rows r, r - 1 and r - 2 (kept in
- * registers as r advances), one per kernel row: 3 * NV input loads for
- * 9 * KB * NV multiply-adds, where a loop over output rows loads 9 * NV.
- * KB = 2 (18 accumulators, the two kernels sharing the input loads) where
- * there are 32 vector registers and rows of up to 16; the first two rows and
- * the last ones, which lack some of the three gradient rows, apart, so the
- * rows between run without a test. */
+/* dw[k0, k0 + 1][c] whole for 3x3 kernels at stride 1, 16 output columns
+ * (from 16 * HALF) at a time: the loop runs over the padded input rows r,
+ * loads each row's three shifted vectors once and multiplies them with the
+ * gradient rows r, r - 1 and r - 2 of both kernels (kept in registers as r
+ * advances), one per kernel row: 3 input loads for 18 multiply-adds, in 18
+ * accumulators (AVX-512's 32 registers). The first two rows and the last
+ * ones, which lack some of the three gradient rows, apart, so the rows
+ * between run without a test. */
 static inline __attribute__ ((always_inline)) void
 direct_plane_grads_3x3_body (const DirectGradJob *j,
                              int                  k0,
                              int                  c,
-                             int                  KB,
-                             int                  NV,
+                             int                  HALF,
                              gboolean             with_bias)
 {
   const CsConvGeometry *g = j->g;
-  const int hp = g->H + 2 * g->ph, Ho = g->Ho, C = g->C;
+  const int hp = g->H + 2 * g->ph, Ho = g->Ho, C = g->C, col = 16 * HALF;
   const int rows = MIN (hp, Ho + 2), head = MIN (2, rows), mid = MAX (head, Ho);
-  v16f acc[2][3][3][2], bias[2][2];
+  v16f a[2][3][3] = { { { { 0 } } } }, bias[2] = { { 0 } };
 
-  memset (acc, 0, sizeof acc);
-  memset (bias, 0, sizeof bias);
   for (int bi = j->b0; bi < j->b1; bi++)
     {
-      const float *go = grad_row (j, bi, k0, 0);
-      const float *pad = j->pads + ((gsize) (bi - j->b0) * C + c) * hp * j->ps;
-      v16f q[2][3][2];   /* per kernel: gradient rows r, r - 1, r - 2 */
+      const float *g0 = grad_row (j, bi, k0, 0) + col, *g1 = grad_row (j, bi, k0 + 1, 0) + col;
+      const float *pad = j->pads + ((gsize) (bi - j->b0) * C + c) * hp * j->ps + col;
+      v16f q[2][3] = { { { 0 } } };   /* per kernel: gradient rows r, r - 1, r - 2 */
 
-      memset (q, 0, sizeof q);
       for (int r = 0; r < rows; r++)
         {
-#pragma GCC unroll 2
-          for (int kb = 0; kb < KB; kb++)
-#pragma GCC unroll 2
-            for (int h = 0; h < NV; h++)
-              {
-                q[kb][2][h] = q[kb][1][h];
-                q[kb][1][h] = q[kb][0][h];
-                const float *gr = go + ((gsize) kb * Ho + r) * j->gs;
+          const float *prow = pad + (gsize) r * j->ps;
 
-                q[kb][0][h] = r >= Ho ? (v16f) { 0 } : h == 0 ? load16 (gr) : load_lanes (gr + 16, g->Wo - 16);
-                if (with_bias)
-                  bias[kb][h] += q[kb][0][h];
-              }
+          q[0][2] = q[0][1];
+          q[0][1] = q[0][0];
+          q[1][2] = q[1][1];
+          q[1][1] = q[1][0];
+          if (r < Ho && col == 0)
+            {
+              q[0][0] = load16 (g0 + (gsize) r * j->gs);
+              q[1][0] = load16 (g1 + (gsize) r * j->gs);
+            }
+          else if (r < Ho)
+            {
+              /* The second 16 columns (g0 and g1 point 16 floats in). */
+              q[0][0] = grad_hi (j, g0 - 16 + (gsize) r * j->gs);
+              q[1][0] = grad_hi (j, g1 - 16 + (gsize) r * j->gs);
+            }
+          else
+            q[0][0] = q[1][0] = (v16f) { 0 };
+          if (with_bias)
+            {
+              bias[0] += q[0][0];
+              bias[1] += q[1][0];
+            }
           /* Output rows r - i that exist: i <= r, and i > r - Ho; each
            * range a constant, so the accumulators stay in registers. */
           if (r >= head && r < mid)
-            grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 3, KB, NV);
+            PAIR_ROW (0, 3);
           else
             switch (MAX (0, r - Ho + 1) * 4 + MIN (3, r + 1))
               {
-              case 1: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 1, KB, NV); break;
-              case 2: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 2, KB, NV); break;
-              case 3: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 0, 3, KB, NV); break;
-              case 6: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 1, 2, KB, NV); break;
-              case 7: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 1, 3, KB, NV); break;
-              case 11: grads_3x3_row (acc, q, pad + (gsize) r * j->ps, 2, 3, KB, NV); break;
+              case 1: PAIR_ROW (0, 1); break;
+              case 2: PAIR_ROW (0, 2); break;
+              case 3: PAIR_ROW (0, 3); break;
+              case 6: PAIR_ROW (1, 2); break;
+              case 7: PAIR_ROW (1, 3); break;
+              case 11: PAIR_ROW (2, 3); break;
               default: break;   /* no output row reads this one */
               }
         }
     }
-#pragma GCC unroll 2
-  for (int kb = 0; kb < KB; kb++)
+  for (int kb = 0; kb < 2; kb++)
     {
       for (int i = 0; i < 3; i++)
         for (int jj = 0; jj < 3; jj++)
-          j->dw[(((gsize) (k0 + kb) * C + c) * 3 + i) * 3 + jj] +=
-            lane_sum (NV > 1 ? acc[kb][i][jj][0] + acc[kb][i][jj][1] : acc[kb][i][jj][0]);
+          j->dw[(((gsize) (k0 + kb) * C + c) * 3 + i) * 3 + jj] += lane_sum (a[kb][i][jj]);
       if (with_bias)
-        j->db[k0 + kb] += lane_sum (NV > 1 ? bias[kb][0] + bias[kb][1] : bias[kb][0]);
+        j->db[k0 + kb] += lane_sum (bias[kb]);
     }
 }
+#undef PAIR_ROW
 
+/* Kernels k0 and k0 + 1 on rows of up to 32: 16 columns at a time (a
+ * second pass over the planes for columns 16 to 31), so that the two
+ * kernels' 18 accumulators fit in registers and share the input loads. */
 static inline __attribute__ ((always_inline)) void
 direct_plane_grads_3x3 (const DirectGradJob *j,
                         int                  k0,
-                        int                  c,
-                        int                  KB,
-                        int                  NV)
+                        int                  c)
 {
-  if (j->db != NULL && c == 0)
-    direct_plane_grads_3x3_body (j, k0, c, KB, NV, TRUE);
-  else
-    direct_plane_grads_3x3_body (j, k0, c, KB, NV, FALSE);
+  gboolean with_bias = j->db != NULL && c == 0;
+
+  for (int half = 0; half * 16 < j->g->Wo; half++)
+    if (half == 0 && with_bias)
+      direct_plane_grads_3x3_body (j, k0, c, 0, TRUE);
+    else if (half == 0)
+      direct_plane_grads_3x3_body (j, k0, c, 0, FALSE);
+    else if (with_bias)
+      direct_plane_grads_3x3_body (j, k0, c, 1, TRUE);
+    else
+      direct_plane_grads_3x3_body (j, k0, c, 1, FALSE);
 }
 
 static gboolean
@@ -431,7 +437,7 @@ direct_tap_row_grads_any (const DirectGradJob *j,
             const float *go = grad_row (j, bi, k, y);
             const float *prow = j->pads + (((gsize) (bi - j->b0) * g->C + c) * hp + i + y * g->sh) * j->ps +
                                 tap_col (jj, g->sw, j->ps);
-            v16f g0 = load16 (go), g1 = g->Wo > 16 ? load_lanes (go + 16, g->Wo - 16) : (v16f) { 0 };
+            v16f g0 = load16 (go), g1 = g->Wo > 16 ? grad_hi (j, go) : (v16f) { 0 };
 
             acc0 += g0 * load16 (prow);
             if (g->Wo > 16)
@@ -467,12 +473,12 @@ direct_weight_grad_chunks_body (const DirectGradJob *job,
   const int pad_key[] = { g->C, g->H, g->W, g->ph, g->pw, hp, job->ps, g->sw };
   const int row_key[] = { g->K, g->Ho, g->Wo, job->gs };
   float *pads = cs_scratch_acquire (CS_SCRATCH_CONV_CHUNK_PAD, pad_key, G_N_ELEMENTS (pad_key), pad_sample * job->chunk);
-  float *gpads = g->Wo <= 16
+  float *gpads = job->gs == 16 || job->gs == 32
     ? cs_scratch_acquire (CS_SCRATCH_CONV_CHUNK_ROWS, row_key, G_N_ELEMENTS (row_key), grad_sample * job->chunk) : NULL;
   /* Kernels two at a time (each padded row loaded once for both) where their
    * accumulators fit in registers: pk even does pk and pk + 1. */
   gboolean pairs = whole && one && g->kh < 5 && !(unit && g->kh == 3);
-  gboolean pairs_3x3 = wide && whole && one && unit && g->kh == 3;
+  gboolean pairs_3x3 = wide && whole && unit && g->kh == 3;
 
   for (gsize chunk = c0; chunk < c1; chunk++)
     {
@@ -490,9 +496,15 @@ direct_weight_grad_chunks_body (const DirectGradJob *job,
                                 g->pw, hp, job->ps, g->sw);
           for (int r = 0; gpads != NULL && r < g->K * g->Ho; r++)
             {
-              v16f a = load_lanes (src + (gsize) r * g->Wo, g->Wo);
+              float *d = gpads + (bi - sub.b0) * grad_sample + (gsize) r * job->gs;
+              v16f a = load_lanes (src + (gsize) r * g->Wo, MIN (16, g->Wo));
 
-              memcpy (gpads + (bi - sub.b0) * grad_sample + (gsize) r * job->gs, &a, sizeof a);
+              memcpy (d, &a, sizeof a);
+              if (job->gs == 32)
+                {
+                  v16f b = load_lanes (src + (gsize) r * g->Wo + 16, g->Wo - 16);
+                  memcpy (d + 16, &b, sizeof b);
+                }
             }
         }
       sub.dw = job->partial + chunk * (n_w + g->K);
@@ -509,7 +521,7 @@ direct_weight_grad_chunks_body (const DirectGradJob *job,
           else if (pairs && pk + 1 < g->K)
             direct_plane_grads (j, pk, pc, 2, 3, 3, 1);
           else if (pairs_3x3 && pk + 1 < g->K)
-            direct_plane_grads_3x3 (j, pk, pc, 2, 1);
+            direct_plane_grads_3x3 (j, pk, pc);
           else if (whole && g->kh == 5)
             direct_plane_grads (j, pk, pc, 1, 5, 5, 1);
           else if (whole && g->kh == 1 && one)
@@ -576,7 +588,10 @@ cs_conv2d_direct_weight_grads (float                *dw,
 {
   gsize n_w = (gsize) g->K * g->C * g->kh * g->kw, stride = n_w + g->K;
   int ps = input_pad_stride (g);
-  int gs = g->Wo > 16 ? g->Wo : 16;
+  /* Gradient rows copied into whole vectors padded with zeros, where the
+   * copy pays for itself: rows of up to 16 (else every load is masked), and
+   * longer ones read for 4 input channels or more. */
+  int gs = g->Wo <= 16 ? 16 : g->C >= 4 ? 32 : g->Wo;
   gsize sample_bytes = sizeof (float) * ((gsize) g->C * (g->H + 2 * g->ph) * ps + (gsize) g->K * g->Ho * gs);
   int chunk = (int) CLAMP (DW_CHUNK_BYTES / sample_bytes, 1, (gsize) (g->B + 7) / 8);
   int n_chunks;
