@@ -176,11 +176,40 @@ test_batchnorm (void)
               }
           }
 
-        cs_batchnorm_backward (dx, dg, db, c.R, NULL, c.x, mean2, is2, c.gamma, &c.a);
+        cs_batchnorm_backward (dx, dg, db, c.R, c.x, mean2, is2, c.gamma, c.beta, &c.a);
         cs_batchnorm_backward_ref (dx2, dg2, db2, c.R, c.xhat, c.is, c.gamma, &c.a);
         assert_close (dx, dx2, n, 1e-4f, "batchnorm dx");
         assert_close (dg, dg2, C, 1e-4f, "batchnorm dgamma");
         assert_close (db, db2, C, 1e-4f, "batchnorm dbeta");
+
+        /* A ReLU fused in: the same bits as BatchNorm, then ReLU, and back. */
+        {
+          CsBatchNormArgs fa = c.a;
+          float *y = cs_alloc_floats (n), *yf = cs_alloc_floats (n), *dmid = cs_alloc_floats (n);
+          float *dxu = cs_alloc_floats (n), *dxf = cs_alloc_floats (n), m3[8], is3[8];
+          float dgu[8] = { 0 }, dbu[8] = { 0 }, dgf[8] = { 0 }, dbf[8] = { 0 }, rm3[8], rv3[8];
+          gboolean zeros = FALSE;
+
+          fa.relu = TRUE;
+          memcpy (rm3, c.rm, C * sizeof (float));
+          memcpy (rv3, c.rv, C * sizeof (float));
+          cs_batchnorm_forward (y, m3, is3, c.x, c.gamma, c.beta, rm3, rv3, &c.a);
+          cs_relu_forward (y, y, n);
+          memcpy (rm3, c.rm, C * sizeof (float));
+          memcpy (rv3, c.rv, C * sizeof (float));
+          cs_batchnorm_forward (yf, m3, is3, c.x, c.gamma, c.beta, rm3, rv3, &fa);
+          g_assert_cmpmem (yf, n * sizeof (float), y, n * sizeof (float));
+          for (gsize i = 0; i < n; i++)
+            zeros |= yf[i] == 0.0f;
+          g_assert_true (zeros);
+          cs_relu_backward (dmid, c.R, y, n);
+          cs_batchnorm_backward (dxu, dgu, dbu, dmid, c.x, m3, is3, c.gamma, c.beta, &c.a);
+          cs_batchnorm_backward (dxf, dgf, dbf, c.R, c.x, m3, is3, c.gamma, c.beta, &fa);
+          g_assert_cmpmem (dxf, n * sizeof (float), dxu, n * sizeof (float));
+          g_assert_cmpmem (dgf, C * sizeof (float), dgu, C * sizeof (float));
+          g_assert_cmpmem (dbf, C * sizeof (float), dbu, C * sizeof (float));
+          cs_free_floats (y); cs_free_floats (yf); cs_free_floats (dmid); cs_free_floats (dxu); cs_free_floats (dxf);
+        }
 
         g_snprintf (what, sizeof what, "batchnorm %dx%dx%d %s dx", B, C, P, train ? "train" : "eval");
         check_grad (what, c.x, n, dx, bn_loss, &c, 1e-2, 3e-3);

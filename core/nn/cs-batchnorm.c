@@ -156,12 +156,23 @@ row_sq_dev (const float *restrict row,
 
 /* Sums of dy and of dy * xhat, xhat = (x - m) * is recomputed as the forward
  * pass computed it (the forward pass keeps only m and is). */
+/* BatchNorm's output for one value, written once for the forward pass and
+ * for the backward pass that recomputes it (a fused ReLU's mask): the same
+ * expression rounds alike in both. */
+#define BN_OUT(xv, m, is, g, be) ((((xv) - (m)) * (is)) * (g) + (be))
+
+/* Sums of dy and of dy * xhat, xhat = (x - m) * is recomputed as the forward
+ * pass computed it (the forward pass keeps only m and is). With a ReLU fused
+ * into the forward pass (RELU), dy counts only where BatchNorm's output,
+ * recomputed from x, was positive: where the ReLU passed its gradient on. */
 static inline __attribute__ ((always_inline)) void
 row_dot2 (const float *restrict dy,
-          const float *restrict mask,
           const float *restrict x,
           float                 m,
           float                 is,
+          float                 g,
+          float                 be,
+          gboolean              RELU,
           int                   P,
           double               *sdy,
           double               *sdyx)
@@ -170,8 +181,7 @@ row_dot2 (const float *restrict dy,
   double s1 = 0, s2 = 0;
   int p = 0;
 
-  /* dy where the fused ReLU's output is positive (mask NULL: no ReLU). */
-#define DY(i) (mask != NULL ? (mask[i] > 0.0f ? dy[i] : 0.0f) : dy[i])
+#define DY(i) (RELU ? (BN_OUT (x[i], m, is, g, be) > 0.0f ? dy[i] : 0.0f) : dy[i])
   for (; p + LANES <= P; p += LANES)
     for (int k = 0; k < LANES; k++)
       {
@@ -197,7 +207,7 @@ typedef struct
 {
   float                 *out, *mean, *inv_std, *running_mean, *running_var;
   float                 *dx, *dgamma, *dbeta;
-  const float           *x, *gamma, *beta, *dout, *relu_out;
+  const float           *x, *gamma, *beta, *dout;
   const CsBatchNormArgs *a;
 } BnJob;
 
@@ -249,12 +259,12 @@ bn_fwd_channels (gpointer data,
           if (a->relu)
             for (int p = 0; p < P; p++)
               {
-                float v = ((row[p] - m) * is) * g + be;
+                float v = BN_OUT (row[p], m, is, g, be);
                 y[p] = v > 0.0f ? v : (isnan (v) ? v : 0.0f);
               }
           else
             for (int p = 0; p < P; p++)
-              y[p] = ((row[p] - m) * is) * g + be;
+              y[p] = BN_OUT (row[p], m, is, g, be);
         }
     }
 }
@@ -289,15 +299,16 @@ bn_bwd_channels (gpointer data,
   for (gsize c = c0; c < c1; c++)
     {
       double sdy = 0, sdyx = 0;
-      float g = j->gamma ? j->gamma[c] : 1.0f, k, fsdy, fsdyx, m = j->mean[c], is = j->inv_std[c];
+      float g = j->gamma ? j->gamma[c] : 1.0f, be = j->beta ? j->beta[c] : 0.0f, k, fsdy, fsdyx;
+      float m = j->mean[c], is = j->inv_std[c];
 
       for (int b = 0; b < a->B; b++)
         {
           gsize o = ((gsize) b * C + c) * P;
-          if (j->relu_out != NULL)
-            row_dot2 (j->dout + o, j->relu_out + o, j->x + o, m, is, P, &sdy, &sdyx);
+          if (a->relu)
+            row_dot2 (j->dout + o, j->x + o, m, is, g, be, TRUE, P, &sdy, &sdyx);
           else
-            row_dot2 (j->dout + o, NULL, j->x + o, m, is, P, &sdy, &sdyx);
+            row_dot2 (j->dout + o, j->x + o, m, is, g, be, FALSE, P, &sdy, &sdyx);
         }
       if (j->dgamma != NULL)
         j->dgamma[c] += (float) sdyx;
@@ -312,17 +323,16 @@ bn_bwd_channels (gpointer data,
         {
           gsize o = ((gsize) b * C + c) * P;
           const float *restrict dy = j->dout + o, *restrict xr = j->x + o;
-          const float *restrict mk = j->relu_out != NULL ? j->relu_out + o : NULL;
           float *restrict d = j->dx + o;
-          if (a->use_batch_stats && mk != NULL)
+          if (a->use_batch_stats && a->relu)
             for (int p = 0; p < P; p++)
-              d[p] = k * ((mk[p] > 0.0f ? dy[p] : 0.0f) - fsdy - ((xr[p] - m) * is) * fsdyx);
+              d[p] = k * ((BN_OUT (xr[p], m, is, g, be) > 0.0f ? dy[p] : 0.0f) - fsdy - ((xr[p] - m) * is) * fsdyx);
           else if (a->use_batch_stats)
             for (int p = 0; p < P; p++)
               d[p] = k * (dy[p] - fsdy - ((xr[p] - m) * is) * fsdyx);
-          else if (mk != NULL)
+          else if (a->relu)
             for (int p = 0; p < P; p++)
-              d[p] = k * (mk[p] > 0.0f ? dy[p] : 0.0f);
+              d[p] = k * (BN_OUT (xr[p], m, is, g, be) > 0.0f ? dy[p] : 0.0f);
           else
             for (int p = 0; p < P; p++)
               d[p] = k * dy[p];
@@ -335,15 +345,15 @@ cs_batchnorm_backward (float                 *dx,
                        float                 *dgamma,
                        float                 *dbeta,
                        const float           *dout,
-                       const float           *relu_out,
                        const float           *x,
                        const float           *mean,
                        const float           *inv_std,
                        const float           *gamma,
+                       const float           *beta,
                        const CsBatchNormArgs *a)
 {
-  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .relu_out = relu_out, .x = x, .mean = (float *) mean,
-              .inv_std = (float *) inv_std, .gamma = gamma, .a = a };
+  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .x = x, .mean = (float *) mean,
+              .inv_std = (float *) inv_std, .gamma = gamma, .beta = beta, .a = a };
 
   cs_parallel_for ((gsize) a->C, 1, bn_bwd_channels, &j);
 }

@@ -189,7 +189,7 @@ typedef struct
   float    eps;
   float    momentum;         /* this step's factor for the running statistics */
   gboolean use_batch_stats;  /* training (or track_running_stats=False) */
-  gboolean relu;             /* the fast forward's out = relu (BatchNorm (x)), NaN kept */
+  gboolean relu;             /* the fast version's out = relu (BatchNorm (x)), NaN kept, and its backward */
 } CsBatchNormArgs;
 
 /* out = xhat * gamma + beta, xhat = (x - mean) * inv_std; gamma/beta NULL when
@@ -225,17 +225,18 @@ void   cs_batchnorm_backward_ref  (float                 *dx,
                                    const float           *gamma,
                                    const CsBatchNormArgs *a);
 /* With a ReLU fused into the forward pass (a->relu), dout is the ReLU's
- * output gradient and relu_out its output (NULL otherwise): the gradient is
- * dout where relu_out > 0, as cs_relu_backward () would have passed it on. */
+ * output gradient: it counts where BatchNorm's output, recomputed from x with
+ * the same expression (hence beta), was positive, as cs_relu_backward ()
+ * would have passed it on. */
 void   cs_batchnorm_backward      (float                 *dx,
                                    float                 *dgamma,
                                    float                 *dbeta,
                                    const float           *dout,
-                                   const float           *relu_out,
                                    const float           *x,
                                    const float           *mean,
                                    const float           *inv_std,
                                    const float           *gamma,
+                                   const float           *beta,
                                    const CsBatchNormArgs *a);
 
 /* ---- Activations that need their input to go back: LeakyReLU (@alpha the

@@ -804,12 +804,13 @@ cs_model_loss (CsModel      *self,
         case CS_LAYER_BATCHNORM2D:
           {
             CsBatchNormArgs a = { .B = B, .C = s->in.c, .P = s->in.h * s->in.w,
-                                  .use_batch_stats = self->last_training || !s->track_running_stats };
-            if (cs_model_relu_fused (self, L))
-              cs_batchnorm_backward (dx, gw, gb, self->layers[L->relu_fused].delta, self->layers[L->relu_fused].out, in,
-                                     L->bn_mean, L->inv_std, w, &a);
-            else
-              cs_batchnorm_backward (dx, gw, gb, L->delta, NULL, in, L->bn_mean, L->inv_std, w, &a);
+                                  .use_batch_stats = self->last_training || !s->track_running_stats,
+                                  .relu = cs_model_relu_fused (self, L) };
+            const float *beta = L->b_off >= 0 ? self->params + L->b_off : NULL;
+
+            /* Fused: the ReLU's gradient, masked where BatchNorm's output was not positive. */
+            cs_batchnorm_backward (dx, gw, gb, a.relu ? self->layers[L->relu_fused].delta : L->delta, in,
+                                   L->bn_mean, L->inv_std, w, beta, &a);
           }
           break;
         case CS_LAYER_ADD:
