@@ -66,8 +66,11 @@ store_lanes (float *restrict o,
   float t[16];
 
   memcpy (t, &v, sizeof t);
-  for (int x = 0; x < n; x++)
-    o[x] = t[x];
+  /* Sixteen conditional stores, not n stores: if-converted into one masked
+   * store (a loop of n stayed scalar: 12 stores a row). */
+  for (int x = 0; x < 16; x++)
+    if (x < n)
+      o[x] = t[x];
 }
 
 /* An unaligned load of 16 floats (a macro: a v16f return value would change the ABI between clones). */

@@ -115,12 +115,23 @@ cs_conv2d_pad_planes (float       *pad,
             for (int x = 0; x < W; x += 32)
               {
                 int n = MIN (32, W - x);
-                v16f lo = load_lanes (r + x, MIN (16, n)), hi = n > 16 ? load_lanes (r + x + 16, n - 16) : lo;
+                v16f lo = n >= 16 ? load16 (r + x) : load_lanes (r + x, n);
+                v16f hi = n == 32 ? load16 (r + x + 16) : n > 16 ? load_lanes (r + x + 16, n - 16) : (v16f) { 0 };
                 v16f ev = __builtin_shuffle (lo, hi, (v16si) { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 });
                 v16f od = __builtin_shuffle (lo, hi, (v16si) { 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 });
+                float *de = half_x_even + x / 2, *dd = half_x_odd + x / 2;
 
-                store_lanes (half_x_even + x / 2, ev, (n + 1) / 2);
-                store_lanes (half_x_odd + x / 2, od, n / 2);
+                /* The lanes past the row's end are zeros, and land on the
+                 * right border, zero too: a whole store where the vector
+                 * stays inside its half of the padded row. */
+                if (de + 16 <= (de >= d + ps / 2 ? d + ps : d + ps / 2))
+                  memcpy (de, &ev, sizeof ev);
+                else
+                  store_lanes (de, ev, (n + 1) / 2);
+                if (dd + 16 <= (dd >= d + ps / 2 ? d + ps : d + ps / 2))
+                  memcpy (dd, &od, sizeof od);
+                else
+                  store_lanes (dd, od, n / 2);
               }
           }
       }
@@ -178,7 +189,9 @@ direct_rows (float           *out,
         for (int i = i0; i < i1; i++)
           {
             const float *prow = pad + c * plane + (gsize) (y * j->sh + i) * j->ps;
-            const float *wt = j->w + (gsize) k0 * taps + (c * kh + i) * kw;
+            /* The block's weights packed tap by tap (pack_weights ()): one
+             * pointer and constant offsets for the KB broadcasts. */
+            const float *wt = j->w + (gsize) k0 * taps + (gsize) ((c * kh + i) * kw) * KB;
 
 #pragma GCC unroll 5
             for (int jj = 0; jj < kw; jj++)
@@ -188,7 +201,7 @@ direct_rows (float           *out,
 #pragma GCC unroll 16
                 for (int kb = 0; kb < KB; kb++)
                   {
-                    float wv = wt[(gsize) kb * taps + jj];
+                    float wv = wt[jj * KB + kb];
                     a0[kb] += wv * v0;
                     if (NV > 1)
                       a1[kb] += wv * v1;
@@ -221,7 +234,8 @@ direct_rows (float           *out,
 }
 
 /* Every kernel of one sample: KB = 16 on rows of up to 16 where the CPU has
- * 32 vector registers (@wide), 8 otherwise, then 4, 2, 1 for what is left. */
+ * 32 vector registers (@wide), 8 otherwise, then 4, 2, 1 for what is left
+ * (pack_weights () lays the weights out for the same blocks). */
 static inline __attribute__ ((always_inline)) void
 direct_sample (float           *out,
                const float     *pad,
@@ -333,6 +347,43 @@ direct_samples (gpointer data,
     direct_samples_narrow (data, b0, b1);
 }
 
+/* w (K, taps) into wp in the blocks of kernels direct_sample () takes
+ * together, each block's weights tap by tap: wp[k0 * taps + t * KB + kb] =
+ * w[k0 + kb][t] for the block of KB kernels from k0. */
+static float *
+pack_weights (const float *w,
+              int          K,
+              int          taps,
+              int          Wo)
+{
+  float *wp = cs_alloc_floats ((gsize) K * taps);
+  gboolean wide = cs_conv2d_direct_wide ();
+  int k = 0;
+
+#define PACK(KB)                                                                  \
+  do                                                                              \
+    {                                                                             \
+      for (int t = 0; t < taps; t++)                                              \
+        for (int kb = 0; kb < (KB); kb++)                                         \
+          wp[(gsize) k * taps + (gsize) t * (KB) + kb] = w[(gsize) (k + kb) * taps + t]; \
+      k += (KB);                                                                  \
+    }                                                                             \
+  while (0)
+  if (wide && Wo <= 16)
+    while (k + 16 <= K)
+      PACK (16);
+  while (k + 8 <= K)
+    PACK (8);
+  while (k + 4 <= K)
+    PACK (4);
+  if (k + 2 <= K)
+    PACK (2);
+  if (k < K)
+    PACK (1);
+#undef PACK
+  return wp;
+}
+
 /* dx (B, C, H, W) = the "full" convolution of dout, padded by k - 1 - p, with
  * the kernels flipped and transposed: wt[c][k][i][j] = w[k][c][kh-1-i][kw-1-j]
  * (wt from cs_alloc_floats (C * K * kh * kw), to be freed by the caller);
@@ -363,11 +414,13 @@ cs_conv2d_direct_forward (float                *out,
                           const float          *b,
                           const CsConvGeometry *g)
 {
-  DirectJob j = { out, x, w, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
+  float *wp = pack_weights (w, g->K, g->C * g->kh * g->kw, g->Wo);
+  DirectJob j = { out, x, wp, b, g->C, g->H, g->W, g->K, g->kh, g->kw,
                   g->ph, g->pw, g->H + 2 * g->ph, g->Ho, g->Wo, input_pad_stride (g),
                   g->sh, g->sw, FALSE };
 
   cs_parallel_for (g->B, 4, direct_samples, &j);
+  cs_free_floats (wp);
 }
 
 /* The weight gradients and then, chunk by chunk while its output gradients
@@ -390,8 +443,13 @@ cs_conv2d_direct_backward (float                *dx,
 
   if (dx != NULL && direct_dx_applies (g))
     {
-      wt = cs_alloc_floats ((gsize) g->C * g->K * g->kh * g->kw);
-      full_conv_job_init (&full, wt, dx, dout, w, g);
+      float *flipped = cs_alloc_floats ((gsize) g->C * g->K * g->kh * g->kw);
+
+      full_conv_job_init (&full, flipped, dx, dout, w, g);
+      /* Its kernels are the C input channels', over K * kh * kw taps. */
+      wt = pack_weights (flipped, g->C, g->K * g->kh * g->kw, g->W);
+      cs_free_floats (flipped);
+      full.w = wt;
       full.add = add_dx;
       dx_fn = direct_samples;
       dx_data = &full;
