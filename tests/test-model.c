@@ -364,8 +364,9 @@ test_model_gradcheck_batchnorm (void)
 }
 
 /* A ReLU that alone reads a BatchNorm or a sum of two is computed in their
- * pass while training. The same model with an Identity (a view) before each
- * ReLU fuses nothing, and its layers are each checked against central
+ * pass while training, and a BatchNorm that alone feeds a sum reads the
+ * sum's gradient where it is. The same model with an Identity (a view)
+ * before each ReLU and the sum fuses nothing, and its layers are each checked against central
  * differences elsewhere: both must give the same loss and gradients bit for
  * bit. (Central differences on the fused model itself cross ReLU's kink:
  * BatchNorm centres its outputs on it.) */
@@ -377,7 +378,8 @@ static const char fused_spec[] =
   "r1 = nn.ReLU()\n"
   "c2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)\n"
   "bn2 = nn.BatchNorm2d(4)\n"
-  "s = bn2 + r1\n"
+  "%s"
+  "s = %s + r1\n"
   "%s"
   "r2 = F.relu(%s)\n"
   "f = nn.Flatten()\n"
@@ -388,6 +390,7 @@ fused_model (gboolean fuse)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *text = g_strdup_printf (fused_spec, fuse ? "" : "i1 = nn.Identity()\n",
+                                           fuse ? "" : "i3 = nn.Identity()(bn2)\n", fuse ? "bn2" : "i3",
                                            fuse ? "" : "i2 = nn.Identity()(s)\n", fuse ? "s" : "i2");
   g_autoptr(CsSpec) spec = cs_spec_parse (text, &error);
   CsModel *m;

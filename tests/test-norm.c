@@ -176,7 +176,7 @@ test_batchnorm (void)
               }
           }
 
-        cs_batchnorm_backward (dx, dg, db, c.R, c.x, mean2, is2, c.gamma, c.beta, &c.a);
+        cs_batchnorm_backward (dx, dg, db, c.R, NULL, c.x, mean2, is2, c.gamma, c.beta, &c.a);
         cs_batchnorm_backward_ref (dx2, dg2, db2, c.R, c.xhat, c.is, c.gamma, &c.a);
         assert_close (dx, dx2, n, 1e-4f, "batchnorm dx");
         assert_close (dg, dg2, C, 1e-4f, "batchnorm dgamma");
@@ -203,8 +203,15 @@ test_batchnorm (void)
             zeros |= yf[i] == 0.0f;
           g_assert_true (zeros);
           cs_relu_backward (dmid, c.R, y, n);
-          cs_batchnorm_backward (dxu, dgu, dbu, dmid, c.x, m3, is3, c.gamma, c.beta, &c.a);
-          cs_batchnorm_backward (dxf, dgf, dbf, c.R, c.x, m3, is3, c.gamma, c.beta, &fa);
+          cs_batchnorm_backward (dxu, dgu, dbu, dmid, NULL, c.x, m3, is3, c.gamma, c.beta, &c.a);
+          cs_batchnorm_backward (dxf, dgf, dbf, c.R, NULL, c.x, m3, is3, c.gamma, c.beta, &fa);
+          g_assert_cmpmem (dxf, n * sizeof (float), dxu, n * sizeof (float));
+          g_assert_cmpmem (dgf, C * sizeof (float), dgu, C * sizeof (float));
+          g_assert_cmpmem (dbf, C * sizeof (float), dbu, C * sizeof (float));
+          /* The same mask given as a ReLU's output. */
+          memset (dgf, 0, sizeof dgf);
+          memset (dbf, 0, sizeof dbf);
+          cs_batchnorm_backward (dxf, dgf, dbf, c.R, y, c.x, m3, is3, c.gamma, c.beta, &c.a);
           g_assert_cmpmem (dxf, n * sizeof (float), dxu, n * sizeof (float));
           g_assert_cmpmem (dgf, C * sizeof (float), dgu, C * sizeof (float));
           g_assert_cmpmem (dbf, C * sizeof (float), dbu, C * sizeof (float));

@@ -167,6 +167,7 @@ row_sq_dev (const float *restrict row,
  * recomputed from x, was positive: where the ReLU passed its gradient on. */
 static inline __attribute__ ((always_inline)) void
 row_dot2 (const float *restrict dy,
+          const float *restrict mask,
           const float *restrict x,
           float                 m,
           float                 is,
@@ -181,7 +182,8 @@ row_dot2 (const float *restrict dy,
   double s1 = 0, s2 = 0;
   int p = 0;
 
-#define DY(i) (RELU ? (BN_OUT (x[i], m, is, g, be) > 0.0f ? dy[i] : 0.0f) : dy[i])
+#define DY(i) (RELU ? (BN_OUT (x[i], m, is, g, be) > 0.0f ? dy[i] : 0.0f) \
+                    : mask != NULL ? (mask[i] > 0.0f ? dy[i] : 0.0f) : dy[i])
   for (; p + LANES <= P; p += LANES)
     for (int k = 0; k < LANES; k++)
       {
@@ -207,7 +209,7 @@ typedef struct
 {
   float                 *out, *mean, *inv_std, *running_mean, *running_var;
   float                 *dx, *dgamma, *dbeta;
-  const float           *x, *gamma, *beta, *dout;
+  const float           *x, *gamma, *beta, *dout, *mask;
   const CsBatchNormArgs *a;
 } BnJob;
 
@@ -306,9 +308,11 @@ bn_bwd_channels (gpointer data,
         {
           gsize o = ((gsize) b * C + c) * P;
           if (a->relu)
-            row_dot2 (j->dout + o, j->x + o, m, is, g, be, TRUE, P, &sdy, &sdyx);
+            row_dot2 (j->dout + o, NULL, j->x + o, m, is, g, be, TRUE, P, &sdy, &sdyx);
+          else if (j->mask != NULL)
+            row_dot2 (j->dout + o, j->mask + o, j->x + o, m, is, g, be, FALSE, P, &sdy, &sdyx);
           else
-            row_dot2 (j->dout + o, j->x + o, m, is, g, be, FALSE, P, &sdy, &sdyx);
+            row_dot2 (j->dout + o, NULL, j->x + o, m, is, g, be, FALSE, P, &sdy, &sdyx);
         }
       if (j->dgamma != NULL)
         j->dgamma[c] += (float) sdyx;
@@ -323,8 +327,15 @@ bn_bwd_channels (gpointer data,
         {
           gsize o = ((gsize) b * C + c) * P;
           const float *restrict dy = j->dout + o, *restrict xr = j->x + o;
+          const float *restrict mk = j->mask != NULL ? j->mask + o : NULL;
           float *restrict d = j->dx + o;
-          if (a->use_batch_stats && a->relu)
+          if (a->use_batch_stats && mk != NULL)
+            for (int p = 0; p < P; p++)
+              d[p] = k * ((mk[p] > 0.0f ? dy[p] : 0.0f) - fsdy - ((xr[p] - m) * is) * fsdyx);
+          else if (mk != NULL)
+            for (int p = 0; p < P; p++)
+              d[p] = k * (mk[p] > 0.0f ? dy[p] : 0.0f);
+          else if (a->use_batch_stats && a->relu)
             for (int p = 0; p < P; p++)
               d[p] = k * ((BN_OUT (xr[p], m, is, g, be) > 0.0f ? dy[p] : 0.0f) - fsdy - ((xr[p] - m) * is) * fsdyx);
           else if (a->use_batch_stats)
@@ -345,6 +356,7 @@ cs_batchnorm_backward (float                 *dx,
                        float                 *dgamma,
                        float                 *dbeta,
                        const float           *dout,
+                       const float           *mask,
                        const float           *x,
                        const float           *mean,
                        const float           *inv_std,
@@ -352,7 +364,9 @@ cs_batchnorm_backward (float                 *dx,
                        const float           *beta,
                        const CsBatchNormArgs *a)
 {
-  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .x = x, .mean = (float *) mean,
+  g_return_if_fail (mask == NULL || !a->relu);
+
+  BnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .mask = mask, .x = x, .mean = (float *) mean,
               .inv_std = (float *) inv_std, .gamma = gamma, .beta = beta, .a = a };
 
   cs_parallel_for ((gsize) a->C, 1, bn_bwd_channels, &j);

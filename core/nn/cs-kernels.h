@@ -227,11 +227,13 @@ void   cs_batchnorm_backward_ref  (float                 *dx,
 /* With a ReLU fused into the forward pass (a->relu), dout is the ReLU's
  * output gradient: it counts where BatchNorm's output, recomputed from x with
  * the same expression (hence beta), was positive, as cs_relu_backward ()
- * would have passed it on. */
+ * would have passed it on. With a mask (a ReLU's output further on, e.g.
+ * after a sum; not with a->relu), dout counts where mask > 0. */
 void   cs_batchnorm_backward      (float                 *dx,
                                    float                 *dgamma,
                                    float                 *dbeta,
                                    const float           *dout,
+                                   const float           *mask,
                                    const float           *x,
                                    const float           *mean,
                                    const float           *inv_std,

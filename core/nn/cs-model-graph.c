@@ -41,6 +41,22 @@ cs_model_relu_fused (const CsModel *self,
   return L->relu_fused >= 0 && self->last_training;
 }
 
+/* The gradient of sum @L, where it is: the fused ReLU's, with its output as
+ * the *mask, or the sum's own (*mask NULL). */
+const float *
+cs_model_sum_grad (const CsModel *self,
+                   const Layer   *L,
+                   const float  **mask)
+{
+  if (cs_model_relu_fused (self, L))
+    {
+      *mask = self->layers[L->relu_fused].out;
+      return self->layers[L->relu_fused].delta;
+    }
+  *mask = NULL;
+  return L->delta;
+}
+
 /* a + b + ...; or torch.cat along dim 1: each sample's inputs one after another. */
 void
 cs_model_forward_join (CsModel *self,
@@ -121,6 +137,12 @@ cs_model_backward_join (CsModel *self,
       float *dst;
 
       cs_model_input_of (self, L, k, &per);
+      if (j >= 0 && self->layers[j].grad_of_sum == L - self->layers)
+        {
+          /* A BatchNorm that reads this sum's gradient where it is. */
+          self->written[j] = TRUE;
+          continue;
+        }
       if (!cs_model_wants_grad (self, j) || cs_model_grad_target (self, j, &acc) == NULL)
         continue;
       dst = self->layers[j].delta;

@@ -23,6 +23,10 @@ typedef struct
    * producer; -1 none), relu_of that producer (in the ReLU; -1 none). */
   int                relu_fused;
   int                relu_of;
+  /* A BatchNorm whose only reader is a sum of two (a residual branch): it
+   * reads the sum's gradient (through the mask of a ReLU fused into the sum)
+   * where it is, and the sum gives it none of its own. -1 none. */
+  int                grad_of_sum;
 
   float             *out_own;    /* NULL when the layer aliases its input (Flatten) */
   float             *delta_own;
@@ -91,5 +95,8 @@ void         cs_model_backward_join (CsModel       *self,
                                      int            B);
 gboolean     cs_model_relu_fused    (const CsModel *self,
                                      const Layer   *L);
+const float *cs_model_sum_grad      (const CsModel *self,
+                                     const Layer   *L,
+                                     const float  **mask);
 
 G_END_DECLS

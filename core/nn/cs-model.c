@@ -101,7 +101,7 @@ cs_model_new (const CsSpec *spec)
       L->w_off = L->b_off = -1;
       L->rm_off = L->rv_off = L->nbt_off = -1;
       L->in0 = s->inputs[0];
-      L->relu_fused = L->relu_of = -1;
+      L->relu_fused = L->relu_of = L->grad_of_sum = -1;
       L->need_dx = FALSE;
       for (guint k = 0; k < s->n_inputs; k++)
         L->need_dx |= cs_model_wants_grad (self, s->inputs[k]);
@@ -209,6 +209,25 @@ cs_model_new (const CsSpec *spec)
         {
           P->relu_fused = (int) i;
           L->relu_of = p;
+        }
+    }
+  /* A BatchNorm read by a sum of two alone takes the sum's gradient where it
+   * is: no copy of it (masked by a fused ReLU) per branch. */
+  for (guint i = 0; i < self->n_layers; i++)
+    {
+      const CsLayerSpec *s = self->layers[i].spec;
+
+      if (s->kind != CS_LAYER_ADD || s->n_inputs != 2 || s->inputs[0] == s->inputs[1])
+        continue;
+      for (guint k = 0; k < 2; k++)
+        {
+          int j = s->inputs[k];
+          Layer *J = j >= 0 ? &self->layers[j] : NULL;
+
+          if (J != NULL && J->owner == j && consumers[j] == 1 && J->relu_fused < 0 &&
+              self->layers[self->n_layers - 1].owner != j &&
+              (J->spec->kind == CS_LAYER_BATCHNORM1D || J->spec->kind == CS_LAYER_BATCHNORM2D))
+            J->grad_of_sum = (int) i;
         }
     }
 
@@ -807,10 +826,15 @@ cs_model_loss (CsModel      *self,
                                   .use_batch_stats = self->last_training || !s->track_running_stats,
                                   .relu = cs_model_relu_fused (self, L) };
             const float *beta = L->b_off >= 0 ? self->params + L->b_off : NULL;
+            const float *dout = L->delta, *mask = NULL;
 
-            /* Fused: the ReLU's gradient, masked where BatchNorm's output was not positive. */
-            cs_batchnorm_backward (dx, gw, gb, a.relu ? self->layers[L->relu_fused].delta : L->delta, in,
-                                   L->bn_mean, L->inv_std, w, beta, &a);
+            /* Fused: the ReLU's gradient, masked where BatchNorm's output was
+             * not positive. Read by a sum alone: the sum's gradient. */
+            if (a.relu)
+              dout = self->layers[L->relu_fused].delta;
+            else if (L->grad_of_sum >= 0)
+              dout = cs_model_sum_grad (self, &self->layers[L->grad_of_sum], &mask);
+            cs_batchnorm_backward (dx, gw, gb, dout, mask, in, L->bn_mean, L->inv_std, w, beta, &a);
           }
           break;
         case CS_LAYER_ADD:
