@@ -234,6 +234,10 @@ test_conv2d (void)
     window (2, 3, 10, 10, 17, 5, 5, 1, 1, 2, 2, 1, 1, FALSE),/* 5x5 (taps not unrolled), 16 + 1 kernels */
     window (3, 4, 20, 26, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE), /* rows of 26, 4 channels: gradient rows copied to 32 */
     window (2, 2, 6, 32, 3, 3, 3, 1, 1, 1, 1, 1, 1, FALSE),  /* rows of 32 read in place, two halves per kernel pair */
+    window (5, 16, 28, 28, 32, 1, 1, 2, 2, 0, 0, 1, 1, FALSE),/* pointwise: a ResNet's shortcut, chunks of 4 and 1 */
+    window (3, 5, 14, 15, 35, 1, 1, 2, 2, 0, 0, 1, 1, FALSE), /* pointwise, odd width: 16 + 16 + 3 kernels, 4 + 1 channels */
+    window (2, 6, 9, 12, 17, 1, 1, 3, 2, 0, 0, 1, 1, FALSE),  /* pointwise, row stride 3 */
+    window (2, 8, 10, 11, 9, 1, 1, 1, 3, 0, 0, 1, 1, FALSE),  /* pointwise, column stride 3 */
   };
 
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++)

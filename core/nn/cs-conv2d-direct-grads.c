@@ -20,6 +20,7 @@ typedef struct
   float          *db;
   const float    *pads;        /* the chunk's samples padded: (b1 - b0, C, hp, ps) */
   const float    *dout;
+  const float    *dout_end;    /* dout + B * K * Ho * Wo */
   const float    *gpads;       /* the chunk's output gradients, a row every gs floats */
   int             gs;          /* 16 or 32: a copy, zeros past Wo; else Wo: dout itself */
   const CsConvGeometry *g;
@@ -49,7 +50,8 @@ grad_row (const DirectGradJob *j,
 /* Columns 16 .. 31 of a gradient row of more than 16: a whole vector in a
  * copy padded to 32 (gs 32; or a row of 32 itself), else masked. (A macro:
  * a v16f return value would change the ABI between clones.) */
-#define grad_hi(j, row) ((j)->gs == 32 ? load16 ((row) + 16) : load_lanes ((row) + 16, (j)->g->Wo - 16))
+#define grad_hi(j, row) ((j)->gs == 32 ? load16 ((row) + 16) \
+                                         : load_before ((row) + 16, (j)->g->Wo - 16, (j)->dout_end))
 
 /*
  * dw[k][c][i][0 .. kw) (and db[k] with the (c, i) = (0, 0) task): for each
@@ -470,8 +472,8 @@ direct_weight_grad_chunks_body (const DirectGradJob *job,
   gsize pad_sample = (gsize) g->C * hp * job->ps, in_sample = (gsize) g->C * g->H * g->W;
   gsize grad_sample = (gsize) g->K * g->Ho * job->gs, out_sample = (gsize) g->K * g->Ho * g->Wo;
   /* The layouts: padded planes whose borders, and rows whose tails, nothing writes. */
-  const int pad_key[] = { g->C, g->H, g->W, g->ph, g->pw, hp, job->ps, g->sw };
-  const int row_key[] = { g->K, g->Ho, g->Wo, job->gs };
+  const int pad_key[] = { CS_SCRATCH_KEY_PADDED_PLANES, g->C, g->H, g->W, g->ph, g->pw, hp, job->ps, g->sw };
+  const int row_key[] = { CS_SCRATCH_KEY_GRAD_ROWS, g->K, g->Ho, g->Wo, job->gs };
   float *pads = cs_scratch_acquire (CS_SCRATCH_CONV_CHUNK_PAD, pad_key, G_N_ELEMENTS (pad_key), pad_sample * job->chunk);
   float *gpads = job->gs == 16 || job->gs == 32
     ? cs_scratch_acquire (CS_SCRATCH_CONV_CHUNK_ROWS, row_key, G_N_ELEMENTS (row_key), grad_sample * job->chunk) : NULL;
@@ -497,12 +499,12 @@ direct_weight_grad_chunks_body (const DirectGradJob *job,
           for (int r = 0; gpads != NULL && r < g->K * g->Ho; r++)
             {
               float *d = gpads + (bi - sub.b0) * grad_sample + (gsize) r * job->gs;
-              v16f a = load_lanes (src + (gsize) r * g->Wo, MIN (16, g->Wo));
+              v16f a = load_before (src + (gsize) r * g->Wo, MIN (16, g->Wo), job->dout_end);
 
               memcpy (d, &a, sizeof a);
               if (job->gs == 32)
                 {
-                  v16f b = load_lanes (src + (gsize) r * g->Wo + 16, g->Wo - 16);
+                  v16f b = load_before (src + (gsize) r * g->Wo + 16, g->Wo - 16, job->dout_end);
                   memcpy (d + 16, &b, sizeof b);
                 }
             }
@@ -599,7 +601,8 @@ cs_conv2d_direct_weight_grads (float                *dw,
   chunk = MAX (chunk, (g->B + 31) / 32);
   n_chunks = (g->B + chunk - 1) / chunk;
   float *partial = cs_alloc_floats (stride * n_chunks);
-  DirectGradJob j = { dw, db, NULL, dout, NULL, gs, g, x, 0, 0, chunk, partial, ps, dx_fn, dx_data };
+  DirectGradJob j = { dw, db, NULL, dout, dout + (gsize) g->B * g->K * g->Ho * g->Wo, NULL, gs, g, x, 0, 0, chunk,
+                      partial, ps, dx_fn, dx_data };
 
   cs_parallel_for (n_chunks, 1, cs_conv2d_direct_wide () ? direct_weight_grad_chunks_wide : direct_weight_grad_chunks_narrow,
                    &j);
@@ -636,6 +639,7 @@ scatter_rows (float            *pad,
 {
   const CsConvGeometry *g = j->g;
   const int hp = g->H + 2 * g->ph, taps = g->C * g->kh * g->kw, P = g->Ho * g->Wo;
+  const float *dout_end = j->dout + (gsize) g->B * g->K * P;
 
   for (int oy = 0; oy < g->Ho; oy++)
     for (int i = 0; i < g->kh; i++)
@@ -650,7 +654,7 @@ scatter_rows (float            *pad,
             acc[cb][jj] = (v16f) { 0 };
         for (int k = 0; k < g->K; k++)
           {
-            v16f v = load_lanes (dout + (gsize) k * P + oy * g->Wo, g->Wo);
+            v16f v = load_before (dout + (gsize) k * P + oy * g->Wo, g->Wo, dout_end);
             const float *wr = wk + (gsize) k * taps;
 
 #pragma GCC unroll 4
@@ -701,7 +705,7 @@ cs_conv2d_direct_scatter_samples (gpointer data,
   const int hp = g->H + 2 * g->ph;
   gsize pad_sample = (gsize) g->C * hp * j->ps, in_plane = (gsize) g->H * g->W;
   /* Every float of these planes is added to: cleared for each sample. */
-  const int key[] = { -1 };
+  const int key[] = { CS_SCRATCH_KEY_CLEARED };
   float *pad = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), pad_sample);
 
   for (gsize bi = b0; bi < b1; bi++)

@@ -81,6 +81,16 @@ store_lanes (float *restrict o,
                             for (int _x = 0; _x < 16; _x++) _t[_x] = _x < _n ? _p[_x] : 0.0f; \
                             load16 (_t); })
 
+/* The same where the buffer goes on to end: the 16 floats from p loaded
+ * whole and the lanes from n on cleared in the register (what follows a
+ * row is the next row), which a masked load costs more than; masked only
+ * where p + 16 would pass end. */
+#define load_before(p, n, end) ({ const float *_q = (p); int _m = (n);                                     \
+                                  _q + 16 <= (end)                                                        \
+                                    ? (v16f) ((v16si) load16 (_q) &                                       \
+                                              ((v16si) { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 } < _m)) \
+                                    : load_lanes (_q, _m); })
+
 /* The sum of the 16 lanes of a, as a tree of vector adds (halves, quarters, ...):
  * a fixed order, and no chain of 16 dependent scalar adds. */
 typedef int v16si __attribute__ ((vector_size (64)));
@@ -94,6 +104,17 @@ lane_sum (v16f a)
   a += __builtin_shuffle (a, (v16si) { 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0 });
   return a[0];
 }
+
+/* The first int of every scratch key (cs_scratch_acquire ()): which kind of
+ * buffer the rest describes, so that two layouts never share a key. */
+enum
+{
+  CS_SCRATCH_KEY_PADDED_PLANES = 1,   /* C, H, W, ph, pw, hp, ps, sw */
+  CS_SCRATCH_KEY_GRAD_ROWS,           /* K, Ho, Wo, gs */
+  CS_SCRATCH_KEY_CLEARED,             /* none: the user clears what it uses */
+  CS_SCRATCH_KEY_POINTWISE_X,         /* C, H, W, Ho, Wo, sh, sw */
+  CS_SCRATCH_KEY_POINTWISE_ROWS,      /* K, Ho, Wo */
+};
 
 /* Whether the CPU has 32 vector registers of 16 floats (AVX-512: the
  * x86-64-v4 clones run), so kernels may keep twice the accumulators. */

@@ -72,7 +72,8 @@ direct_dx_scatter_applies (const CsConvGeometry *g)
 gsize
 cs_conv2d_dcol_size (const CsConvGeometry *g)
 {
-  if (cs_conv2d_is_full_window (g) || direct_dx_applies (g) || direct_dx_scatter_applies (g))
+  if (cs_conv2d_is_full_window (g) || cs_conv2d_pointwise_applies (g) || direct_dx_applies (g) ||
+      direct_dx_scatter_applies (g))
     return 0;
   return cs_conv2d_col_size (g);
 }
@@ -94,6 +95,8 @@ cs_conv2d_pad_planes (float       *pad,
                       int          ps,
                       int          sw)
 {
+  const float *end = src + (gsize) C * H * W;
+
   for (int c = 0; c < C; c++)
     for (int y = 0; y < H; y++)
       {
@@ -115,8 +118,8 @@ cs_conv2d_pad_planes (float       *pad,
             for (int x = 0; x < W; x += 32)
               {
                 int n = MIN (32, W - x);
-                v16f lo = n >= 16 ? load16 (r + x) : load_lanes (r + x, n);
-                v16f hi = n == 32 ? load16 (r + x + 16) : n > 16 ? load_lanes (r + x + 16, n - 16) : (v16f) { 0 };
+                v16f lo = n >= 16 ? load16 (r + x) : load_before (r + x, n, end);
+                v16f hi = n == 32 ? load16 (r + x + 16) : n > 16 ? load_before (r + x + 16, n - 16, end) : (v16f) { 0 };
                 v16f ev = __builtin_shuffle (lo, hi, (v16si) { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 });
                 v16f od = __builtin_shuffle (lo, hi, (v16si) { 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 });
                 float *de = half_x_even + x / 2, *dd = half_x_odd + x / 2;
@@ -271,7 +274,7 @@ direct_samples_body (DirectJob *j,
 {
   gsize in_plane = (gsize) j->H * j->W, pad_sample = (gsize) j->C * j->hp * j->ps;
   /* The padded planes' layout: only their data is written, the borders stay zero. */
-  const int key[] = { j->C, j->H, j->W, j->ph, j->pw, j->hp, j->ps, j->sw };
+  const int key[] = { CS_SCRATCH_KEY_PADDED_PLANES, j->C, j->H, j->W, j->ph, j->pw, j->hp, j->ps, j->sw };
   float *pad = cs_scratch_acquire (CS_SCRATCH_CONV_PAD, key, G_N_ELEMENTS (key), pad_sample);
 
   for (gsize bi = b0; bi < b1; bi++)
@@ -325,7 +328,7 @@ cs_conv2d_direct_wide (void)
 
   if (G_UNLIKELY (g_atomic_int_get (&wide) < 0))
     {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && CS_HAVE_VECTOR_CLONES
       __builtin_cpu_init ();
       g_atomic_int_set (&wide, __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw") &&
                                 __builtin_cpu_supports ("avx512dq") && __builtin_cpu_supports ("avx512vl"));

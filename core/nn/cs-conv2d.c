@@ -94,7 +94,7 @@ cs_conv2d_col_size (const CsConvGeometry *g)
 gsize
 cs_conv2d_saved_size (const CsConvGeometry *g)
 {
-  if (cs_conv2d_is_full_window (g) || cs_conv2d_direct_applies (g))
+  if (cs_conv2d_is_full_window (g) || cs_conv2d_direct_applies (g) || cs_conv2d_pointwise_applies (g))
     return 0;
   return cs_conv2d_col_size (g);
 }
@@ -102,6 +102,8 @@ cs_conv2d_saved_size (const CsConvGeometry *g)
 gsize
 cs_conv2d_tmp_size (const CsConvGeometry *g)
 {
+  if (cs_conv2d_pointwise_applies (g))
+    return 0;
   return (gsize) g->K * g->B * g->Ho * g->Wo;
 }
 
@@ -368,6 +370,11 @@ cs_conv2d_forward (float                *out,
       cs_linear_forward (out, x, w, b, g->B, Kd, g->K);
       return;
     }
+  if (cs_conv2d_pointwise_applies (g))
+    {
+      cs_conv2d_pointwise_forward (out, x, w, b, g);
+      return;
+    }
   if (cs_conv2d_direct_applies (g))
     {
       cs_conv2d_direct_forward (out, x, w, b, g);
@@ -483,6 +490,11 @@ cs_conv2d_backward (float                *dx,
   if (cs_conv2d_is_full_window (g))
     {
       cs_linear_backward (dx, dw, db, dout, x, w, g->B, Kd, g->K);
+      return;
+    }
+  if (cs_conv2d_pointwise_applies (g))
+    {
+      cs_conv2d_pointwise_backward (dx, add_dx, dw, db, x, dout, w, g);
       return;
     }
   if (cs_conv2d_direct_applies (g))
