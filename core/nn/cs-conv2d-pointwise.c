@@ -287,6 +287,34 @@ expand (float                *dx,
     {
       float *plane = dx + (gsize) c * g->H * g->W;
 
+      if (add && g->sw == 2)
+        {
+          const float *end = dx + (gsize) g->C * g->H * g->W;
+
+          for (int oy = 0; oy < g->Ho; oy++)
+            {
+              float *row = plane + (gsize) oy * g->sh * g->W;
+              const float *src = dxs + (gsize) c * Pp + (gsize) oy * g->Wo;
+
+              for (int ox = 0; ox < g->Wo; ox += 16)
+                {
+                  /* Sixteen values with zeros between them, added to columns 2 ox .. 2 ox + 31. */
+                  v16f v = load_before (src + ox, MIN (16, g->Wo - ox), dxs + (gsize) g->C * Pp), z = { 0 };
+                  v16f lo = __builtin_shuffle (v, z, (v16si) { 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16 });
+                  v16f hi = __builtin_shuffle (v, z, (v16si) { 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16 });
+                  int m = g->W - 2 * ox;
+
+                  lo += load_before (row + 2 * ox, MIN (16, m), end);
+                  store_lanes (row + 2 * ox, lo, MIN (16, m));
+                  if (m > 16)
+                    {
+                      hi += load_before (row + 2 * ox + 16, MIN (16, m - 16), end);
+                      store_lanes (row + 2 * ox + 16, hi, MIN (16, m - 16));
+                    }
+                }
+            }
+          continue;
+        }
       if (add)
         {
           for (int oy = 0; oy < g->Ho; oy++)
