@@ -759,8 +759,8 @@ cs_conv2d_direct_scatter_samples (gpointer data,
                   {
                     int n = MIN (32, g->W - x), na = (n + 1) / 2, nb = n / 2;
                     v16f va = load_lanes (ha + x / 2, na), vb = load_lanes (hb + x / 2, nb);
-                    v16f lo = __builtin_shuffle (va, vb, (v16si) { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 });
-                    v16f hi = __builtin_shuffle (va, vb, (v16si) { 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 });
+                    v16f lo = shuffle2 (va, vb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+                    v16f hi = shuffle2 (va, vb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 
                     if (j->add)
                       {

@@ -91,6 +91,14 @@ store_lanes (float *restrict o,
                                               ((v16si) { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 } < _m)) \
                                     : load_lanes (_q, _m); })
 
+/* Lanes of a and b (indices 0-15 a's, 16-31 b's) in a constant order: GCC's
+ * builtin, or clang's (tools/fuzz builds the core with clang). */
+#if defined(__clang__)
+#define shuffle2(a, b, ...) __builtin_shufflevector ((a), (b), __VA_ARGS__)
+#else
+#define shuffle2(a, b, ...) __builtin_shuffle ((a), (b), (v16si) { __VA_ARGS__ })
+#endif
+
 /* The sum of the 16 lanes of a, as a tree of vector adds (halves, quarters, ...):
  * a fixed order, and no chain of 16 dependent scalar adds. */
 typedef int v16si __attribute__ ((vector_size (64)));
@@ -98,10 +106,10 @@ typedef int v16si __attribute__ ((vector_size (64)));
 static inline __attribute__ ((always_inline)) float
 lane_sum (v16f a)
 {
-  a += __builtin_shuffle (a, (v16si) { 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7 });
-  a += __builtin_shuffle (a, (v16si) { 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3 });
-  a += __builtin_shuffle (a, (v16si) { 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1 });
-  a += __builtin_shuffle (a, (v16si) { 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0 });
+  a += shuffle2 (a, a, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+  a += shuffle2 (a, a, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3);
+  a += shuffle2 (a, a, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1);
+  a += shuffle2 (a, a, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
   return a[0];
 }
 

@@ -120,8 +120,8 @@ cs_conv2d_pad_planes (float       *pad,
                 int n = MIN (32, W - x);
                 v16f lo = n >= 16 ? load16 (r + x) : load_before (r + x, n, end);
                 v16f hi = n == 32 ? load16 (r + x + 16) : n > 16 ? load_before (r + x + 16, n - 16, end) : (v16f) { 0 };
-                v16f ev = __builtin_shuffle (lo, hi, (v16si) { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 });
-                v16f od = __builtin_shuffle (lo, hi, (v16si) { 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31 });
+                v16f ev = shuffle2 (lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                v16f od = shuffle2 (lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
                 float *de = half_x_even + x / 2, *dd = half_x_odd + x / 2;
 
                 /* The lanes past the row's end are zeros, and land on the

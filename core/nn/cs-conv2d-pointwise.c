@@ -61,7 +61,7 @@ subsample (float                *xs,
               int m = MIN (32, g->W - 2 * ox);
               v16f lo = m >= 16 ? load16 (row + 2 * ox) : load_before (row + 2 * ox, m, end);
               v16f hi = m >= 32 ? load16 (row + 2 * ox + 16) : m > 16 ? load_before (row + 2 * ox + 16, m - 16, end) : lo;
-              v16f ev = __builtin_shuffle (lo, hi, (v16si) { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 });
+              v16f ev = shuffle2 (lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
               store_lanes (dst + ox, ev, MIN (16, g->Wo - ox));
             }
@@ -300,8 +300,8 @@ expand (float                *dx,
                 {
                   /* Sixteen values with zeros between them, added to columns 2 ox .. 2 ox + 31. */
                   v16f v = load_before (src + ox, MIN (16, g->Wo - ox), dxs + (gsize) g->C * Pp), z = { 0 };
-                  v16f lo = __builtin_shuffle (v, z, (v16si) { 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16 });
-                  v16f hi = __builtin_shuffle (v, z, (v16si) { 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16 });
+                  v16f lo = shuffle2 (v, z, 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+                  v16f hi = shuffle2 (v, z, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
                   int m = g->W - 2 * ox;
 
                   lo += load_before (row + 2 * ox, MIN (16, m), end);
@@ -334,8 +334,8 @@ expand (float                *dx,
               {
                 /* Sixteen values and sixteen zeros between them: columns 2 ox .. 2 ox + 31. */
                 v16f v = load_before (src + ox, MIN (16, g->Wo - ox), dxs + (gsize) g->C * Pp), z = { 0 };
-                v16f lo = __builtin_shuffle (v, z, (v16si) { 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16 });
-                v16f hi = __builtin_shuffle (v, z, (v16si) { 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16 });
+                v16f lo = shuffle2 (v, z, 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+                v16f hi = shuffle2 (v, z, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
                 int m = g->W - 2 * ox;
 
                 store_lanes (row + 2 * ox, lo, MIN (16, m));
