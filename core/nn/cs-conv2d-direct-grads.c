@@ -573,6 +573,30 @@ direct_weight_grad_chunks_wide (gpointer data,
   direct_weight_grad_chunks_body (data, c0, c1, TRUE);
 }
 
+/* dw (n_w floats; NULL: not wanted) and db (K; NULL too) += each chunk's
+ * sums, n_w weights then K biases a chunk, in chunk order: the same figures
+ * whatever the number of threads. */
+void
+cs_conv2d_add_chunk_sums (float       *dw,
+                          float       *db,
+                          const float *partial,
+                          int          n_chunks,
+                          gsize        n_w,
+                          int          K)
+{
+  for (int ch = 0; ch < n_chunks; ch++)
+    {
+      const float *p = partial + ch * (n_w + K);
+
+      if (dw != NULL)
+        for (gsize w = 0; w < n_w; w++)
+          dw[w] += p[w];
+      if (db != NULL)
+        for (int k = 0; k < K; k++)
+          db[k] += p[n_w + k];
+    }
+}
+
 #define DW_CHUNK_BYTES (512 * 1024)
 
 /* dw (and db) += the sums of every chunk, in chunk order: the same figures
@@ -606,16 +630,7 @@ cs_conv2d_direct_weight_grads (float                *dw,
 
   cs_parallel_for (n_chunks, 1, cs_conv2d_direct_wide () ? direct_weight_grad_chunks_wide : direct_weight_grad_chunks_narrow,
                    &j);
-  for (int ch = 0; ch < n_chunks; ch++)
-    {
-      const float *p = partial + ch * stride;
-
-      for (gsize w = 0; w < n_w; w++)
-        dw[w] += p[w];
-      if (db != NULL)
-        for (int k = 0; k < g->K; k++)
-          db[k] += p[n_w + k];
-    }
+  cs_conv2d_add_chunk_sums (dw, db, partial, n_chunks, n_w, g->K);
   cs_free_floats (partial);
 }
 

@@ -154,6 +154,15 @@ void cs_conv2d_direct_weight_grads (float                *dw,
                                     CsRangeFunc           dx_fn,
                                     gpointer              dx_data);
 
+/* dw and db (either may be NULL) += the per-chunk sums of a weight gradient
+ * pass (n_w weights, then K biases, a chunk), in chunk order. */
+void cs_conv2d_add_chunk_sums (float       *dw,
+                               float       *db,
+                               const float *partial,
+                               int          n_chunks,
+                               gsize        n_w,
+                               int          K);
+
 /* The input gradient for rows of at most 16 outputs at any stride the direct
  * kernels take, scattered into padded planes: cs_conv2d_direct_scatter_job_init ()
  * fills a job for cs_conv2d_direct_scatter_samples (), a CsRangeFunc over samples. */

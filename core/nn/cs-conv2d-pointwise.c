@@ -282,74 +282,45 @@ expand (float                *dx,
         gboolean              add)
 {
   const int Pp = padded_pixels (g);
+  const float *end = dx + (gsize) g->C * g->H * g->W, *dxs_end = dxs + (gsize) g->C * Pp;
 
   for (int c = 0; c < g->C; c++)
-    {
-      float *plane = dx + (gsize) c * g->H * g->W;
+    for (int iy = 0; iy < g->H; iy++)
+      {
+        float *row = dx + ((gsize) c * g->H + iy) * g->W;
+        const float *src = dxs + (gsize) c * Pp + (gsize) (iy / g->sh) * g->Wo;
 
-      if (add && g->sw == 2)
-        {
-          const float *end = dx + (gsize) g->C * g->H * g->W;
-
-          for (int oy = 0; oy < g->Ho; oy++)
-            {
-              float *row = plane + (gsize) oy * g->sh * g->W;
-              const float *src = dxs + (gsize) c * Pp + (gsize) oy * g->Wo;
-
-              for (int ox = 0; ox < g->Wo; ox += 16)
-                {
-                  /* Sixteen values with zeros between them, added to columns 2 ox .. 2 ox + 31. */
-                  v16f v = load_before (src + ox, MIN (16, g->Wo - ox), dxs + (gsize) g->C * Pp), z = { 0 };
-                  v16f lo = shuffle2 (v, z, 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
-                  v16f hi = shuffle2 (v, z, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
-                  int m = g->W - 2 * ox;
-
-                  lo += load_before (row + 2 * ox, MIN (16, m), end);
-                  store_lanes (row + 2 * ox, lo, MIN (16, m));
-                  if (m > 16)
-                    {
-                      hi += load_before (row + 2 * ox + 16, MIN (16, m - 16), end);
-                      store_lanes (row + 2 * ox + 16, hi, MIN (16, m - 16));
-                    }
-                }
-            }
-          continue;
-        }
-      if (add)
-        {
-          for (int oy = 0; oy < g->Ho; oy++)
-            for (int ox = 0; ox < g->Wo; ox++)
-              plane[(gsize) oy * g->sh * g->W + (gsize) ox * g->sw] += dxs[(gsize) c * Pp + oy * g->Wo + ox];
-          continue;
-        }
-      for (int iy = 0; iy < g->H; iy++)
-        {
-          float *row = plane + (gsize) iy * g->W;
-          const float *src = dxs + (gsize) c * Pp + (gsize) (iy / g->sh) * g->Wo;
-
-          if (iy % g->sh != 0 || iy / g->sh >= g->Ho)
-            memset (row, 0, sizeof (float) * g->W);
-          else if (g->sw == 2)
-            for (int ox = 0; ox < g->Wo; ox += 16)
-              {
-                /* Sixteen values and sixteen zeros between them: columns 2 ox .. 2 ox + 31. */
-                v16f v = load_before (src + ox, MIN (16, g->Wo - ox), dxs + (gsize) g->C * Pp), z = { 0 };
-                v16f lo = shuffle2 (v, z, 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
-                v16f hi = shuffle2 (v, z, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
-                int m = g->W - 2 * ox;
-
-                store_lanes (row + 2 * ox, lo, MIN (16, m));
-                if (m > 16)
-                  store_lanes (row + 2 * ox + 16, hi, MIN (16, m - 16));
-              }
-          else
-            {
+        if (iy % g->sh != 0 || iy / g->sh >= g->Ho)
+          {
+            /* A row no output reads. */
+            if (!add)
               memset (row, 0, sizeof (float) * g->W);
-              for (int ox = 0; ox < g->Wo; ox++)
-                row[(gsize) ox * g->sw] = src[ox];
+          }
+        else if (g->sw == 2)
+          for (int ox = 0; ox < g->Wo; ox += 16)
+            {
+              /* Sixteen values and sixteen zeros between them: columns 2 ox .. 2 ox + 31. */
+              v16f v = load_before (src + ox, MIN (16, g->Wo - ox), dxs_end), z = { 0 };
+              v16f lo = shuffle2 (v, z, 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+              v16f hi = shuffle2 (v, z, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
+              int m = g->W - 2 * ox;
+
+              if (add)
+                lo += load_before (row + 2 * ox, MIN (16, m), end);
+              store_lanes (row + 2 * ox, lo, MIN (16, m));
+              if (m > 16 && add)
+                hi += load_before (row + 2 * ox + 16, MIN (16, m - 16), end);
+              if (m > 16)
+                store_lanes (row + 2 * ox + 16, hi, MIN (16, m - 16));
             }
-        }
-    }
+        else
+          {
+            if (!add)
+              memset (row, 0, sizeof (float) * g->W);
+            for (int ox = 0; ox < g->Wo; ox++)
+              row[(gsize) ox * g->sw] += src[ox];
+          }
+      }
 }
 
 static inline __attribute__ ((always_inline)) void
@@ -432,18 +403,7 @@ cs_conv2d_pointwise_backward (float                *dx,
   PointJob j = { dx, x, dout, wp, NULL, partial, db != NULL, add_dx, g };
 
   cs_parallel_for (n_chunks, 1, cs_conv2d_direct_wide () ? backward_wide : backward_narrow, &j);
-  /* The chunks' sums in chunk order: the same figures whatever the threads. */
-  for (int ch = 0; ch < n_chunks; ch++)
-    {
-      const float *p = partial + ch * stride;
-
-      if (dw != NULL)
-        for (gsize i = 0; i < n_w; i++)
-          dw[i] += p[i];
-      if (db != NULL)
-        for (int k = 0; k < g->K; k++)
-          db[k] += p[n_w + k];
-    }
+  cs_conv2d_add_chunk_sums (dw, db, partial, n_chunks, n_w, g->K);
   cs_free_floats (wp);
   cs_free_floats (partial);
 }
