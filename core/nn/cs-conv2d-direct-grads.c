@@ -210,7 +210,8 @@ direct_plane_grads (const DirectGradJob *j,
  * loads each row's three shifted vectors once and multiplies them with the
  * gradient rows r, r - 1 and r - 2 (kept in registers as r advances), one
  * per kernel row: 3 * NV input loads for 9 * NV multiply-adds, where a loop
- * over output rows loads 9 * NV. */
+ * over output rows loads 9 * NV. One kernel at a time: without AVX-512's 32
+ * registers, or for an odd number of kernels' last (two at a time below). */
 static inline __attribute__ ((always_inline)) void
 direct_plane_grads_3x3_one_body (const DirectGradJob *j,
                              int                  k,

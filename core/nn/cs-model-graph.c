@@ -62,8 +62,7 @@ void
 cs_model_forward_join (CsModel *self,
                        Layer   *L,
                        float   *out,
-                       int      B,
-                       gboolean training)
+                       int      B)
 {
   gsize per, off = 0;
   const float *a = cs_model_input_of (self, L, 0, &per);
@@ -75,7 +74,7 @@ cs_model_forward_join (CsModel *self,
           memcpy (out, a, per * B * sizeof (float));
           return;
         }
-      if (training && L->relu_fused >= 0)
+      if (cs_model_relu_fused (self, L))
         {
           /* Two inputs: the fusion's condition. */
           cs_add_relu (out, a, cs_model_input_of (self, L, 1, &per), per * B);
@@ -126,9 +125,9 @@ cs_model_backward_join (CsModel *self,
                         int      B)
 {
   gsize per, off = 0;
-  gboolean fused = cs_model_relu_fused (self, L);
-  const float *dy = fused ? self->layers[L->relu_fused].delta : L->delta;
-  const float *relu_out = fused ? self->layers[L->relu_fused].out : NULL;
+  const float *relu_out;
+  const float *dy = cs_model_sum_grad (self, L, &relu_out);
+  gboolean fused = relu_out != NULL;
 
   for (guint k = 0; k < L->spec->n_inputs; k++, off += per)
     {

@@ -85,8 +85,7 @@ const float *cs_model_input_of      (const CsModel *self,
 void         cs_model_forward_join  (CsModel       *self,
                                      Layer         *L,
                                      float         *out,
-                                     int            B,
-                                     gboolean       training);
+                                     int            B);
 float       *cs_model_grad_target   (CsModel       *self,
                                      int            j,
                                      gboolean      *accumulate);

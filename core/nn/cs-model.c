@@ -651,7 +651,7 @@ cs_model_forward (CsModel     *self,
           continue;
         case CS_LAYER_ADD:
         case CS_LAYER_CAT:
-          cs_model_forward_join (self, L, out, B, training);
+          cs_model_forward_join (self, L, out, B);
           break;
         case CS_LAYER_LOGSOFTMAX:
           cs_log_softmax_forward (out, in, B, (int) L->out_numel);
